@@ -1,0 +1,48 @@
+"""fouryousee_data: 4YouSee digital-signage playlogs as typed pandas DataFrames.
+
+The data flow, module by module::
+
+    client (request → wait) → download → parse (schema) → cache → fetch → analysis / plot
+
+Examples
+--------
+>>> import fouryousee_data as fy
+>>> fy.read_playlogs(b"").columns.tolist()
+['played_at', 'account', 'player_id', 'media_id', 'media_type', 'ip']
+"""
+
+from fouryousee_data.errors import (
+    APIError,
+    AuthenticationError,
+    CorruptReportError,
+    DownloadError,
+    FouryouseeError,
+    InvalidPlaylogError,
+    NotFoundError,
+    RateLimitError,
+    ReportFailedError,
+    ReportTimeoutError,
+)
+from fouryousee_data.parse import read_playlogs
+from fouryousee_data.report import Report
+from fouryousee_data.schema import PLAYLOG_SCHEMA, empty_playlogs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PLAYLOG_SCHEMA",
+    "APIError",
+    "AuthenticationError",
+    "CorruptReportError",
+    "DownloadError",
+    "FouryouseeError",
+    "InvalidPlaylogError",
+    "NotFoundError",
+    "RateLimitError",
+    "Report",
+    "ReportFailedError",
+    "ReportTimeoutError",
+    "__version__",
+    "empty_playlogs",
+    "read_playlogs",
+]

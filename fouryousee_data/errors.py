@@ -1,0 +1,117 @@
+"""Every error the toolkit raises on purpose.
+
+::
+
+    FouryouseeError
+    ├── APIError                (.status_code, .message)
+    │   ├── AuthenticationError (401/403, or no token)
+    │   ├── NotFoundError       (404)
+    │   └── RateLimitError      (429 after retries; .retry_after)
+    ├── ReportFailedError       (.report)
+    ├── ReportTimeoutError      (.report_id)
+    ├── DownloadError           (object store unreachable / expired and not refreshable)
+    ├── CorruptReportError      (not gzip/NDJSON, truncated gzip, size limits exceeded)
+    └── InvalidPlaylogError     (a line that is not a valid playlog; .line_number, .excerpt)
+
+Bad arguments (end before start, a window over 30 days, an unknown ``freq``)
+raise the built-in :class:`ValueError` with a message that names the argument.
+
+Third-party exceptions (``requests``, ``zlib``, ``pyarrow``) are translated
+where they happen, with ``raise ... from exc``. Messages never contain the
+API token nor presigned URL signatures.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fouryousee_data.report import Report
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "CorruptReportError",
+    "DownloadError",
+    "FouryouseeError",
+    "InvalidPlaylogError",
+    "NotFoundError",
+    "RateLimitError",
+    "ReportFailedError",
+    "ReportTimeoutError",
+]
+
+
+class FouryouseeError(Exception):
+    """Base class of every error raised by fouryousee_data."""
+
+
+class APIError(FouryouseeError):
+    """The 4YouSee API answered with an error status."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        self.message = message
+        prefix = f"HTTP {status_code}: " if status_code is not None else ""
+        super().__init__(prefix + message)
+
+
+class AuthenticationError(APIError):
+    """The token is missing, or the API refused it (401/403)."""
+
+
+class NotFoundError(APIError):
+    """The API has no such object (404)."""
+
+
+class RateLimitError(APIError):
+    """The API kept answering 429 after the retries; ``retry_after`` is in seconds."""
+
+    def __init__(
+        self, message: str, status_code: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status_code)
+
+
+class ReportFailedError(FouryouseeError):
+    """The API reported ``status: failed`` for a report; ``report`` holds it."""
+
+    def __init__(self, report: Report, message: str | None = None) -> None:
+        self.report = report
+        if message is None:
+            err: Any = report.error or {}
+            detail = err.get("message") if isinstance(err, dict) else None
+            message = f"report {report.id} failed" + (f": {detail}" if detail else "")
+        super().__init__(message)
+
+
+class ReportTimeoutError(FouryouseeError):
+    """A report was not ready before the deadline; ``report_id`` says which."""
+
+    def __init__(self, report_id: int, message: str | None = None) -> None:
+        self.report_id = report_id
+        super().__init__(message or f"report {report_id} was not ready before the timeout")
+
+
+class DownloadError(FouryouseeError):
+    """The report file could not be downloaded (unreachable, reset, expired URL)."""
+
+
+class CorruptReportError(FouryouseeError):
+    """The report file is not gzip/NDJSON, is truncated, or exceeds a size limit."""
+
+
+class InvalidPlaylogError(FouryouseeError):
+    """A line of a report is not a valid playlog.
+
+    ``line_number`` is 1-based; ``excerpt`` is the start of the offending line.
+    """
+
+    def __init__(self, message: str, line_number: int, excerpt: str = "") -> None:
+        self.line_number = line_number
+        self.excerpt = excerpt
+        text = f"line {line_number}: {message}"
+        if excerpt:
+            text += f" (line starts {excerpt!r})"
+        super().__init__(text)

@@ -1,0 +1,175 @@
+"""Date/instant semantics shared by the client, ``fetch_playlogs`` and analysis.
+
+* A ``datetime.date`` or a string without a time part (``"2024-03-31"``) is a
+  whole day; as ``end`` it is inclusive.
+* A ``datetime``, a ``pandas.Timestamp`` (even at midnight) or a string with a
+  time part is an exact instant; the interval is half-open ``[start, end)``.
+
+Internally a range is two naive local timestamps, ``start`` inclusive and
+``end`` exclusive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["DateLike", "TimeRange", "resolve_range", "split_windows", "to_bound"]
+
+#: What ``start`` and ``end`` accept.
+DateLike = str | dt.date | dt.datetime | pd.Timestamp
+
+#: The API refuses reports over this many days (startDate..endDate inclusive).
+MAX_WINDOW_DAYS = 30
+
+_ONE_DAY = pd.Timedelta(days=1)
+_ONE_SECOND = pd.Timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open interval ``[start, end)`` of naive local time."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def first_day(self) -> dt.date:
+        """The first calendar day the range touches."""
+        return self.start.date()
+
+    @property
+    def last_day(self) -> dt.date:
+        """The last calendar day the range touches (inclusive)."""
+        if self.end <= self.start:
+            return self.start.date()
+        return (self.end - pd.Timedelta(1, "ns")).date()
+
+    def days(self) -> list[dt.date]:
+        """Every calendar day the range touches, in order.
+
+        Examples
+        --------
+        >>> resolve_range("2024-02-28", "2024-03-01").days()
+        [datetime.date(2024, 2, 28), datetime.date(2024, 2, 29), datetime.date(2024, 3, 1)]
+        """
+        if self.end <= self.start:
+            return []
+        n = (self.last_day - self.first_day).days + 1
+        return [self.first_day + dt.timedelta(days=i) for i in range(n)]
+
+    def api_filter_bounds(self) -> dict[str, str]:
+        """``startDate/startTime/endDate/endTime`` for the API (its end is inclusive).
+
+        Examples
+        --------
+        >>> resolve_range("2024-01-01", "2024-01-02").api_filter_bounds()["endTime"]
+        '23:59:59'
+        """
+        start = self.start.floor("s")
+        end = self.end.ceil("s") - _ONE_SECOND
+        return {
+            "startDate": start.strftime("%Y-%m-%d"),
+            "startTime": start.strftime("%H:%M:%S"),
+            "endDate": end.strftime("%Y-%m-%d"),
+            "endTime": end.strftime("%H:%M:%S"),
+        }
+
+
+def to_bound(value: DateLike, name: str, *, is_end: bool, tz: str | None = None) -> pd.Timestamp:
+    """One bound as a naive local timestamp (a date-only ``end`` means the next midnight).
+
+    A tz-aware instant is converted to ``tz`` (required then) and made naive.
+
+    Examples
+    --------
+    >>> to_bound("2024-03-31", "end", is_end=True)
+    Timestamp('2024-04-01 00:00:00')
+    >>> to_bound("2024-03-31 10:30", "end", is_end=True)
+    Timestamp('2024-03-31 10:30:00')
+    """
+    day = _as_day(value, name)
+    if day is not None:
+        ts = pd.Timestamp(day)
+        return ts + _ONE_DAY if is_end else ts
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: cannot read {value!r} as a date or a date and time") from exc
+    if ts is pd.NaT:
+        raise ValueError(f"{name}: {value!r} is not a date")
+    if ts.tzinfo is not None:
+        if tz is None:
+            raise ValueError(
+                f"{name}: {value!r} carries a time zone but tz= was not given; "
+                "pass tz= (the account's time zone) or a naive local time"
+            )
+        ts = ts.tz_convert(tz).tz_localize(None)
+    return ts
+
+
+def _as_day(value: object, name: str) -> dt.date | None:
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {value!r} is not a valid date") from exc
+        return None
+    raise ValueError(
+        f"{name}: expected a str, datetime.date, datetime.datetime or pandas.Timestamp, "
+        f"got {type(value).__name__}"
+    )
+
+
+def resolve_range(start: DateLike, end: DateLike, *, tz: str | None = None) -> TimeRange:
+    """Resolve ``start``/``end`` to a :class:`TimeRange`; end before start is ``ValueError``.
+
+    Examples
+    --------
+    >>> r = resolve_range("2024-03-01", "2024-03-31")
+    >>> r.start, r.end
+    (Timestamp('2024-03-01 00:00:00'), Timestamp('2024-04-01 00:00:00'))
+    >>> resolve_range("2024-03-02", "2024-03-01")
+    Traceback (most recent call last):
+    ...
+    ValueError: end (2024-03-01) is before start (2024-03-02)
+    """
+    lo = to_bound(start, "start", is_end=False, tz=tz)
+    hi = to_bound(end, "end", is_end=True, tz=tz)
+    end_is_day = _as_day(end, "end") is not None
+    if hi < lo or (end_is_day and hi <= lo):
+        raise ValueError(f"end ({end}) is before start ({start})")
+    return TimeRange(lo, hi)
+
+
+def split_windows(
+    days: list[dt.date], max_days: int = MAX_WINDOW_DAYS
+) -> list[tuple[dt.date, dt.date]]:
+    """Group sorted days into runs of consecutive days, each at most ``max_days`` long.
+
+    Examples
+    --------
+    >>> d = dt.date(2024, 1, 1)
+    >>> split_windows([d + dt.timedelta(days=i) for i in range(45)])
+    [(datetime.date(2024, 1, 1), datetime.date(2024, 1, 30)), \
+(datetime.date(2024, 1, 31), datetime.date(2024, 2, 14))]
+    """
+    if max_days < 1:
+        raise ValueError(f"max_days must be at least 1, got {max_days}")
+    windows: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if windows:
+            first, last = windows[-1]
+            if (day - last).days == 1 and (day - first).days < max_days:
+                windows[-1] = (first, day)
+                continue
+        windows.append((day, day))
+    return windows

@@ -1,0 +1,138 @@
+"""Configuration, time ranges, the report model and the schema helpers."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+import fouryousee_data as fy
+from fouryousee_data import _config
+from fouryousee_data.report import Report
+from fouryousee_data.schema import COLUMNS, empty_playlogs, localize, pandas_dtypes
+from fouryousee_data.timerange import resolve_range, split_windows
+
+
+def test_missing_token_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FOURYOUSEE_TOKEN", raising=False)
+    with pytest.raises(fy.AuthenticationError, match="FOURYOUSEE_TOKEN"):
+        _config.resolve_token(None)
+
+
+def test_config_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOURYOUSEE_TOKEN", "from-env")
+    monkeypatch.setenv("FOURYOUSEE_API_URL", "http://127.0.0.1:9/v1")
+    assert _config.resolve_token("arg") == "arg"
+    assert _config.resolve_token(None) == "from-env"
+    assert _config.resolve_base_url(None) == "http://127.0.0.1:9/v1/"
+    assert _config.resolve_base_url("http://x/y/") == "http://x/y/"
+    monkeypatch.delenv("FOURYOUSEE_API_URL")
+    assert _config.resolve_base_url(None) == _config.DEFAULT_BASE_URL
+    with pytest.raises(ValueError, match="base_url"):
+        _config.resolve_base_url("ftp://x")
+
+
+def test_fingerprint_hides_token() -> None:
+    a = _config.account_fingerprint("http://a/v1/", "tok-123")
+    assert "tok-123" not in a
+    assert a != _config.account_fingerprint("http://a/v1/", "tok-124")
+    assert a == _config.account_fingerprint("http://a/v1", "tok-123")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "lo", "hi"),
+    [
+        ("2024-03-01", "2024-03-31", "2024-03-01", "2024-04-01"),
+        (dt.date(2024, 3, 1), dt.date(2024, 3, 1), "2024-03-01", "2024-03-02"),
+        ("2024-03-01 10:00", "2024-03-01T12:30:00", "2024-03-01 10:00", "2024-03-01 12:30"),
+        (pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-02"), "2024-03-01", "2024-03-02"),
+        (dt.datetime(2024, 3, 1, 6), "2024-03-01", "2024-03-01 06:00", "2024-03-02"),
+    ],
+)
+def test_range_semantics(start: object, end: object, lo: str, hi: str) -> None:
+    r = resolve_range(start, end)  # type: ignore[arg-type]
+    assert (r.start, r.end) == (pd.Timestamp(lo), pd.Timestamp(hi))
+
+
+def test_range_errors() -> None:
+    with pytest.raises(ValueError, match="before start"):
+        resolve_range("2024-03-02", "2024-03-01")
+    with pytest.raises(ValueError, match="start"):
+        resolve_range("yesterday-ish", "2024-03-01")
+    with pytest.raises(ValueError, match="end"):
+        resolve_range("2024-03-01", "2024-02-30")
+    with pytest.raises(ValueError, match="tz="):
+        resolve_range(pd.Timestamp("2024-03-01", tz="UTC"), "2024-03-02")
+    with pytest.raises(ValueError, match="start"):
+        resolve_range(20240301, "2024-03-02")  # type: ignore[arg-type]
+
+
+def test_aware_bounds_with_tz() -> None:
+    r = resolve_range(
+        pd.Timestamp("2024-03-01 12:00", tz="UTC"), "2024-03-01", tz="America/Sao_Paulo"
+    )
+    assert r.start == pd.Timestamp("2024-03-01 09:00")
+
+
+def test_api_filter_bounds_instant_end_is_inclusive_minus_one_second() -> None:
+    bounds = resolve_range("2024-03-01 10:00", "2024-03-02 00:00:00").api_filter_bounds()
+    assert bounds == {
+        "startDate": "2024-03-01",
+        "startTime": "10:00:00",
+        "endDate": "2024-03-01",
+        "endTime": "23:59:59",
+    }
+
+
+def test_days_and_windows() -> None:
+    r = resolve_range("2024-01-01", "2024-03-01")
+    days = r.days()
+    assert len(days) == 61
+    windows = split_windows(days)
+    assert [((b - a).days + 1) for a, b in windows] == [30, 30, 1]
+    gap = [dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 5)]
+    assert split_windows(gap) == [
+        (dt.date(2024, 1, 1), dt.date(2024, 1, 2)),
+        (dt.date(2024, 1, 5), dt.date(2024, 1, 5)),
+    ]
+    assert resolve_range("2024-01-01 10:00", "2024-01-01 10:00").days() == []
+
+
+def test_report_from_api() -> None:
+    r = Report.from_api(
+        {
+            "id": 521546,
+            "type": "detailed",
+            "format": "json",
+            "filter": {"startDate": "2020-07-26"},
+            "status": "success",
+            "url": "https://s3.example/x.gz?X-Amz-Signature=abc",
+            "createdAt": "2022-06-28T13:47:36+00:00",
+            "updatedAt": "2022-06-28T13:47:41+00:00",
+        }
+    )
+    assert r.id == 521546 and r.succeeded and r.done and not r.failed
+    assert r.created_at == dt.datetime(2022, 6, 28, 13, 47, 36, tzinfo=dt.UTC)
+    assert "X-Amz-Signature" not in repr(r)
+    with pytest.raises(ValueError, match="id"):
+        Report.from_api({"status": "waiting"})
+    with pytest.raises(ValueError, match="object"):
+        Report.from_api([1])
+
+
+def test_empty_frame_schema() -> None:
+    df = empty_playlogs()
+    assert tuple(df.columns) == COLUMNS
+    assert {c: str(t) for c, t in df.dtypes.items()} == {
+        c: str(t) for c, t in pandas_dtypes().items()
+    }
+    aware = empty_playlogs("America/Sao_Paulo")
+    assert str(aware["played_at"].dtype) == "datetime64[s, America/Sao_Paulo]"
+
+
+def test_localize_is_deliberate_on_dst() -> None:
+    # Sao Paulo had DST until 2019: 2018-11-04 00:30 did not exist, 2019-02-16 23:30 twice.
+    s = pd.Series(pd.to_datetime(["2018-11-04 00:30:00", "2019-02-16 23:30:00"]))
+    out = localize(s, "America/Sao_Paulo")
+    assert out.notna().all()
+    assert str(out[0]) == "2018-11-04 01:00:00-02:00"  # first instant after the gap
+    assert str(out[1]) == "2019-02-16 23:30:00-02:00"  # first occurrence (daylight time)
