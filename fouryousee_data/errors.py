@@ -11,7 +11,9 @@
     ├── ReportTimeoutError      (.report_id)
     ├── DownloadError           (object store unreachable / expired and not refreshable)
     ├── CorruptReportError      (not gzip/NDJSON, truncated gzip, size limits exceeded)
-    └── InvalidPlaylogError     (a line that is not a valid playlog; .line_number, .excerpt)
+    ├── InvalidPlaylogError     (a line that is not a valid playlog; .line_number, .excerpt)
+    └── InvalidNotificationError (a webhook body that is not a report object; also a
+                                  ValueError; .status_code = the HTTP answer, 400/413/422)
 
 Bad arguments (end before start, a window over 30 days, an unknown ``freq``)
 raise the built-in :class:`ValueError` with a message that names the argument.
@@ -34,6 +36,7 @@ __all__ = [
     "CorruptReportError",
     "DownloadError",
     "FouryouseeError",
+    "InvalidNotificationError",
     "InvalidPlaylogError",
     "NotFoundError",
     "RateLimitError",
@@ -115,3 +118,16 @@ class InvalidPlaylogError(FouryouseeError):
         if excerpt:
             text += f" (line starts {excerpt!r})"
         super().__init__(text)
+
+
+class InvalidNotificationError(FouryouseeError, ValueError):
+    """A webhook body is not a well-formed report notification.
+
+    ``status_code`` is the HTTP status the receiver answers: 400 (not strict
+    JSON), 413 (too large) or 422 (JSON, but not a report object). The message
+    names the offending field, never its value.
+    """
+
+    def __init__(self, message: str, status_code: int = 422) -> None:
+        self.status_code = status_code
+        super().__init__(message)
