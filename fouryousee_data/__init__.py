@@ -11,6 +11,7 @@ Examples
 ['played_at', 'account', 'player_id', 'media_id', 'media_type', 'ip']
 """
 
+from fouryousee_data.client import Client, report_filter
 from fouryousee_data.errors import (
     APIError,
     AuthenticationError,
@@ -33,6 +34,7 @@ __all__ = [
     "PLAYLOG_SCHEMA",
     "APIError",
     "AuthenticationError",
+    "Client",
     "CorruptReportError",
     "DownloadError",
     "FouryouseeError",
@@ -45,4 +47,5 @@ __all__ = [
     "__version__",
     "empty_playlogs",
     "read_playlogs",
+    "report_filter",
 ]
