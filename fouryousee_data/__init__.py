@@ -11,6 +11,7 @@ Examples
 ['played_at', 'account', 'player_id', 'media_id', 'media_type', 'ip']
 """
 
+from fouryousee_data.cache import cache_info, clear_cache
 from fouryousee_data.client import Client, report_filter
 from fouryousee_data.errors import (
     APIError,
@@ -45,6 +46,8 @@ __all__ = [
     "ReportFailedError",
     "ReportTimeoutError",
     "__version__",
+    "cache_info",
+    "clear_cache",
     "empty_playlogs",
     "read_playlogs",
     "report_filter",

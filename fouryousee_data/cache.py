@@ -1,0 +1,749 @@
+"""The Parquet cache: one file per (account, scope, day), hive-partitioned.
+
+Layout (SPEC section 4)::
+
+    <cache_dir>/<fingerprint>/scope=<scope>/date=YYYY-MM-DD/part-0.parquet
+
+* ``<fingerprint>`` is :func:`~fouryousee_data._config.account_fingerprint` of
+  (API URL, token): one namespace per account; the token itself is never stored.
+* ``scope=all`` holds days fetched without a player/media filter; they serve any
+  request (the filter is applied locally). A filtered fetch is stored under
+  ``scope=f-<12 hex>`` (a hash of the normalised filter) and serves only the
+  same filter.
+* A day is one file, written complete or not at all (a temp file in the same
+  folder, then :func:`os.replace`, under a :class:`filelock.FileLock`), and
+  replaced whole. A day with zero playlogs is still a file (empty, with the
+  schema), so it counts as cached.
+* The day's lineage lives in the file's key-value metadata (key
+  ``fouryousee_data.day``, JSON): report id and ``createdAt``, the filter,
+  ``fetched_at``, the row count. Data and metadata are one atomic file.
+* Temp and lock files start with ``.``, which pyarrow's dataset discovery and
+  DuckDB's ``*.parquet`` globs skip, so the tree reads directly::
+
+      pyarrow.dataset.dataset(f"{cache_dir}/{fp}/scope=all", partitioning="hive")
+      duckdb.sql(f"SELECT * FROM read_parquet('{cache_dir}/{fp}/**/*.parquet', "
+                 "hive_partitioning=true)")
+
+A file that cannot be read, does not carry our metadata, or disagrees with it
+(row count, schema, rows outside its day) is a cache miss: it is logged as a
+warning and fetched again, never an exception and never fewer rows.
+
+The small API used by :func:`~fouryousee_data.fetch.fetch_playlogs` and by the
+webhook receiver::
+
+    cache = PlaylogCache(cache_dir, client.fingerprint)
+    cache.store_report(report, table)          # a downloaded report -> its whole days
+    cache.store_days(table, days, report=..., player_ids=..., media_ids=...)
+    cache.entries_for(days, player_ids=..., media_ids=...)  # valid days that can serve
+    cache.read(entries, start=..., end=..., player_ids=..., media_ids=...)
+    entry.is_settled(settle, tz)
+    cache.entries() / cache.clear(...)
+
+and, for users, :func:`cache_info` and :func:`clear_cache`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import filelock
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+from fouryousee_data.report import Report
+from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA
+from fouryousee_data.timerange import DateLike, resolve_range
+
+__all__ = [
+    "ALL_SCOPE",
+    "CachedDay",
+    "PlaylogCache",
+    "cache_info",
+    "clear_cache",
+    "day_end_utc",
+    "normalise_ids",
+    "parse_settle",
+    "report_days",
+    "scope_name",
+]
+
+log = logging.getLogger("fouryousee_data.cache")
+
+#: Scope of days fetched without a player/media filter.
+ALL_SCOPE = "all"
+#: Key of our JSON in the Parquet file's key-value metadata.
+METADATA_KEY = b"fouryousee_data.day"
+#: Version of that JSON; other versions are cache misses.
+FORMAT_VERSION = 1
+#: File name of a day's data inside ``date=YYYY-MM-DD/``.
+PART_NAME = "part-0.parquet"
+#: Seconds to wait for another writer of the same day.
+LOCK_TIMEOUT = 60.0
+#: "The day ended" when the account's time zone is unknown: the latest zone on earth.
+CONSERVATIVE_OFFSET = dt.timezone(dt.timedelta(hours=-12))
+
+_ONE_DAY = dt.timedelta(days=1)
+
+
+class CacheCorruptError(Exception):
+    """Internal: a cached file is unusable (always turned into a cache miss)."""
+
+
+def normalise_ids(ids: int | Iterable[int] | None, name: str) -> tuple[int, ...]:
+    """Player or media ids as a sorted tuple of distinct ints (empty = all).
+
+    Examples
+    --------
+    >>> normalise_ids([3, 1, 3], "player_ids")
+    (1, 3)
+    >>> normalise_ids(None, "media_ids")
+    ()
+    >>> normalise_ids(["x"], "player_ids")
+    Traceback (most recent call last):
+    ...
+    ValueError: player_ids: expected integer ids, got 'x'
+    """
+    if ids is None:
+        return ()
+    values = [ids] if isinstance(ids, int) else list(ids)
+    out = set()
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name}: expected integer ids, got {value!r}")
+        out.add(int(value))
+    return tuple(sorted(out))
+
+
+def scope_name(player_ids: Sequence[int] = (), media_ids: Sequence[int] = ()) -> str:
+    """The cache scope of a (normalised) filter: ``all`` or ``f-<12 hex>``.
+
+    Examples
+    --------
+    >>> scope_name()
+    'all'
+    >>> scope_name((2,), ()) == scope_name((2,), ())
+    True
+    >>> scope_name((2,), ()).startswith("f-")
+    True
+    """
+    if not player_ids and not media_ids:
+        return ALL_SCOPE
+    material = json.dumps({"mediaId": list(media_ids), "playerId": list(player_ids)})
+    return "f-" + hashlib.sha256(material.encode()).hexdigest()[:12]
+
+
+def parse_settle(settle: str | pd.Timedelta | dt.timedelta) -> pd.Timedelta:
+    """``settle`` as a non-negative :class:`pandas.Timedelta` (``"24h"``, ``"2D"``, ...).
+
+    Examples
+    --------
+    >>> parse_settle("24h")
+    Timedelta('1 days 00:00:00')
+    >>> parse_settle(dt.timedelta(hours=6))
+    Timedelta('0 days 06:00:00')
+    """
+    if isinstance(settle, bool) or not isinstance(settle, str | dt.timedelta | pd.Timedelta):
+        raise ValueError(f"settle: expected a duration like '24h' or a timedelta, got {settle!r}")
+    try:
+        value = pd.Timedelta(settle)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"settle: cannot read {settle!r} as a duration (e.g. '24h')") from exc
+    if value is pd.NaT or value < pd.Timedelta(0):
+        raise ValueError(f"settle: must be a non-negative duration, got {settle!r}")
+    return value
+
+
+def day_end_utc(day: dt.date, tz: str | None = None) -> dt.datetime:
+    """The instant (aware, UTC) a local calendar day ends.
+
+    With ``tz`` it is the next local midnight there; without, the day's end in
+    the latest time zone on earth (UTC-12), which is never too early.
+
+    Examples
+    --------
+    >>> day_end_utc(dt.date(2024, 3, 1)).isoformat()
+    '2024-03-02T12:00:00+00:00'
+    >>> day_end_utc(dt.date(2024, 3, 1), "America/Sao_Paulo").isoformat()
+    '2024-03-02T03:00:00+00:00'
+    """
+    midnight = pd.Timestamp(day + _ONE_DAY)
+    if tz is None:
+        return midnight.to_pydatetime().replace(tzinfo=CONSERVATIVE_OFFSET).astimezone(dt.UTC)
+    # A midnight that does not exist or repeats (DST) resolves to the later instant.
+    local = midnight.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
+    return local.tz_convert("UTC").to_pydatetime()
+
+
+def report_days(filter_: dict[str, Any]) -> list[dt.date]:
+    """The whole days an API filter covers (``00:00:00``..``23:59:59``), in order.
+
+    A partly covered first or last day is left out: only whole days are cached.
+
+    Examples
+    --------
+    >>> f = {"startDate": "2024-03-01", "startTime": "00:00:00",
+    ...      "endDate": "2024-03-03", "endTime": "12:00:00"}
+    >>> report_days(f)
+    [datetime.date(2024, 3, 1), datetime.date(2024, 3, 2)]
+    """
+    try:
+        first = dt.date.fromisoformat(str(filter_["startDate"]))
+        last = dt.date.fromisoformat(str(filter_["endDate"]))
+        start_time = dt.time.fromisoformat(str(filter_.get("startTime") or "00:00:00"))
+        end_time = dt.time.fromisoformat(str(filter_.get("endTime") or "23:59:59"))
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"filter: cannot read the report's date range: {exc}") from exc
+    if start_time != dt.time(0, 0, 0):
+        first += _ONE_DAY
+    if end_time < dt.time(23, 59, 59):
+        last -= _ONE_DAY
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@dataclass(frozen=True)
+class CachedDay:
+    """One cached day: where it is and where it came from (read from the file's metadata)."""
+
+    scope: str
+    day: dt.date
+    path: Path
+    rows: int
+    bytes: int
+    report_id: int | None = None
+    created_at: dt.datetime | None = None
+    fetched_at: dt.datetime | None = None
+    player_ids: tuple[int, ...] = ()
+    media_ids: tuple[int, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def is_settled(
+        self, settle: str | pd.Timedelta | dt.timedelta = "24h", tz: str | None = None
+    ) -> bool:
+        """True when the report was created at least ``settle`` after the day ended.
+
+        A day whose report creation time is unknown is provisional.
+
+        Examples
+        --------
+        >>> created = dt.datetime(2024, 3, 3, 13, tzinfo=dt.UTC)
+        >>> d = CachedDay("all", dt.date(2024, 3, 1), Path("x"), 0, 0, 1, created)
+        >>> d.is_settled("24h"), d.is_settled("48h")
+        (True, False)
+        """
+        if self.created_at is None:
+            return False
+        return self.created_at >= day_end_utc(self.day, tz) + parse_settle(settle)
+
+
+class PlaylogCache:
+    """The cached days of one account (``<cache_dir>/<fingerprint>``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = PlaylogCache(tempfile.mkdtemp(), "0123456789abcdef")
+    >>> report = Report(id=1, status="success",
+    ...                 created_at=dt.datetime(2024, 3, 9, tzinfo=dt.UTC))
+    >>> day = dt.date(2024, 3, 1)
+    >>> [e.rows for e in cache.store_days(PLAYLOG_SCHEMA.empty_table(), [day], report=report)]
+    [0]
+    >>> entries = cache.entries_for([day])
+    >>> entries[day][0].is_settled()
+    True
+    >>> cache.read(entries[day]).table.num_rows
+    0
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str], fingerprint: str) -> None:
+        if not fingerprint or not all(c.isalnum() or c in "-_" for c in fingerprint):
+            raise ValueError(
+                f"fingerprint: expected a short alphanumeric name, got {fingerprint!r}"
+            )
+        self.root = Path(cache_dir)
+        self.fingerprint = fingerprint
+        self.path = self.root / fingerprint
+
+    def __repr__(self) -> str:
+        return f"PlaylogCache({str(self.root)!r}, {self.fingerprint!r})"
+
+    # -- layout -------------------------------------------------------------------------
+    def day_path(self, scope: str, day: dt.date) -> Path:
+        """The file of one day in one scope."""
+        return self.path / f"scope={scope}" / f"date={day.isoformat()}" / PART_NAME
+
+    # -- writing ------------------------------------------------------------------------
+    def store_report(
+        self, report: Report, table: pa.Table, *, fetched_at: dt.datetime | None = None
+    ) -> list[CachedDay]:
+        """Store a downloaded report: each whole day of its filter becomes one file.
+
+        The scope follows the report's ``playerId``/``mediaId`` filter. Used by the
+        webhook receiver; returns the written days.
+        """
+        filt = report.filter or {}
+        return self.store_days(
+            table,
+            report_days(filt),
+            report=report,
+            player_ids=normalise_ids(filt.get("playerId") or (), "playerId"),
+            media_ids=normalise_ids(filt.get("mediaId") or (), "mediaId"),
+            fetched_at=fetched_at,
+        )
+
+    def store_days(
+        self,
+        table: pa.Table,
+        days: Iterable[dt.date],
+        *,
+        report: Report,
+        player_ids: Sequence[int] = (),
+        media_ids: Sequence[int] = (),
+        fetched_at: dt.datetime | None = None,
+    ) -> list[CachedDay]:
+        """Split ``table`` by day and write every day of ``days`` (a day with no rows too).
+
+        Rows outside ``days`` are ignored. Each day is written atomically under a lock
+        and replaces what was there.
+        """
+        table = _conform(table)
+        fetched_at = fetched_at or dt.datetime.now(dt.UTC)
+        dates = pc.cast(table.column("played_at"), pa.date32())
+        written = []
+        for day in sorted(set(days)):
+            part = table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
+            written.append(
+                self.write_day(
+                    day,
+                    part,
+                    report=report,
+                    player_ids=player_ids,
+                    media_ids=media_ids,
+                    fetched_at=fetched_at,
+                )
+            )
+        return written
+
+    def write_day(
+        self,
+        day: dt.date,
+        table: pa.Table,
+        *,
+        report: Report,
+        player_ids: Sequence[int] = (),
+        media_ids: Sequence[int] = (),
+        fetched_at: dt.datetime | None = None,
+    ) -> CachedDay:
+        """Write one day's rows (all of them, sorted stably by ``played_at``)."""
+        player_ids = normalise_ids(player_ids, "player_ids")
+        media_ids = normalise_ids(media_ids, "media_ids")
+        scope = scope_name(player_ids, media_ids)
+        table = _conform(table)
+        if table.num_rows:
+            table = table.sort_by("played_at")
+        info = {
+            "format": FORMAT_VERSION,
+            "date": day.isoformat(),
+            "scope": scope,
+            "filter": {"playerId": list(player_ids), "mediaId": list(media_ids)},
+            "report_id": report.id,
+            "report_created_at": _iso(report.created_at),
+            "report_filter": report.filter,
+            "fetched_at": _iso(fetched_at or dt.datetime.now(dt.UTC)),
+            "rows": table.num_rows,
+        }
+        table = table.replace_schema_metadata({METADATA_KEY: json.dumps(info).encode()})
+        path = self.day_path(scope, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(path.parent / ".lock"), timeout=LOCK_TIMEOUT):
+            fd, tmp = tempfile.mkstemp(prefix=f".{PART_NAME}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            try:
+                pq.write_table(table, tmp)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        log.debug("cached %s %s: %d rows (report %s)", scope, day, table.num_rows, report.id)
+        return _entry(path, scope, day, info, path.stat().st_size)
+
+    # -- reading ------------------------------------------------------------------------
+    def entries_for(
+        self,
+        days: Iterable[dt.date],
+        *,
+        player_ids: Sequence[int] = (),
+        media_ids: Sequence[int] = (),
+    ) -> dict[dt.date, list[CachedDay]]:
+        """The valid cached days that can serve a request with this filter.
+
+        For each day: the unfiltered (``all``) entry first, then the entry of the
+        same filter. Unreadable files are logged and left out (a cache miss).
+        """
+        scopes = [ALL_SCOPE]
+        own = scope_name(
+            normalise_ids(player_ids, "player_ids"), normalise_ids(media_ids, "media_ids")
+        )
+        if own != ALL_SCOPE:
+            scopes.append(own)
+        found: dict[dt.date, list[CachedDay]] = {}
+        for day in days:
+            for scope in scopes:
+                entry = self._load_entry(self.day_path(scope, day), scope, day)
+                if entry is not None:
+                    found.setdefault(day, []).append(entry)
+        return found
+
+    def entries(self, scope: str | None = None) -> list[CachedDay | Path]:
+        """Every cached day of this account (``Path`` for an unreadable file), sorted."""
+        out: list[CachedDay | Path] = []
+        if not self.path.is_dir():
+            return out
+        for path in sorted(self.path.glob(f"scope=*/date=*/{PART_NAME}")):
+            s = path.parent.parent.name.removeprefix("scope=")
+            if scope is not None and s != scope:
+                continue
+            try:
+                day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
+            except ValueError:
+                continue
+            entry = self._load_entry(path, s, day, quiet=True)
+            out.append(entry if entry is not None else path)
+        return out
+
+    def read(
+        self,
+        entries: Iterable[CachedDay],
+        *,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+        player_ids: Sequence[int] = (),
+        media_ids: Sequence[int] = (),
+    ) -> ReadResult:
+        """Read cached days into one Arrow table (day order), restricted to
+        ``[start, end)`` and the ids. Unreadable days are listed in ``.bad``."""
+        tables = []
+        bad = []
+        for entry in sorted(entries, key=lambda e: e.day):
+            try:
+                tables.append(_read_entry(entry))
+            except CacheCorruptError as exc:
+                log.warning("cache: %s is unusable (%s); fetching that day again", entry.path, exc)
+                bad.append(entry.day)
+        table = pa.concat_tables(tables) if tables else PLAYLOG_SCHEMA.empty_table()
+        table = restrict(table, start=start, end=end, player_ids=player_ids, media_ids=media_ids)
+        return ReadResult(table, bad)
+
+    def _load_entry(
+        self, path: Path, scope: str, day: dt.date, *, quiet: bool = False
+    ) -> CachedDay | None:
+        if not path.is_file():
+            return None
+        try:
+            meta = pq.read_metadata(path)
+            info = json.loads((meta.metadata or {})[METADATA_KEY])
+            if info.get("format") != FORMAT_VERSION or info.get("date") != day.isoformat():
+                raise CacheCorruptError("metadata does not describe this day")
+            if info.get("scope") != scope or int(info["rows"]) != meta.num_rows:
+                raise CacheCorruptError("metadata disagrees with the file")
+            if tuple(meta.schema.to_arrow_schema().names) != COLUMNS:
+                raise CacheCorruptError("unexpected columns")
+            return _entry(path, scope, day, info, path.stat().st_size)
+        except (
+            OSError,
+            KeyError,
+            ValueError,
+            TypeError,
+            pa.ArrowException,
+            CacheCorruptError,
+        ) as exc:
+            if not quiet:
+                log.warning("cache: %s is unusable (%s); fetching that day again", path, exc)
+            return None
+
+    # -- clearing -----------------------------------------------------------------------
+    def clear(
+        self,
+        *,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        scope: str | None = None,
+    ) -> int:
+        """Remove cached days (all, or those in ``start..end`` and/or ``scope``); returns
+        how many day files were removed."""
+        lo = resolve_range(start, start).first_day if start is not None else None
+        hi = resolve_range(end, end).last_day if end is not None else None
+        removed = 0
+        if not self.path.is_dir():
+            return 0
+        for folder in sorted(self.path.glob("scope=*/date=*")):
+            s = folder.parent.name.removeprefix("scope=")
+            try:
+                day = dt.date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if (scope is not None and s != scope) or (lo and day < lo) or (hi and day > hi):
+                continue
+            removed += (folder / PART_NAME).is_file()
+            shutil.rmtree(folder, ignore_errors=True)
+        for folder in [*self.path.glob("scope=*"), self.path]:
+            _rmdir_if_empty(folder)
+        return removed
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What :meth:`PlaylogCache.read` returns: the rows and the days that failed."""
+
+    table: pa.Table
+    bad: list[dt.date]
+
+
+def restrict(
+    table: pa.Table,
+    *,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    player_ids: Sequence[int] = (),
+    media_ids: Sequence[int] = (),
+) -> pa.Table:
+    """Rows of ``table`` in ``[start, end)`` and among the ids (empty = all), in Arrow.
+
+    Examples
+    --------
+    >>> restrict(PLAYLOG_SCHEMA.empty_table(), player_ids=(1,)).num_rows
+    0
+    """
+    mask = None
+    ts = table.column("played_at")
+    unit = ts.type.unit
+    conditions = []
+    if start is not None:
+        conditions.append(
+            pc.greater_equal(ts, pa.scalar(start.to_pydatetime(), pa.timestamp(unit)))
+        )
+    if end is not None:
+        conditions.append(pc.less(ts, pa.scalar(end.to_pydatetime(), pa.timestamp(unit))))
+    for name, ids in (("player_id", player_ids), ("media_id", media_ids)):
+        if ids:
+            conditions.append(pc.is_in(table.column(name), pa.array(list(ids), pa.int32())))
+    for cond in conditions:
+        mask = cond if mask is None else pc.and_(mask, cond)
+    return table if mask is None else table.filter(mask)
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    """``table`` in exactly :data:`PLAYLOG_SCHEMA` (column order, types, no metadata)."""
+    try:
+        return table.select(list(COLUMNS)).cast(PLAYLOG_SCHEMA)
+    except (KeyError, pa.ArrowException) as exc:
+        raise ValueError(f"table: not in the playlog schema: {exc}") from exc
+
+
+def _read_entry(entry: CachedDay) -> pa.Table:
+    try:
+        table = pq.ParquetFile(entry.path).read()
+        table = _conform(table).replace_schema_metadata(None)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise CacheCorruptError(str(exc)) from exc
+    if table.num_rows != entry.rows:
+        raise CacheCorruptError(f"{table.num_rows} rows, metadata says {entry.rows}")
+    if table.num_rows:
+        lo, hi = pc.min_max(table.column("played_at")).values()
+        first = dt.datetime.combine(entry.day, dt.time())
+        if lo.as_py() < first or hi.as_py() >= first + _ONE_DAY:
+            raise CacheCorruptError("rows outside the day")
+    return table
+
+
+def _entry(path: Path, scope: str, day: dt.date, info: dict[str, Any], size: int) -> CachedDay:
+    filt = info.get("filter") or {}
+    rid = info.get("report_id")
+    return CachedDay(
+        scope=scope,
+        day=day,
+        path=path,
+        rows=int(info["rows"]),
+        bytes=size,
+        report_id=int(rid) if rid is not None else None,
+        created_at=_from_iso(info.get("report_created_at")),
+        fetched_at=_from_iso(info.get("fetched_at")),
+        player_ids=tuple(int(i) for i in filt.get("playerId") or ()),
+        media_ids=tuple(int(i) for i in filt.get("mediaId") or ()),
+        extra=info,
+    )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat()
+
+
+def _from_iso(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _rmdir_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def _fingerprints(root: Path, client: Any) -> list[str]:
+    if client is None:
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    fingerprint = client if isinstance(client, str) else getattr(client, "fingerprint", None)
+    if not isinstance(fingerprint, str):
+        raise ValueError("client: expected a Client, an account fingerprint (str) or None")
+    return [fingerprint]
+
+
+def _root(cache_dir: str | os.PathLike[str] | None) -> Path:
+    root = resolve_cache_dir(cache_dir)
+    if root is None:
+        raise ValueError("cache_dir: None means no cache; give a directory or leave the default")
+    return root
+
+
+_INFO_COLUMNS = [
+    "account",
+    "scope",
+    "date",
+    "rows",
+    "bytes",
+    "report_id",
+    "created_at",
+    "fetched_at",
+    "settled",
+    "player_ids",
+    "media_ids",
+    "valid",
+]
+
+
+def cache_info(
+    cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
+    client: Any = None,
+    *,
+    settle: str | pd.Timedelta | dt.timedelta = "24h",
+    tz: str | None = None,
+) -> pd.DataFrame:
+    """What the cache holds: one row per cached day.
+
+    Parameters
+    ----------
+    cache_dir
+        The cache root (default ``FOURYOUSEE_CACHE_DIR`` or the user cache directory).
+    client
+        A :class:`~fouryousee_data.Client`, an account fingerprint, or ``None`` for
+        every account in the cache.
+    settle, tz
+        How ``settled`` is judged (as in :func:`~fouryousee_data.fetch_playlogs`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``account`` (fingerprint), ``scope``, ``date``, ``rows``, ``bytes``,
+        ``report_id``, ``created_at``, ``fetched_at``, ``settled``, ``player_ids``,
+        ``media_ids``, ``valid`` (False for an unreadable file, which the next fetch
+        replaces).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache_info(tempfile.mkdtemp()).columns.tolist()[:4]
+    ['account', 'scope', 'date', 'rows']
+    """
+    settle_td = parse_settle(settle)
+    root = _root(cache_dir)
+    records = []
+    for fp in _fingerprints(root, client):
+        for item in PlaylogCache(root, fp).entries():
+            if isinstance(item, Path):
+                day = item.parent.name.removeprefix("date=")
+                scope = item.parent.parent.name.removeprefix("scope=")
+                size = item.stat().st_size if item.exists() else 0
+                records.append({"account": fp, "scope": scope, "date": day, "bytes": size})
+                continue
+            records.append(
+                {
+                    "account": fp,
+                    "scope": item.scope,
+                    "date": item.day.isoformat(),
+                    "rows": item.rows,
+                    "bytes": item.bytes,
+                    "report_id": item.report_id,
+                    "created_at": item.created_at,
+                    "fetched_at": item.fetched_at,
+                    "settled": item.is_settled(settle_td, tz),
+                    "player_ids": list(item.player_ids),
+                    "media_ids": list(item.media_ids),
+                    "valid": True,
+                }
+            )
+    df = pd.DataFrame.from_records(records, columns=_INFO_COLUMNS)
+    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[s]")
+    for name in ("rows", "report_id"):
+        df[name] = df[name].astype("Int64")
+    df["bytes"] = df["bytes"].astype("int64")
+    for name in ("created_at", "fetched_at"):
+        df[name] = pd.to_datetime(df[name], utc=True)
+    for name in ("settled", "valid"):
+        df[name] = df[name].fillna(False).astype(bool)
+    return df
+
+
+def clear_cache(
+    cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
+    client: Any = None,
+    *,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    scope: str | None = None,
+) -> int:
+    """Remove cached days; returns how many were removed.
+
+    Parameters
+    ----------
+    cache_dir
+        The cache root (default ``FOURYOUSEE_CACHE_DIR`` or the user cache directory).
+    client
+        A :class:`~fouryousee_data.Client`, an account fingerprint, or ``None`` for
+        every account.
+    start, end
+        Only days in ``start..end`` (dates, ``end`` inclusive); default all days.
+    scope
+        Only this scope (``"all"`` or an ``f-...`` filter scope); default all scopes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> clear_cache(tempfile.mkdtemp(), start="2024-01-01", end="2024-01-31")
+    0
+    """
+    root = _root(cache_dir)
+    removed = 0
+    for fp in _fingerprints(root, client):
+        removed += PlaylogCache(root, fp).clear(start=start, end=end, scope=scope)
+    log.info("cache: removed %d cached day(s) from %s", removed, root)
+    return removed

@@ -1,0 +1,249 @@
+"""The Parquet cache on its own: layout, atomic days, metadata, corrupt files, info/clear."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+import fouryousee_data as fy
+from fouryousee_data.cache import (
+    ALL_SCOPE,
+    CachedDay,
+    PlaylogCache,
+    day_end_utc,
+    normalise_ids,
+    parse_settle,
+    report_days,
+    scope_name,
+)
+from fouryousee_data.report import Report
+from fouryousee_data.schema import PLAYLOG_SCHEMA, to_pandas
+
+FP = "00112233aabbccdd"
+DAY = dt.date(2024, 3, 1)
+
+
+def playlogs(rows: list[tuple[str, int, int]]) -> pa.Table:
+    """A table in the playlog schema from (played_at, player_id, media_id)."""
+    return pa.table(
+        {
+            "played_at": pa.array([pd.Timestamp(r[0]) for r in rows], pa.timestamp("s")),
+            "account": pa.array(["acme"] * len(rows)).dictionary_encode(),
+            "player_id": pa.array([r[1] for r in rows], pa.int32()),
+            "media_id": pa.array([r[2] for r in rows], pa.int32()),
+            "media_type": pa.array(["I"] * len(rows)).dictionary_encode(),
+            "ip": pa.array([None] * len(rows), pa.string()).dictionary_encode(),
+        },
+        schema=PLAYLOG_SCHEMA,
+    )
+
+
+def report(rid: int = 7, created: str = "2024-03-10T00:00:00+00:00", **filt: object) -> Report:
+    return Report.from_api({"id": rid, "status": "success", "createdAt": created, "filter": filt})
+
+
+ROWS = [
+    ("2024-03-01 10:00:00", 1, 10),
+    ("2024-03-01 09:00:00", 2, 11),
+    ("2024-03-01 09:00:00", 1, 12),  # same second as the row above: order kept
+    ("2024-03-02 08:00:00", 1, 10),
+    ("2024-03-03 23:59:59", 3, 10),
+    ("2024-03-05 12:00:00", 3, 10),  # outside the stored days: ignored
+]
+DAYS = [dt.date(2024, 3, 1), dt.date(2024, 3, 2), dt.date(2024, 3, 3), dt.date(2024, 3, 4)]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> PlaylogCache:
+    c = PlaylogCache(tmp_path, FP)
+    c.store_days(playlogs(ROWS), DAYS, report=report())
+    return c
+
+
+def test_layout_one_file_per_day_even_when_empty(cache: PlaylogCache) -> None:
+    files = sorted(p.relative_to(cache.root).as_posix() for p in cache.root.rglob("*.parquet"))
+    assert files == [f"{FP}/scope=all/date={d}/part-0.parquet" for d in DAYS]
+    entries = cache.entries_for(DAYS)
+    assert [entries[d][0].rows for d in DAYS] == [3, 1, 1, 0]
+    assert not [p for p in cache.root.rglob("*.tmp")]
+
+
+def test_roundtrip_sorted_stably_and_restricted(cache: PlaylogCache) -> None:
+    entries = [e for d in DAYS for e in cache.entries_for([d])[d]]
+    table = cache.read(entries).table
+    df = to_pandas(table)
+    assert df["played_at"].is_monotonic_increasing
+    assert df[["player_id", "media_id"]].values.tolist() == [
+        [2, 11],
+        [1, 12],
+        [1, 10],
+        [1, 10],
+        [3, 10],
+    ]
+    assert df["account"].dtype == "category"
+    part = cache.read(
+        entries,
+        start=pd.Timestamp("2024-03-01 09:30"),
+        end=pd.Timestamp("2024-03-03"),
+        player_ids=(1,),
+    ).table
+    assert part.column("media_id").to_pylist() == [10, 10]
+
+
+def test_metadata_in_the_file_without_token(cache: PlaylogCache) -> None:
+    path = cache.day_path(ALL_SCOPE, DAY)
+    meta = pq.read_metadata(path).metadata
+    text = meta[b"fouryousee_data.day"].decode()
+    assert '"report_id": 7' in text and '"rows": 3' in text
+    entry = cache.entries_for([DAY])[DAY][0]
+    assert entry.report_id == 7
+    assert entry.created_at == dt.datetime(2024, 3, 10, tzinfo=dt.UTC)
+
+
+def test_reads_directly_with_pyarrow_dataset_and_duckdb(cache: PlaylogCache) -> None:
+    dataset = ds.dataset(cache.path / "scope=all", partitioning="hive")
+    table = dataset.to_table()
+    assert table.num_rows == 5
+    assert sorted(set(table.column("date").to_pylist())) == [str(d) for d in DAYS[:3]]
+    # A lock file and a stray temp file must not confuse the readers.
+    (cache.day_path(ALL_SCOPE, DAY).parent / ".part-0.parquet.x.tmp").write_bytes(b"junk")
+    rel = duckdb.sql(
+        f"SELECT scope, date, count(*) AS n FROM read_parquet('{cache.path}/**/*.parquet', "
+        "hive_partitioning=true) GROUP BY ALL ORDER BY date"
+    ).fetchall()
+    assert rel == [("all", DAYS[0], 3), ("all", DAYS[1], 1), ("all", DAYS[2], 1)]
+    assert ds.dataset(cache.path, partitioning="hive").to_table().num_rows == 5
+
+
+def test_day_replaced_whole(cache: PlaylogCache) -> None:
+    cache.store_days(playlogs([("2024-03-01 11:00:00", 9, 9)]), [DAY], report=report(8))
+    entry = cache.entries_for([DAY])[DAY][0]
+    assert (entry.rows, entry.report_id) == (1, 8)
+    assert cache.read([entry]).table.column("player_id").to_pylist() == [9]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate", "garbage", "foreign parquet", "rows lie", "wrong day"],
+)
+def test_corrupt_file_is_a_miss_with_a_warning(
+    cache: PlaylogCache, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = cache.day_path(ALL_SCOPE, DAY)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\0" * len(data))
+    elif damage == "foreign parquet":
+        pq.write_table(pa.table({"x": [1]}), path)
+    elif damage == "rows lie":
+        table = pq.read_table(path)
+        pq.write_table(table.slice(0, 1), path)  # keeps our metadata (rows=3), one row
+    else:
+        other = cache.day_path(ALL_SCOPE, DAYS[1]).read_bytes()
+        path.write_bytes(other)
+    with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
+        assert DAY not in cache.entries_for([DAY])
+    assert "unusable" in caplog.text
+
+
+def test_data_pages_corrupt_after_footer_check(cache: PlaylogCache) -> None:
+    entry = cache.entries_for([DAY])[DAY][0]
+    path = entry.path
+    data = bytearray(path.read_bytes())
+    data[4:40] = b"\xff" * 36  # footer intact, first pages destroyed
+    path.write_bytes(bytes(data))
+    result = cache.read([entry, *cache.entries_for([DAYS[1]])[DAYS[1]]])
+    assert result.bad == [DAY]
+    assert result.table.num_rows == 1
+
+
+def test_filtered_scope_serves_only_the_same_filter(tmp_path: Path) -> None:
+    c = PlaylogCache(tmp_path, FP)
+    c.store_days(playlogs(ROWS), [DAY], report=report(), player_ids=[2, 1])
+    assert c.entries_for([DAY]) == {}
+    assert c.entries_for([DAY], player_ids=[1]) == {}
+    assert c.entries_for([DAY], player_ids=[1, 2], media_ids=[3]) == {}
+    (entry,) = c.entries_for([DAY], player_ids=[1, 2, 2])[DAY]
+    assert entry.scope == scope_name((1, 2)) and entry.player_ids == (1, 2)
+    # an unfiltered day serves the filtered request too (listed first)
+    c.store_days(playlogs(ROWS), [DAY], report=report())
+    assert [e.scope for e in c.entries_for([DAY], player_ids=[1, 2])[DAY]] == ["all", entry.scope]
+
+
+def test_store_report_uses_whole_days_and_filter(tmp_path: Path) -> None:
+    c = PlaylogCache(tmp_path, FP)
+    r = report(
+        startDate="2024-03-01",
+        startTime="00:00:00",
+        endDate="2024-03-03",
+        endTime="12:00:00",
+        playerId=[1],
+        mediaId=[],
+    )
+    written = c.store_report(r, playlogs(ROWS))
+    assert [e.day for e in written] == DAYS[:2]
+    assert {e.scope for e in written} == {scope_name((1,))}
+
+
+def test_settled_rules() -> None:
+    assert day_end_utc(DAY) == dt.datetime(2024, 3, 2, 12, tzinfo=dt.UTC)
+    assert day_end_utc(DAY, "Asia/Tokyo") == dt.datetime(2024, 3, 1, 15, tzinfo=dt.UTC)
+    # DST: Sao Paulo's 2018-11-04 started at midnight (00:00 did not exist)
+    assert day_end_utc(dt.date(2018, 11, 3), "America/Sao_Paulo") == dt.datetime(
+        2018, 11, 4, 3, tzinfo=dt.UTC
+    )
+    entry = CachedDay("all", DAY, Path("x"), 0, 0, 1, dt.datetime(2024, 3, 3, 11, tzinfo=dt.UTC))
+    assert not entry.is_settled("24h")  # UTC-12: needs 2024-03-03 12:00 UTC
+    assert entry.is_settled("24h", tz="UTC")
+    assert entry.is_settled(dt.timedelta(hours=23))
+    assert not CachedDay("all", DAY, Path("x"), 0, 0).is_settled("0h")
+
+
+def test_argument_errors() -> None:
+    with pytest.raises(ValueError, match="settle"):
+        parse_settle("soon")
+    with pytest.raises(ValueError, match="settle"):
+        parse_settle("-1h")
+    with pytest.raises(ValueError, match="settle"):
+        parse_settle(24)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="media_ids"):
+        normalise_ids([True], "media_ids")
+    with pytest.raises(ValueError, match="fingerprint"):
+        PlaylogCache("x", "../etc")
+    with pytest.raises(ValueError, match="filter"):
+        report_days({"startDate": "2024-03-01"})
+    with pytest.raises(ValueError, match="cache_dir"):
+        fy.cache_info(None)
+
+
+def test_cache_info_and_clear(cache: PlaylogCache) -> None:
+    cache.store_days(
+        playlogs([]), [DAY], report=report(9, "2024-03-01T00:00:00+00:00"), media_ids=[5]
+    )
+    (cache.day_path(ALL_SCOPE, DAYS[3])).write_bytes(b"broken")
+    info = fy.cache_info(cache.root)
+    assert len(info) == 5
+    assert info["account"].unique().tolist() == [FP]
+    assert info["date"].dtype == "datetime64[s]"
+    valid = info[info["valid"]]
+    assert valid["settled"].tolist() == [True, True, True, False]
+    assert valid["rows"].tolist() == [3, 1, 1, 0]
+    assert info.loc[~info["valid"], "date"].tolist() == [pd.Timestamp(DAYS[3])]
+    assert len(fy.cache_info(cache.root, FP, settle="400h")) == 5
+    assert fy.cache_info(cache.root, "ffffffffffffffff").empty
+
+    assert fy.clear_cache(cache.root, FP, scope=scope_name((), (5,))) == 1
+    assert fy.clear_cache(cache.root, start="2024-03-02", end="2024-03-02") == 1
+    assert sorted(fy.cache_info(cache.root)["date"].dt.day) == [1, 3, 4]
+    assert fy.clear_cache(cache.root) == 3
+    assert not (cache.root / FP).exists()
