@@ -1,0 +1,275 @@
+"""Pure pieces of the client: configuration, filters, Retry-After, backoff, redaction, frames."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+
+import pandas as pd
+import pytest
+
+import fouryousee_data as fy
+from fouryousee_data import client as client_mod
+from fouryousee_data import download
+from fouryousee_data.client import (
+    Client,
+    RetryPolicy,
+    normalize_filter,
+    parse_retry_after,
+    report_filter,
+)
+
+NOW = dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
+SIGNED = (
+    "http://127.0.0.2:9/acct/7-abc.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=AKIAEXAMPLE%2F20240101&X-Amz-Signature=deadbeefcafe"
+)
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def test_token_argument_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOURYOUSEE_TOKEN", "from-env")
+    monkeypatch.setenv("FOURYOUSEE_API_URL", "http://127.0.0.1:9/api")
+    c = Client(token="from-arg")
+    assert c._token.value == "from-arg"
+    assert c.base_url == "http://127.0.0.1:9/api/"
+    assert Client(base_url="http://127.0.0.1:8/v1/").base_url == "http://127.0.0.1:8/v1/"
+    assert Client()._token.value == "from-env"
+
+
+def test_missing_token_says_how_to_provide_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FOURYOUSEE_TOKEN", raising=False)
+    with pytest.raises(fy.AuthenticationError) as info:
+        Client()
+    assert "FOURYOUSEE_TOKEN" in str(info.value) and "token=" in str(info.value)
+
+
+def test_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FOURYOUSEE_API_URL", raising=False)
+    assert Client(token="t").base_url == "https://api.4yousee.com.br/v1/"
+
+
+def test_repr_and_state_never_show_the_token() -> None:
+    c = Client(token="tok-SECRET-123", base_url="http://127.0.0.1:9/v1/")
+    assert "tok-SECRET-123" not in repr(c)
+    assert "tok-SECRET-123" not in str(c)
+    assert "tok-SECRET-123" not in repr(vars(c))
+    assert len(c.fingerprint) == 16 and "tok" not in c.fingerprint
+    assert c.fingerprint != Client(token="other", base_url=c.base_url).fingerprint
+
+
+@pytest.mark.parametrize(
+    ("timeout", "expected"), [(5, (5.0, 5.0)), ((2, 30), (2.0, 30.0)), (0.5, (0.5, 0.5))]
+)
+def test_timeouts(timeout: object, expected: tuple[float, float]) -> None:
+    assert Client(token="t", base_url="http://127.0.0.1:9/", timeout=timeout).timeout == expected
+
+
+@pytest.mark.parametrize("timeout", [0, -1, None, (1, 2, 3), "5"])
+def test_bad_timeout_is_value_error(timeout: object) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        Client(token="t", base_url="http://127.0.0.1:9/", timeout=timeout)
+
+
+# -- filters --------------------------------------------------------------------------------
+
+
+def test_report_filter_whole_days_and_ids() -> None:
+    f = report_filter(
+        dt.date(2024, 2, 1), "2024-02-29", player_ids=[5, 2, 5], media_ids={9}, sort=1
+    )
+    assert f == {
+        "startDate": "2024-02-01",
+        "startTime": "00:00:00",
+        "endDate": "2024-02-29",
+        "endTime": "23:59:59",
+        "mediaId": [9],
+        "playerId": [2, 5],
+        "sort": 1,
+    }
+
+
+def test_report_filter_instants_end_is_exclusive() -> None:
+    f = report_filter(pd.Timestamp("2024-03-01 08:30"), "2024-03-02 00:00:00")
+    assert (f["startDate"], f["startTime"]) == ("2024-03-01", "08:30:00")
+    assert (f["endDate"], f["endTime"]) == ("2024-03-01", "23:59:59")
+
+
+def test_report_filter_thirty_days_is_the_limit() -> None:
+    assert report_filter("2024-01-01", "2024-01-30")["endDate"] == "2024-01-30"
+    # 30 whole days given as instants: [Jan 1, Jan 31 00:00)
+    assert report_filter("2024-01-01 00:00", "2024-01-31 00:00")["endDate"] == "2024-01-30"
+    with pytest.raises(ValueError, match="30"):
+        report_filter("2024-01-01", "2024-01-31")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        ({"start": "2024-01-02", "end": "2024-01-01"}, "before"),
+        ({"start": "2024-01-01 10:00", "end": "2024-01-01 10:00"}, "after"),
+        ({"player_ids": ["1"]}, "player_ids"),
+        ({"media_ids": [True]}, "media_ids"),
+        ({"player_ids": "12"}, "player_ids"),
+        ({"sort": 0}, "sort"),
+    ],
+)
+def test_report_filter_bad_arguments(kwargs: dict, word: str) -> None:
+    args = {"start": "2024-01-01", "end": "2024-01-02", **kwargs}
+    with pytest.raises(ValueError, match=word):
+        report_filter(args.pop("start"), args.pop("end"), **args)
+
+
+def test_report_filter_accepts_single_id_and_none() -> None:
+    f = report_filter("2024-01-01", "2024-01-01", player_ids=7, media_ids=None)
+    assert f["playerId"] == [7] and f["mediaId"] == []
+
+
+def test_normalize_filter_makes_echoed_filters_comparable() -> None:
+    ours = report_filter("2024-01-01", "2024-01-02", player_ids=[1, 2])
+    echoed = {**ours, "playerId": [2, "1", 2], "sort": "-1"}
+    del echoed["mediaId"]
+    assert normalize_filter(echoed) == normalize_filter(ours)
+    assert normalize_filter({**ours, "playerId": [3]}) != normalize_filter(ours)
+    assert normalize_filter(None) == {}
+
+
+# -- Retry-After and backoff ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0.0),
+        ("  12 ", 12.0),
+        ("1.5", 1.5),
+        ("Mon, 01 Jan 2024 12:00:09 GMT", 9.0),
+        ("Mon, 01 Jan 2024 11:00:00 GMT", 0.0),  # in the past: now
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-3", None),
+        ("nan", None),
+        ("inf", None),
+        ("1e9", None),  # absurd
+        ("Mon, 01 Jan 2035 12:00:00 GMT", None),  # absurd date
+        ("Mon, 99 Foo 2024", None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+def test_backoff_is_capped_exponential_with_jitter() -> None:
+    p = RetryPolicy(backoff=1.0, backoff_max=8.0, retry_after_max=5.0)
+    for retry, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (10, 8.0), (500, 8.0)]:
+        values = {p.delay(retry) for _ in range(50)}
+        assert all(ceiling / 2 <= v <= ceiling for v in values)
+        assert len(values) > 1  # jittered
+    assert p.delay(0, retry_after=2.0) == 2.0
+    assert p.delay(0, retry_after=3600.0) == 5.0  # Retry-After is capped
+    with pytest.raises(ValueError):
+        RetryPolicy(attempts=0)
+
+
+# -- redaction ------------------------------------------------------------------------------
+
+
+def test_redact_removes_signatures_everywhere() -> None:
+    text = download.redact(f"failed {SIGNED} and X-Amz-Signature%3Ddeadbeefcafe")
+    assert "deadbeefcafe" not in text and "AKIAEXAMPLE" not in text
+    assert "http://127.0.0.2:9/acct/7-abc.gz?<redacted>" in text
+
+
+def test_scrub_exception_cleans_the_whole_chain() -> None:
+    try:
+        try:
+            raise OSError(f"inner {SIGNED}")
+        except OSError as inner:
+            raise RuntimeError(Exception(f"outer {SIGNED}")) from inner
+    except RuntimeError as exc:
+        caught = exc
+    download.scrub_exception(caught)
+    text = "".join(traceback.format_exception(caught))
+    assert "deadbeefcafe" not in text and "AKIAEXAMPLE" not in text
+
+
+def test_urllib3_debug_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    download.install_log_redaction()
+    download.install_log_redaction()  # idempotent
+    assert logging.getLogger("urllib3.connectionpool").filters.count(download._FILTER) == 1
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("urllib3.connectionpool").debug(
+            '%s://%s:%s "%s %s %s" %s %s',
+            "http",
+            "127.0.0.2",
+            9,
+            "GET",
+            SIGNED[20:],
+            "HTTP/1.1",
+            200,
+            5,
+        )
+        logging.getLogger("urllib3.util.retry").debug("Incremented Retry for (url='%s')", SIGNED)
+    assert len(caplog.records) == 2
+    for record in caplog.records:
+        assert "deadbeefcafe" not in record.getMessage()
+        assert "<redacted>" in record.getMessage()
+
+
+# -- names frames from inline payloads ------------------------------------------------------
+
+
+def test_players_frame_types_and_nulls() -> None:
+    objs = [
+        {
+            "id": 1,
+            "name": "Lobby",
+            "description": "TV",
+            "platform": "android",
+            "group": {"id": 3, "name": "North"},
+            "playerStatus": {"id": 1, "name": "Online", "time": "x"},
+            "lastContactInMinutes": 2,
+            "lastLogReceived": "2022-07-01 16:46:33",
+        },
+        {"id": "2", "name": "Bar", "group": None, "lastLogReceived": None},
+        {"name": "no id"},
+        "junk",
+    ]
+    df = client_mod._players_frame(objs)
+    assert df["player_id"].tolist() == [1, 2]
+    assert df["player_id"].dtype == "int32"
+    assert df.loc[0, "group_name"] == "North" and pd.isna(df.loc[1, "group_name"])
+    assert df["group_id"].dtype == "Int32" and df["last_contact_min"].dtype == "Int64"
+    assert df.loc[0, "last_log_received"] == pd.Timestamp("2022-07-01 16:46:33")
+    assert pd.isna(df.loc[1, "last_log_received"])
+    assert df.loc[0, "status"] == "Online" and df.loc[0, "platform"] == "android"
+
+
+def test_medias_frame_types() -> None:
+    objs = [
+        {
+            "id": 10,
+            "name": "Promo",
+            "file": "promo.mp4",
+            "durationInSeconds": 15,
+            "categories": [{"id": 1, "name": "Ads"}, {"id": 2, "name": "Food"}],
+            "schedule": {},
+        },
+        {"id": 11, "name": "Still", "durationInSeconds": None, "categories": None},
+    ]
+    df = client_mod._medias_frame(objs)
+    assert df["media_id"].dtype == "int32"
+    assert df["duration_s"].tolist()[0] == 15.0 and pd.isna(df["duration_s"][1])
+    assert df["categories"].tolist() == [["Ads", "Food"], []]
+
+
+@pytest.mark.parametrize("build", [client_mod._players_frame, client_mod._medias_frame])
+def test_empty_names_frames_keep_columns(build) -> None:
+    empty = build([])
+    full = build([{"id": 1}])
+    assert list(empty.columns) == list(full.columns)
+    assert empty.dtypes.to_dict() == full.dtypes.to_dict()
