@@ -75,9 +75,11 @@ __all__ = [
     "cache_info",
     "clear_cache",
     "day_end_utc",
+    "is_settled",
     "normalise_ids",
     "parse_settle",
     "report_days",
+    "restrict",
     "scope_name",
 ]
 
@@ -188,6 +190,29 @@ def day_end_utc(day: dt.date, tz: str | None = None) -> dt.datetime:
     return local.tz_convert("UTC").to_pydatetime()
 
 
+def is_settled(
+    day: dt.date,
+    created_at: dt.datetime | None,
+    settle: str | pd.Timedelta | dt.timedelta = "24h",
+    tz: str | None = None,
+) -> bool:
+    """True when a report created at ``created_at`` holds ``day`` settled: created at
+    least ``settle`` after the day ended (see :func:`day_end_utc`). Unknown
+    ``created_at`` is never settled.
+
+    Examples
+    --------
+    >>> created = dt.datetime(2024, 3, 3, 12, tzinfo=dt.UTC)
+    >>> is_settled(dt.date(2024, 3, 1), created), is_settled(dt.date(2024, 3, 2), created)
+    (True, False)
+    """
+    if created_at is None:
+        return False
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=dt.UTC)
+    return created_at >= day_end_utc(day, tz) + parse_settle(settle)
+
+
 def report_days(filter_: dict[str, Any]) -> list[dt.date]:
     """The whole days an API filter covers (``00:00:00``..``23:59:59``), in order.
 
@@ -244,9 +269,7 @@ class CachedDay:
         >>> d.is_settled("24h"), d.is_settled("48h")
         (True, False)
         """
-        if self.created_at is None:
-            return False
-        return self.created_at >= day_end_utc(self.day, tz) + parse_settle(settle)
+        return is_settled(self.day, self.created_at, settle, tz)
 
 
 class PlaylogCache:
@@ -299,8 +322,8 @@ class PlaylogCache:
             table,
             report_days(filt),
             report=report,
-            player_ids=normalise_ids(filt.get("playerId") or (), "playerId"),
-            media_ids=normalise_ids(filt.get("mediaId") or (), "mediaId"),
+            player_ids=_filter_ids(filt.get("playerId"), "playerId"),
+            media_ids=_filter_ids(filt.get("mediaId"), "mediaId"),
             fetched_at=fetched_at,
         )
 
@@ -543,6 +566,14 @@ def restrict(
     for cond in conditions:
         mask = cond if mask is None else pc.and_(mask, cond)
     return table if mask is None else table.filter(mask)
+
+
+def _filter_ids(value: Any, name: str) -> tuple[int, ...]:
+    """Ids of an API filter as echoed by the API (ints, maybe as strings)."""
+    try:
+        return normalise_ids([int(i) for i in value or ()], name)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"filter: {name} must be a list of integer ids, got {value!r}") from exc
 
 
 def _conform(table: pa.Table) -> pa.Table:
