@@ -11,6 +11,14 @@ Examples
 ['played_at', 'account', 'player_id', 'media_id', 'media_type', 'ip']
 """
 
+from fouryousee_data.analysis import (
+    airtime,
+    enrich,
+    hour_weekday,
+    per_media,
+    per_player,
+    per_player_media,
+)
 from fouryousee_data.cache import cache_info, clear_cache
 from fouryousee_data.client import Client, report_filter
 from fouryousee_data.errors import (
@@ -25,6 +33,7 @@ from fouryousee_data.errors import (
     ReportFailedError,
     ReportTimeoutError,
 )
+from fouryousee_data.fetch import fetch_playlogs
 from fouryousee_data.parse import read_playlogs
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, empty_playlogs
@@ -46,9 +55,16 @@ __all__ = [
     "ReportFailedError",
     "ReportTimeoutError",
     "__version__",
+    "airtime",
     "cache_info",
     "clear_cache",
     "empty_playlogs",
+    "enrich",
+    "fetch_playlogs",
+    "hour_weekday",
+    "per_media",
+    "per_player",
+    "per_player_media",
     "read_playlogs",
     "report_filter",
 ]

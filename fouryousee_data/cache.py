@@ -388,7 +388,9 @@ class PlaylogCache:
             "fetched_at": _iso(fetched_at or dt.datetime.now(dt.UTC)),
             "rows": table.num_rows,
         }
-        table = table.replace_schema_metadata({METADATA_KEY: json.dumps(info).encode()})
+        table = table.replace_schema_metadata(
+            {METADATA_KEY: json.dumps(info, default=str).encode()}
+        )
         path = self.day_path(scope, day)
         path.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(path.parent / ".lock"), timeout=LOCK_TIMEOUT):

@@ -1,0 +1,476 @@
+"""``fetch_playlogs``: any date range in one call, served from the cache where it can be.
+
+::
+
+    resolve_range ─► days ─► cache: settled days are read, never requested again
+                          └► missing days ─► split_windows (whole days, ≤ 30 each)
+                               ─► a few windows at a time:
+                                  request_report(reuse=True) ─► wait_for_report ─► download_table
+                                  ─► the window's days are written to the cache
+    ─► one Arrow table restricted to [start, end) and the ids, sorted by played_at (stable)
+    ─► the playlog DataFrame (localized with tz=), lineage in ``df.attrs``
+
+Failures do not lose work: every window runs to its end and is cached; then
+the typed error of the first failed window (in date order) is raised, its
+message listing every failed window. A rerun fetches only what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+from fouryousee_data.cache import (
+    CachedDay,
+    PlaylogCache,
+    is_settled,
+    normalise_ids,
+    parse_settle,
+    restrict,
+)
+from fouryousee_data.errors import (
+    CorruptReportError,
+    DownloadError,
+    FouryouseeError,
+    InvalidPlaylogError,
+    ReportFailedError,
+)
+from fouryousee_data.report import Report
+from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, to_pandas
+from fouryousee_data.timerange import DateLike, resolve_range, split_windows
+
+__all__ = ["fetch_playlogs"]
+
+log = logging.getLogger("fouryousee_data.fetch")
+
+#: Errors after which a window's report is requested (or downloaded) once more.
+RETRYABLE = (ReportFailedError, DownloadError, CorruptReportError, InvalidPlaylogError)
+
+
+def fetch_playlogs(
+    start: DateLike,
+    end: DateLike,
+    *,
+    player_ids: int | Iterable[int] | None = None,
+    media_ids: int | Iterable[int] | None = None,
+    client: Any = None,
+    cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
+    refresh: bool = False,
+    settle: str | pd.Timedelta | dt.timedelta = "24h",
+    progress: bool | None = None,
+    tz: str | None = None,
+    webhook: str | None = None,
+    max_concurrency: int = 3,
+    timeout: float = 3600.0,
+    poll_interval: float = 2.0,
+    retries: int = 1,
+) -> pd.DataFrame:
+    """Playlogs of any date range as one DataFrame, through the Parquet cache.
+
+    Parameters
+    ----------
+    start, end
+        A ``datetime.date`` or a ``"YYYY-MM-DD"`` string is a whole day (``end``
+        inclusive); a ``datetime``, a ``pandas.Timestamp`` or a string with a time
+        is an instant (``[start, end)``). Mixing is allowed.
+    player_ids, media_ids
+        Only these players/medias (``None`` or empty: all).
+    client
+        A :class:`~fouryousee_data.Client`; default ``Client()`` from the environment.
+    cache_dir
+        The cache root; default ``FOURYOUSEE_CACHE_DIR`` or the user cache
+        directory; ``None`` disables the cache.
+    refresh
+        Fetch every day again (and replace it in the cache).
+    settle
+        How long after a day ends its report must have been created for the day
+        to count as final (``"24h"``, a ``Timedelta``/``timedelta``). Days not yet
+        settled are *provisional*: returned, cached, and fetched again next time.
+    progress
+        Progress bars (reports, bytes, rows); ``None`` = when interactive
+        (stderr is a terminal, or a notebook).
+    tz
+        The account's time zone: ``played_at`` becomes tz-aware; tz-aware
+        ``start``/``end`` are converted; "the day ended" is judged there (without
+        it, conservatively in UTC-12).
+    webhook
+        Passed to every report request (4YouSee notifies it); this call still polls.
+    max_concurrency
+        Report windows in flight at once.
+    timeout, poll_interval
+        Per window, as in :meth:`~fouryousee_data.Client.wait_for_report`.
+    retries
+        Extra attempts for a window whose report failed or whose file could not be
+        downloaded or parsed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The playlog frame (SPEC section 3) sorted by ``played_at`` (stable).
+        ``attrs`` holds the lineage: ``report_ids``, ``cached_days``,
+        ``fetched_days``, ``provisional_days`` (ISO dates), ``fetched_at``.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments (end before start, unknown ``tz``, bad ``settle``, ...).
+    ReportFailedError, ReportTimeoutError, DownloadError, CorruptReportError, APIError
+        The first failed window's error, after every other window finished.
+        Its ``failed_windows`` attribute lists ``(first_day, last_day)`` of each.
+
+    Examples
+    --------
+    >>> df = fetch_playlogs("2024-01-01", "2024-03-31")  # doctest: +SKIP
+    >>> df.attrs["cached_days"][:2]  # doctest: +SKIP
+    ['2024-01-01', '2024-01-02']
+    """
+    span = resolve_range(start, end, tz=tz)
+    _check_tz(tz)
+    job = _Job(
+        client=client,
+        player_ids=normalise_ids(player_ids, "player_ids"),
+        media_ids=normalise_ids(media_ids, "media_ids"),
+        settle=parse_settle(settle),
+        tz=tz,
+        webhook=webhook,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        retries=_count(retries, "retries", 0),
+    )
+    max_concurrency = _count(max_concurrency, "max_concurrency", 1)
+    if job.client is None:
+        from fouryousee_data.client import Client
+
+        job.client = Client()
+    root = resolve_cache_dir(cache_dir)
+    job.cache = PlaylogCache(root, job.client.fingerprint) if root is not None else None
+
+    days = span.days()
+    if job.cache is not None:
+        job.known = job.cache.entries_for(days, player_ids=job.player_ids, media_ids=job.media_ids)
+    served = {} if refresh else _settled_entries(job)
+    cached = _read_cached(job, served, span.start, span.end)
+    missing = [d for d in days if d not in served]
+    windows = split_windows(missing)
+    log.info(
+        "fetch_playlogs %s..%s: %d day(s), %d from the cache, %d to fetch in %d report window(s)",
+        span.start,
+        span.end,
+        len(days),
+        len(served),
+        len(missing),
+        len(windows),
+    )
+    fetched = _run_windows(job, windows, max_concurrency, _want_progress(progress))
+
+    parts = [cached] + [restrict(f.table, start=span.start, end=span.end) for f in fetched]
+    table = pa.concat_tables(parts)
+    if table.num_rows:
+        table = table.sort_by("played_at")
+    df = to_pandas(table, tz)
+    df.attrs.update(_lineage(served, fetched, job))
+    return df
+
+
+@dataclass
+class _Job:
+    """What every window of one call shares."""
+
+    client: Any
+    player_ids: tuple[int, ...]
+    media_ids: tuple[int, ...]
+    settle: pd.Timedelta
+    tz: str | None
+    webhook: str | None
+    timeout: float
+    poll_interval: float
+    retries: int
+    cache: PlaylogCache | None = None
+    known: dict[dt.date, list[CachedDay]] | None = None
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """One window's result: its report and its rows (restricted to its days and ids)."""
+
+    first: dt.date
+    last: dt.date
+    report: Report
+    table: pa.Table
+    provisional: list[dt.date]
+
+
+def _settled_entries(job: _Job) -> dict[dt.date, CachedDay]:
+    served: dict[dt.date, CachedDay] = {}
+    for day, entries in (job.known or {}).items():
+        for entry in entries:
+            if entry.is_settled(job.settle, job.tz):
+                served[day] = entry
+                break
+    return served
+
+
+def _read_cached(
+    job: _Job, served: dict[dt.date, CachedDay], start: pd.Timestamp, end: pd.Timestamp
+) -> pa.Table:
+    if job.cache is None or not served:
+        return PLAYLOG_SCHEMA.empty_table()
+    result = job.cache.read(
+        served.values(),
+        start=start,
+        end=end,
+        player_ids=job.player_ids,
+        media_ids=job.media_ids,
+    )
+    for day in result.bad:
+        served.pop(day, None)
+    return result.table
+
+
+def _run_windows(
+    job: _Job, windows: list[tuple[dt.date, dt.date]], max_concurrency: int, show: bool
+) -> list[_Fetched]:
+    if not windows:
+        return []
+    bars = _Progress(len(windows), enabled=show)
+    pool = ThreadPoolExecutor(
+        max_workers=min(max_concurrency, len(windows)), thread_name_prefix="fouryousee-fetch"
+    )
+    try:
+        futures = [pool.submit(_fetch_window, job, first, last, bars) for first, last in windows]
+        outcomes = [_outcome(f) for f in futures]
+    except BaseException:
+        # Ctrl-C: do not start more windows; those in flight finish (and cache) on their own.
+        pool.shutdown(wait=False, cancel_futures=True)
+        bars.close()
+        raise
+    pool.shutdown()
+    bars.close()
+    failures = [
+        (w, o) for w, o in zip(windows, outcomes, strict=True) if isinstance(o, BaseException)
+    ]
+    if failures:
+        raise _combined(failures, len(windows), cached=job.cache is not None)
+    return [o for o in outcomes if isinstance(o, _Fetched)]
+
+
+def _outcome(future: Future[_Fetched]) -> _Fetched | BaseException:
+    exc = future.exception()
+    return exc if exc is not None else future.result()
+
+
+def _fetch_window(job: _Job, first: dt.date, last: dt.date, bars: _Progress) -> _Fetched:
+    label = f"{first}..{last}"
+    reuse = True
+    for attempt in range(job.retries + 1):
+        try:
+            report = _request(job, first, last, reuse=reuse)
+            bars.waiting(1)
+            try:
+                report = job.client.wait_for_report(
+                    report, timeout=job.timeout, poll_interval=job.poll_interval
+                )
+            finally:
+                bars.waiting(-1)
+            log.info("window %s: report %s ready, downloading", label, report.id)
+            table = job.client.download_table(report, on_progress=bars.on_progress)
+            break
+        except RETRYABLE as exc:
+            if attempt >= job.retries:
+                raise
+            log.warning(
+                "window %s: %s; trying again (%d of %d)", label, exc, attempt + 1, job.retries
+            )
+            # A failed report is replaced; a file that did not parse comes from a new report;
+            # a download that broke is tried again from the same report (a fresh URL).
+            reuse = isinstance(exc, ReportFailedError | DownloadError)
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    table = restrict(
+        _conform(table),
+        start=pd.Timestamp(first),
+        end=pd.Timestamp(last + dt.timedelta(days=1)),
+        player_ids=job.player_ids,
+        media_ids=job.media_ids,
+    )
+    if job.cache is not None:
+        try:
+            job.cache.store_days(
+                table, days, report=report, player_ids=job.player_ids, media_ids=job.media_ids
+            )
+        except OSError as exc:
+            log.warning(
+                "window %s: could not write the cache (%s); data returned anyway", label, exc
+            )
+    provisional = [d for d in days if not is_settled(d, report.created_at, job.settle, job.tz)]
+    bars.window_done()
+    log.info(
+        "window %s: %d row(s) from report %s%s",
+        label,
+        table.num_rows,
+        report.id,
+        f", {len(provisional)} provisional day(s)" if provisional else "",
+    )
+    return _Fetched(first, last, report, table, provisional)
+
+
+def _request(job: _Job, first: dt.date, last: dt.date, *, reuse: bool) -> Report:
+    """Request the window's report, reusing an identical one unless it is no newer than
+    what the cache already holds for these days (that would return the same rows)."""
+    kwargs = {"player_ids": job.player_ids, "media_ids": job.media_ids, "webhook": job.webhook}
+    report = job.client.request_report(first, last, reuse=reuse, **kwargs)
+    if reuse and _stale(report, first, last, job.known or {}):
+        log.info(
+            "window %s..%s: report %s is no newer than the cached days; requesting a new one",
+            first,
+            last,
+            report.id,
+        )
+        report = job.client.request_report(first, last, reuse=False, **kwargs)
+    log.info("window %s..%s: report %s (%s)", first, last, report.id, report.status)
+    return report
+
+
+def _stale(
+    report: Report, first: dt.date, last: dt.date, known: dict[dt.date, list[CachedDay]]
+) -> bool:
+    for day, entries in known.items():
+        if not first <= day <= last:
+            continue
+        for entry in entries:
+            if entry.report_id == report.id:
+                return True
+            if report.created_at and entry.created_at and entry.created_at >= report.created_at:
+                return True
+    return False
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    return table.select(list(COLUMNS)).cast(PLAYLOG_SCHEMA)
+
+
+def _combined(
+    failures: list[tuple[tuple[dt.date, dt.date], BaseException]], total: int, *, cached: bool
+) -> BaseException:
+    """The first failure's exception, its message extended with every failed window."""
+    first_exc = failures[0][1]
+    listed = "; ".join(f"{a}..{b}: {exc}" for (a, b), exc in failures)
+    others = "were cached" if cached else "finished"
+    text = (
+        f"{len(failures)} of {total} report window(s) failed ({listed}). The other windows "
+        f"{others}; run the same call again to fetch only what is missing."
+    )
+    log.error("fetch_playlogs: %s", text)
+    if isinstance(first_exc, FouryouseeError):
+        first_exc.args = (text,)
+        first_exc.failed_windows = [w for w, _ in failures]  # type: ignore[attr-defined]
+    return first_exc
+
+
+def _lineage(
+    served: dict[dt.date, CachedDay], fetched: list[_Fetched], job: _Job
+) -> dict[str, Any]:
+    ids = {e.report_id for e in served.values() if e.report_id is not None}
+    ids.update(f.report.id for f in fetched)
+    fetched_days = sorted(
+        f.first + dt.timedelta(days=i) for f in fetched for i in range((f.last - f.first).days + 1)
+    )
+    return {
+        "report_ids": sorted(ids),
+        "cached_days": [d.isoformat() for d in sorted(served)],
+        "fetched_days": [d.isoformat() for d in fetched_days],
+        "provisional_days": sorted(d.isoformat() for f in fetched for d in f.provisional),
+        "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "player_ids": list(job.player_ids),
+        "media_ids": list(job.media_ids),
+        "tz": job.tz,
+    }
+
+
+def _check_tz(tz: str | None) -> None:
+    if tz is None:
+        return
+    try:
+        pd.Timestamp("2024-01-01").tz_localize(tz)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"tz: unknown time zone {tz!r} (e.g. 'America/Sao_Paulo')") from exc
+
+
+def _count(value: int, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _want_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    return _in_notebook() or _stderr_is_tty()
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _in_notebook() -> bool:
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+class _Progress:
+    """tqdm bars (reports, bytes, rows), or nothing; safe to call from every window thread."""
+
+    def __init__(self, windows: int, *, enabled: bool) -> None:
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._bars: list[Any] = []
+        if not enabled:
+            return
+        from tqdm.auto import tqdm
+
+        self.reports = tqdm(total=windows, desc="reports", unit="report")
+        self.bytes = tqdm(desc="download", unit="B", unit_scale=True, unit_divisor=1024)
+        self.rows = tqdm(desc="rows", unit=" rows", unit_scale=True)
+        self._bars = [self.reports, self.bytes, self.rows]
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        if self._bars:
+            with self._lock:
+                fn()
+
+    def waiting(self, delta: int) -> None:
+        def update() -> None:
+            self._waiting += delta
+            self.reports.set_postfix(waiting=self._waiting, refresh=False)
+
+        self._call(update)
+
+    def on_progress(self, n_bytes: int, n_rows: int) -> None:
+        def update() -> None:
+            self.bytes.update(n_bytes)
+            self.rows.update(n_rows)
+
+        self._call(update)
+
+    def window_done(self) -> None:
+        self._call(lambda: self.reports.update(1))
+
+    def close(self) -> None:
+        for bar in self._bars:
+            bar.close()
