@@ -29,6 +29,7 @@ import logging
 import math
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,12 @@ MAX_PAGES = 10_000
 #: POST failed (server clock, with skew allowance) is taken as the one we created.
 RECENT_REPORT_SLACK = 120.0
 _USER_AGENT = "fouryousee_data/0.1"
+#: Failures worth retrying: nothing (or not all) came back.
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 @dataclass(frozen=True)
@@ -303,6 +310,8 @@ class Client:
         self._session = session or requests.Session()
         self._store = requests.Session()  # the object store: never the token
         self._store.max_redirects = 5
+        owned = (self._store,) if session is not None else (self._store, self._session)
+        self._finalizer = weakref.finalize(self, _close_all, owned)
         # Injectable for unit speed; integration tests use the real ones.
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
@@ -311,6 +320,24 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, fingerprint={self.fingerprint!r})"
+
+    def close(self) -> None:
+        """Close the HTTP sessions the client opened (a given ``session`` is left open).
+
+        Also happens when the client is garbage-collected or used as a context manager.
+
+        Examples
+        --------
+        >>> with Client(token="t", base_url="http://127.0.0.1:9/v1/") as c:
+        ...     pass
+        """
+        self._finalizer()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- reports ---------------------------------------------------------------
 
@@ -544,19 +571,26 @@ class Client:
     def _send(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
     ) -> requests.Response:
-        response = self._session.request(
-            method,
-            self.base_url + path,
-            params=params,
-            json=json,
-            headers={
-                "Secret-Token": self._token.value,
-                "Accept": "application/json",
-                "User-Agent": _USER_AGENT,
-            },
-            timeout=self.timeout,
-            allow_redirects=False,  # the token must never follow a redirect elsewhere
-        )
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                headers={
+                    "Secret-Token": self._token.value,
+                    "Accept": "application/json",
+                    "User-Agent": _USER_AGENT,
+                },
+                timeout=self.timeout,
+                allow_redirects=False,  # the token must never follow a redirect elsewhere
+            )
+        except _TRANSIENT:
+            raise  # retried (or translated) by the caller
+        except requests.RequestException as exc:  # a bad URL, a bad proxy...: not retried
+            raise APIError(f"{method} {path}: {type(exc).__name__}") from (
+                download.scrub_exception(exc)
+            )
         self._note_server_time(response)
         log.debug("%s %s -> %s", method, path, response.status_code)
         return response
@@ -568,7 +602,7 @@ class Client:
             retry_after: float | None = None
             try:
                 response = self._send("GET", path, params=params)
-            except requests.RequestException as exc:
+            except _TRANSIENT as exc:
                 if attempt == attempts:
                     raise _unreachable(self.base_url, f"GET {path}", attempts, exc) from (
                         download.scrub_exception(exc)
@@ -622,7 +656,7 @@ class Client:
                     return found
             try:
                 response = self._send("POST", "reports", json=body)
-            except requests.RequestException as exc:
+            except _TRANSIENT as exc:
                 failure = _Failure(_kind(exc), ambiguous=not _surely_not_sent(exc), exc=exc)
             else:
                 status = response.status_code
@@ -725,6 +759,11 @@ class _Failure:
         return parse_retry_after(headers.get("Retry-After"), now=_http_date(headers.get("Date")))
 
 
+def _close_all(sessions: tuple[requests.Session, ...]) -> None:
+    for session in sessions:
+        session.close()
+
+
 def _timeouts(timeout: float | tuple[float, float]) -> tuple[float, float]:
     pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     if len(pair) != 2 or not all(isinstance(t, int | float) and t > 0 for t in pair):
@@ -784,7 +823,7 @@ def _kind(exc: BaseException) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-def _surely_not_sent(exc: requests.RequestException) -> bool:
+def _surely_not_sent(exc: BaseException) -> bool:
     """True when the request cannot have reached the server (it was never connected)."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
