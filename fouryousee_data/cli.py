@@ -65,8 +65,234 @@ def _cmd_read(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_range_options(p: argparse.ArgumentParser) -> None:
+    """START END and the options of ``fetch_playlogs`` (shared by fetch and summary)."""
+    p.add_argument("start", help="first day (YYYY-MM-DD) or instant (YYYY-MM-DDTHH:MM:SS)")
+    p.add_argument("end", help="last day, inclusive (YYYY-MM-DD), or an exclusive instant")
+    ids = {"action": "extend", "nargs": "+", "type": int, "metavar": "ID", "default": None}
+    p.add_argument("--player", dest="player_ids", help="only these player ids", **ids)
+    p.add_argument("--media", dest="media_ids", help="only these media ids", **ids)
+    p.add_argument("--tz", default=None, help="time zone of the account, e.g. America/Sao_Paulo")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
+    cache.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--refresh", action="store_true", help="fetch every day again")
+    p.add_argument("--settle", default="24h", help="when a day is final (default 24h)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _fetch_from_args(args: argparse.Namespace) -> object:
+    from fouryousee_data._config import DEFAULT_CACHE
+    from fouryousee_data.fetch import fetch_playlogs
+
+    cache_dir = None if args.no_cache else (args.cache_dir or DEFAULT_CACHE)
+    return fetch_playlogs(
+        args.start,
+        args.end,
+        player_ids=args.player_ids,
+        media_ids=args.media_ids,
+        cache_dir=cache_dir,
+        refresh=args.refresh,
+        settle=args.settle,
+        progress=False if args.no_progress else None,
+        tz=args.tz,
+    )
+
+
+def _add_fetch(p: argparse.ArgumentParser) -> None:
+    _add_range_options(p)
+    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.parquet or OUT.csv")
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    if args.output.suffix.lower() not in (".parquet", ".csv"):
+        raise ValueError(f"-o/--output must end in .parquet or .csv, got {args.output.name!r}")
+    df = _fetch_from_args(args)
+    assert isinstance(df, pd.DataFrame)
+    write_frame(df, args.output)
+    lineage = df.attrs
+    note = f" ({len(lineage['provisional_days'])} provisional day(s))"
+    print(
+        f"{len(df):,} playlogs -> {args.output}: {len(lineage['cached_days'])} day(s) from "
+        f"the cache, {len(lineage['fetched_days'])} fetched"
+        + (note if lineage["provisional_days"] else "")
+    )
+    return 0
+
+
+def _add_summary(p: argparse.ArgumentParser) -> None:
+    _add_range_options(p)
+    p.add_argument(
+        "--by", choices=["player", "media", "player-media"], default="player", help="grouping"
+    )
+    p.add_argument("--freq", default=None, help="also per period: h, D, W, MS, ...")
+    p.add_argument("-o", "--output", type=Path, default=None, help="also write OUT.csv/.parquet")
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fouryousee_data import analysis
+
+    if args.output is not None and args.output.suffix.lower() not in (".parquet", ".csv"):
+        raise ValueError(f"-o/--output must end in .parquet or .csv, got {args.output.name!r}")
+    df = _fetch_from_args(args)
+    summarise = {
+        "player": analysis.per_player,
+        "media": analysis.per_media,
+        "player-media": analysis.per_player_media,
+    }[args.by]
+    table = summarise(
+        df,
+        freq=args.freq,
+        start=args.start,
+        end=args.end,
+        player_ids=args.player_ids,
+        media_ids=args.media_ids,
+    )
+    assert isinstance(table, pd.DataFrame)
+    with pd.option_context("display.max_rows", 200, "display.width", 120):
+        print(table.to_string(max_rows=200))
+    if args.output is not None:
+        write_frame(table.reset_index(), args.output)
+        print(f"-> {args.output}")
+    return 0
+
+
+def _add_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["info", "clear"], help="list cached days, or remove them")
+    p.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
+    p.add_argument("--account", default=None, help="only this account fingerprint")
+    p.add_argument("--start", default=None, help="clear: only from this day")
+    p.add_argument("--end", default=None, help="clear: only up to this day (inclusive)")
+    p.add_argument("--scope", default=None, help="clear: only this scope (all, f-...)")
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+    from fouryousee_data.cache import cache_info, clear_cache
+
+    cache_dir = args.cache_dir or DEFAULT_CACHE
+    root = resolve_cache_dir(cache_dir)
+    if args.action == "clear":
+        n = clear_cache(cache_dir, args.account, start=args.start, end=args.end, scope=args.scope)
+        print(f"removed {n} cached day(s) from {root}")
+        return 0
+    info = cache_info(cache_dir, args.account)
+    if info.empty:
+        print(f"the cache at {root} is empty")
+        return 0
+    shown = info.drop(columns=["player_ids", "media_ids", "fetched_at"])
+    with pd.option_context("display.width", 160):
+        print(shown.to_string(index=False, max_rows=200))
+    print(
+        f"{len(info)} day(s), {int(info['rows'].sum()):,} rows, "
+        f"{info['bytes'].sum() / 1e6:.1f} MB, {int(info['settled'].sum())} settled, in {root}"
+    )
+    return 0
+
+
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: a new temp dir)")
+    p.add_argument("--days", type=int, default=60, help="days to fetch (default 60)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """The main job end to end against an in-process simulator: no token, no network."""
+    import datetime as dt
+    import tempfile
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fouryousee_data import analysis, plot
+    from fouryousee_data.client import Client
+    from fouryousee_data.fetch import fetch_playlogs
+    from fouryousee_data.simulator import Simulator
+
+    if not 1 <= args.days <= 366:
+        raise ValueError(f"--days must be between 1 and 366, got {args.days}")
+    out = args.out or Path(tempfile.mkdtemp(prefix="fouryousee-demo-"))
+    out.mkdir(parents=True, exist_ok=True)
+    tz = "America/Sao_Paulo"
+    now = dt.datetime(2024, 7, 1, 15, 0, tzinfo=dt.UTC)  # a fixed clock: the same demo every time
+    last = (now - dt.timedelta(days=3)).date()
+    first = last - dt.timedelta(days=args.days - 1)
+    options = {
+        "client": None,
+        "cache_dir": out / "cache",
+        "tz": tz,
+        "progress": False if args.no_progress else None,
+        "poll_interval": 0.05,
+    }
+    print(f"demo: an in-process 4YouSee simulator; fetching {first}..{last} ({args.days} days)")
+    with Simulator(seed=42, players=6, medias=12, tz=tz, report_delay=0.3, now=now) as sim:
+        options["client"] = Client(token=sim.token, base_url=sim.base_url)
+        t0 = time.perf_counter()
+        df = fetch_playlogs(first, last, **options)  # type: ignore[arg-type]
+        t1 = time.perf_counter()
+        print(
+            f"run 1: {len(df):,} playlogs from {len(df.attrs['report_ids'])} report(s) "
+            f"({len(df.attrs['fetched_days'])} days fetched, windows of at most 30 days) "
+            f"in {t1 - t0:.1f} s"
+        )
+        sim.reset_requests()
+        df = fetch_playlogs(first, last, **options)  # type: ignore[arg-type]
+        t2 = time.perf_counter()
+        posts = sum(1 for r in sim.requests if r.method == "POST")
+        print(
+            f"run 2: {len(df):,} playlogs, {len(df.attrs['cached_days'])} days from the cache "
+            f"in {t2 - t1:.2f} s: {posts} report requests, {len(sim.requests)} HTTP requests"
+        )
+    print("\nplays per player:")
+    print(analysis.per_player(df).to_string())
+    print("\nplays per media (top 10):")
+    print(analysis.per_media(df).sort_values("plays", ascending=False).head(10).to_string())
+    write_frame(df, out / "playlogs.parquet")
+    charts = {
+        "daily_plays_per_player.png": lambda ax: plot.daily_plays(df, by="player", ax=ax),
+        "daily_plays_per_media.png": lambda ax: plot.daily_plays(df, by="media", ax=ax),
+        "hour_weekday_heatmap.png": lambda ax: plot.hour_weekday_heatmap(df, ax=ax),
+    }
+    for name, draw in charts.items():
+        fig, ax = plt.subplots(figsize=(10, 5))
+        draw(ax)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=100)
+        plt.close(fig)
+    print(f"\nwrote playlogs.parquet, {', '.join(charts)} and the cache to {out}")
+    return 0
+
+
 COMMANDS: list[Command] = [
     ("read", "parse a downloaded report file into Parquet or CSV", _add_read, _cmd_read),
+    (
+        "fetch",
+        "fetch playlogs of any date range (cached) into Parquet or CSV",
+        _add_fetch,
+        _cmd_fetch,
+    ),
+    (
+        "summary",
+        "plays per player / media (/ period) over a date range",
+        _add_summary,
+        _cmd_summary,
+    ),
+    ("cache", "show (info) or remove (clear) cached days", _add_cache, _cmd_cache),
+    (
+        "demo",
+        "the whole job against a built-in simulator: no token, no network",
+        _add_demo,
+        _cmd_demo,
+    ),
 ]
 
 
