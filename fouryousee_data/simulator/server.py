@@ -1,0 +1,189 @@
+"""HTTP plumbing shared by the API and the object store.
+
+A threaded stdlib server that
+
+* never does a reverse DNS lookup at bind (``HTTPServer`` would call ``getfqdn``),
+* serves from one thread blocked in ``select`` on its socket and a wake-up
+  socket, so ``stop()`` returns at once (no polling interval),
+* tracks open connections, so stopping shuts keep-alive connections down and
+  joins their threads: no thread or socket outlives the simulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import socketserver
+import struct
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["Handler", "RequestRecord", "Server"]
+
+log = logging.getLogger("fouryousee_data.simulator")
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the simulator answered (or dropped: ``status`` None)."""
+
+    server: str  #: "api" or "store"
+    method: str
+    path: str
+    query: dict[str, str]
+    had_token: bool  #: a ``Secret-Token`` header was present
+    status: int | None
+    fault: str | None = None  #: the injected fault applied, if any
+    headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+class Server(ThreadingHTTPServer):
+    """A loopback HTTP server bound to ``(host, port)`` that knows its simulator."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type, sim: Any, name: str) -> None:
+        self.sim = sim
+        self.name = name
+        self._conns: dict[socket.socket, threading.Thread] = {}
+        self._conns_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"fouryousee-sim-{self.name}-conn",
+            daemon=True,
+        )
+        with self._conns_lock:
+            self._conns[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conns_lock:
+            self._conns.pop(request, None)
+        super().shutdown_request(request)
+
+    def start(self, wake: socket.socket) -> None:
+        """Serve in a background thread until ``wake`` becomes readable."""
+        self._thread = threading.Thread(
+            target=self._serve, args=(wake,), name=f"fouryousee-sim-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self, wake: socket.socket) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self, selectors.EVENT_READ)
+            sel.register(wake, selectors.EVENT_READ)
+            while True:
+                ready = sel.select()
+                if any(key.fileobj is wake for key, _ in ready):
+                    return
+                self._handle_request_noblock()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """After ``wake`` was signalled: join the loop, drop connections, close."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._conns_lock:
+            conns = list(self._conns.items())
+        for sock, _ in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for _, thread in conns:
+            thread.join(timeout)
+        self.server_close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Common handler: HTTP/1.1 keep-alive, logging, recording, responses."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "fouryousee-simulator"
+    sys_version = ""
+    timeout = 60
+    server: Server
+    _fault: str | None = None
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.server.name, format % args)
+
+    def read_body(self) -> bytes:
+        """The request body (by ``Content-Length``; none without it)."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
+
+    def record(self, status: int | None) -> None:
+        """Log this request in ``sim.requests`` (before the client sees the answer)."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        url = urlsplit(self.path)
+        self.server.sim._record(
+            RequestRecord(
+                server=self.server.name if self.server.name == "api" else "store",
+                method=self.command,
+                path=url.path,
+                query=dict(parse_qsl(url.query, keep_blank_values=True)),
+                had_token="Secret-Token" in self.headers,
+                status=status,
+                fault=self._fault,
+                headers={
+                    k: ("<redacted>" if k.lower() == "secret-token" else v)
+                    for k, v in self.headers.items()
+                },
+            )
+        )
+
+    def send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Record, then send a complete response with ``Content-Length``."""
+        self.record(status)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def drop(self, *, record: bool = True) -> None:
+        """Reset the connection (RST, not a clean close); recorded unless ``record=False``."""
+        if record:
+            self.record(None)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            linger = struct.pack("ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            self.connection.close()
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep, but wake up at once when the simulator stops."""
+        self.server.sim._stopping.wait(max(0.0, seconds))

@@ -1,0 +1,130 @@
+"""Timed jobs (reports becoming ready) and webhook deliveries.
+
+A :class:`Scheduler` runs callables at given monotonic times in one background
+thread. Webhooks follow SPEC section 1: POST the report object; unless answered
+200, repeat 3 more times, 2, 6 and 18 minutes (× ``webhook_time_scale``) after
+the first attempt. Only loopback hosts are ever contacted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+
+__all__ = ["RETRY_MINUTES", "Scheduler", "WebhookDelivery", "is_loopback_url", "post_webhook"]
+
+log = logging.getLogger("fouryousee_data.simulator")
+
+#: Minutes after the first attempt at which a failed notification is repeated.
+RETRY_MINUTES = (2, 6, 18)
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One webhook POST attempt (``status`` None: connection error, or refused)."""
+
+    url: str
+    report_id: int
+    attempt: int  #: 1 for the first notification, up to 4
+    status: int | None
+    refused: bool = False  #: not a loopback host: never sent
+    at: float = 0.0  #: ``time.monotonic()`` of the attempt
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` is http(s) on a loopback host (no DNS lookup is made).
+
+    Examples
+    --------
+    >>> is_loopback_url("http://127.0.0.5:9000/hook"), is_loopback_url("https://example.org/")
+    (True, False)
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https"):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def post_webhook(url: str, body: bytes, timeout: float) -> int | None:
+    """POST ``body`` (JSON) to ``url``; the HTTP status, or None on a connection error."""
+    try:
+        with requests.post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json", "User-Agent": "4YouSee-Simulator"},
+            timeout=timeout,
+            allow_redirects=False,
+        ) as response:
+            return response.status_code
+    except requests.RequestException as exc:
+        log.info("webhook POST to %s failed: %s", url, type(exc).__name__)
+        return None
+
+
+class Scheduler:
+    """Run callables at monotonic times, in order, in one lazily started thread."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def call_at(self, when: float, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` at ``time.monotonic() >= when`` (ignored once stopped)."""
+        with self._cond:
+            if self._stopped:
+                return
+            heapq.heappush(self._heap, (when, next(self._seq), fn))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"fouryousee-sim-{self.name}", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped:
+                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
+                    if delay is not None and delay <= 0:
+                        break
+                    self._cond.wait(delay)
+                if self._stopped:
+                    return
+                _, _, fn = heapq.heappop(self._heap)
+            try:
+                fn()
+            except Exception:
+                log.exception("simulator job failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Drop pending jobs and join the thread (waits for a running job)."""
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
