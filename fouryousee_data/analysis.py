@@ -48,6 +48,7 @@ __all__ = [
 IdList = Iterable[int] | None
 
 _CHUNK = 1 << 20  # rows per counting chunk: bounded temporaries, cache friendly
+_SMALL_SPAN = 1 << 22  # id ranges up to this are looked up in a table, not hashed
 _DENSE_PRESENCE = 1 << 26  # a bool presence array up to 64 MB, else sorted unique keys
 _END_ANCHORED = {"W", "ME", "QE", "YE", "BME", "BQE", "BYE"}  # resample closes these right
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -138,38 +139,54 @@ def _id_list(ids: IdList, name: str) -> np.ndarray | None:
 
 
 class _Codes:
-    """Maps id values to dense codes ``0..n-1`` (``-1`` for ids outside the universe)."""
+    """Maps id values to dense codes ``0..n-1`` (``-1`` for ids outside the universe).
 
-    def __init__(self, universe: np.ndarray) -> None:
+    ``complete`` means every value that will be mapped is in the universe (it
+    was built from the same column), so no bounds checks are needed.
+    """
+
+    def __init__(self, universe: np.ndarray, *, complete: bool = False) -> None:
         self.universe = universe
         self.n = len(universe)
+        self.complete = complete
         self.lo = int(universe[0]) if self.n else 0
-        span = int(universe[-1]) - self.lo + 1 if self.n else 0
+        hi = int(universe[-1]) if self.n else -1
+        self.identity = self.n > 0 and hi - self.lo + 1 == self.n
         self.lut: np.ndarray | None = None
-        if 0 < span <= max(4 * self.n, 1 << 16):
-            self.lut = np.full(span, -1, dtype=np.int64)
+        if not self.identity and 0 < hi - self.lo + 1 <= max(4 * self.n, _SMALL_SPAN):
+            self.lut = np.full(hi - self.lo + 1, -1, dtype=np.int64)
             self.lut[universe - self.lo] = np.arange(self.n)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         if self.n == 0:
             return np.full(len(values), -1, dtype=np.int64)
-        if self.lut is not None:
-            pos = values.astype(np.int64) - self.lo
-            inside = (pos >= 0) & (pos < len(self.lut))
+        if self.identity or self.lut is not None:
+            pos = values.astype(np.int64)
+            pos -= self.lo
+            if self.complete:
+                return pos if self.lut is None else self.lut[pos]
+            inside = (pos >= 0) & (pos < (self.n if self.lut is None else len(self.lut)))
+            if self.lut is None:
+                return np.where(inside, pos, -1)
             return np.where(inside, self.lut[np.where(inside, pos, 0)], -1)
         pos = np.minimum(np.searchsorted(self.universe, values), self.n - 1)
-        return np.where(self.universe[pos] == values, pos, -1)
+        return pos if self.complete else np.where(self.universe[pos] == values, pos, -1)
 
 
-def _universe(values: np.ndarray, ids: np.ndarray | None) -> np.ndarray:
+def _codes(values: np.ndarray, ids: np.ndarray | None) -> _Codes:
+    """Codes over ``ids``, or over every id present in ``values`` (then ``complete``)."""
     if ids is not None:
-        return ids
+        return _Codes(ids)
     if len(values) == 0:
-        return np.empty(0, dtype=np.int64)
+        return _Codes(np.empty(0, dtype=np.int64), complete=True)
     lo, hi = int(values.min()), int(values.max())
-    if hi - lo < max(4 * len(values), 1 << 16):
-        return np.flatnonzero(np.bincount(values.astype(np.int64) - lo)) + lo
-    return np.unique(values).astype(np.int64)
+    if lo >= 0 and hi < max(4 * len(values), _SMALL_SPAN):
+        universe = np.flatnonzero(np.bincount(values)).astype(np.int64)
+    elif hi - lo < max(4 * len(values), _SMALL_SPAN):
+        universe = np.flatnonzero(np.bincount(values.astype(np.int64) - lo)) + lo
+    else:
+        universe = np.unique(values).astype(np.int64)
+    return _Codes(universe, complete=True)
 
 
 # --------------------------------------------------------------------------- time axis
@@ -287,50 +304,58 @@ def _tally(
             raise ValueError(f"df: expected a playlog frame with a {col!r} column")
     values = {col: df[col].to_numpy() for col in {*keys, *ids}}
     lists = {col: _id_list(v, f"{col}s") for col, v in ids.items()}
-    codes = {col: _Codes(_universe(values[col], lists.get(col))) for col in values}
+    codes = {col: _codes(values[col], lists.get(col)) for col in values}
+    filters = [col for col in ids if col not in keys and lists[col] is not None]
     axis = _axis(times, offset, lo, hi)
-    sizes = [codes[k].n for k in keys]
-    n_ids, n_b = int(np.prod(sizes)), axis.n_buckets
+    n_ids, n_b = int(np.prod([codes[k].n for k in keys])), axis.n_buckets
     size = n_ids * n_b
     plays = np.zeros(size, dtype=np.int64)
     first = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
     last = np.full(size, _NAT, dtype=np.int64)
-    fine = (
-        _Presence(n_ids * axis.n_slots)
-        if axis.daily_slots and axis.bucket_of_slot is not None
-        else None
-    )
-    dist_codes = _Codes(_universe(df[distinct].to_numpy(), None)) if distinct else None
-    pairs = _Presence(size * dist_codes.n) if dist_codes else None
+    fine = None
+    if axis.daily_slots and axis.bucket_of_slot is not None:
+        fine = _Presence(n_ids * axis.n_slots)
+    dist_values = df[distinct].to_numpy() if distinct else None
+    dist_codes = _codes(dist_values, None) if dist_values is not None else None
+    pairs = _Presence(size * dist_codes.n) if dist_codes is not None else None
     for part in _chunks(len(df)):
         wall = times.wall[part]
-        ok = np.ones(len(wall), dtype=bool)
+        conditions = []
         if lo is not None:
-            ok &= wall >= lo
+            conditions.append(wall >= lo)
         if hi is not None:
-            ok &= wall < hi
+            conditions.append(wall < hi)
         id_key = np.zeros(len(wall), dtype=np.int64)
         for col in keys:
             c = codes[col](values[col][part])
-            ok &= c >= 0
+            if not codes[col].complete:
+                conditions.append(c >= 0)
             id_key *= codes[col].n
             id_key += c
-        for col in ids:
-            if col not in keys and lists[col] is not None:
-                ok &= codes[col](values[col][part]) >= 0
-        slot = (wall - axis.origin) // axis.step
-        ok &= (slot >= 0) & (slot < axis.n_slots)
-        id_key, slot = id_key[ok], slot[ok]
-        bucket = slot if axis.bucket_of_slot is None else axis.bucket_of_slot[slot]
-        key = id_key * n_b + bucket
-        np.add.at(plays, key, 1)
-        instant = times.instant[part][ok]
+        conditions += [codes[col](values[col][part]) >= 0 for col in filters]
+        ok = np.logical_and.reduce(conditions) if conditions else None
+        slot = wall - axis.origin
+        slot //= axis.step
+        instant = times.instant[part]
+        if ok is not None:
+            id_key, slot, instant = id_key[ok], slot[ok], instant[ok]
+        key = id_key * n_b
+        key += slot if axis.bucket_of_slot is None else axis.bucket_of_slot[slot]
+        if size <= 8 * _CHUNK:
+            plays += np.bincount(key, minlength=size)
+        else:
+            np.add.at(plays, key, 1)
         np.minimum.at(first, key, instant)
         np.maximum.at(last, key, instant)
         if fine is not None:
-            fine.add(id_key * axis.n_slots + slot)
-        if pairs is not None and dist_codes is not None:
-            pairs.add(key * dist_codes.n + dist_codes(df[distinct].to_numpy()[part][ok]))
+            id_key *= axis.n_slots
+            id_key += slot
+            fine.add(id_key)
+        if pairs is not None and dist_codes is not None and dist_values is not None:
+            part_codes = dist_codes(dist_values[part])
+            key *= dist_codes.n
+            key += part_codes if ok is None else part_codes[ok]
+            pairs.add(key)
     first[plays == 0] = _NAT
     out = {
         "plays": plays,
