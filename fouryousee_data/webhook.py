@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -56,6 +57,8 @@ from fouryousee_data.timerange import MAX_WINDOW_DAYS
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from email.message import Message
+
+    import pyarrow as pa
 
     from fouryousee_data.client import Client
 
@@ -88,16 +91,28 @@ _MAX_ID = 2**63 - 1
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_notification(body: bytes, *, max_bytes: int = MAX_NOTIFICATION_BYTES) -> Report:
+def parse_notification(
+    body: bytes,
+    *,
+    max_bytes: int = MAX_NOTIFICATION_BYTES,
+    url_hosts: Sequence[str] | None = None,
+) -> Report:
     """Parse and check a webhook body: the report object 4YouSee POSTs.
 
     Strict JSON (UTF-8, no ``NaN``/``Infinity``, no duplicate keys), at most
     ``max_bytes``, and the shape of a report object: ``id`` a positive
-    integer, ``status`` one of :data:`REPORT_STATUSES`, ``url`` a string or
-    null, ``filter`` an object with exactly the documented keys and types
-    (``startDate``/``endDate`` required). Unknown top-level keys are ignored
-    (the API may add fields); unknown filter keys are refused (the filter
-    echoes what the client sent).
+    integer, ``status`` one of :data:`REPORT_STATUSES`, ``url`` null or a
+    plausible object-store URL, ``filter`` an object with exactly the
+    documented keys and types (``startDate``/``endDate`` required). Unknown
+    top-level keys are ignored (the API may add fields); unknown filter keys
+    are refused (the filter echoes what the client sent).
+
+    The ``url`` is never fetched (see :func:`handle_notification`); checking it
+    only refuses bodies that cannot come from 4YouSee: a scheme other than
+    http(s), credentials in the URL, a numeric-looking host that is not a
+    plain IP address, an IP literal that is link-local (``169.254.169.254``,
+    cloud metadata), private, multicast, unspecified or reserved, a metadata
+    host name, or, when ``url_hosts`` is given, a host not in it.
 
     Parameters
     ----------
@@ -105,6 +120,9 @@ def parse_notification(body: bytes, *, max_bytes: int = MAX_NOTIFICATION_BYTES) 
         The raw request body.
     max_bytes
         Size limit; a larger body is refused without being parsed.
+    url_hosts
+        Allowed object-store hosts for ``url``: exact names or ``*.suffix``
+        patterns (e.g. ``["*.amazonaws.com"]``). ``None`` allows any public host.
 
     Returns
     -------
@@ -136,6 +154,8 @@ def parse_notification(body: bytes, *, max_bytes: int = MAX_NOTIFICATION_BYTES) 
         )
     obj = _strict_json(bytes(body))
     _check_report_object(obj)
+    if obj.get("url") is not None:
+        _check_url(obj["url"], url_hosts)
     return Report.from_api(obj)
 
 
@@ -200,6 +220,59 @@ def _check_report_object(obj: Any) -> None:
             expected = "an object" if kind is dict else "a string"
             raise InvalidNotificationError(f"'{key}' must be {expected} or null")
     _check_filter(obj.get("filter"))
+
+
+#: Host names of cloud metadata services (never a report store).
+_METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "instance-data"})
+#: inet_aton spellings of an address: 1 to 4 labels, each decimal, octal or 0x-hex.
+_NUMERIC_HOST_RE = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}", re.ASCII)
+_MAX_URL = 8192
+
+
+def _check_url(url: str, hosts: Sequence[str] | None) -> None:
+    if len(url) > _MAX_URL:
+        raise InvalidNotificationError("'url' is too long")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError as exc:
+        raise InvalidNotificationError("'url' is not a valid URL") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidNotificationError("'url' must be an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidNotificationError("'url' must not carry credentials")
+    if _forbidden_host(host):
+        raise InvalidNotificationError(
+            "'url' points at a link-local, private, metadata or otherwise unusable address"
+        )
+    if hosts is not None and not any(_host_matches(host, pattern) for pattern in hosts):
+        raise InvalidNotificationError("'url' is not on an allowed object-store host")
+
+
+def _forbidden_host(host: str) -> bool:
+    """True for hosts a report store never has (loopback stays allowed: the simulator)."""
+    if host in _METADATA_HOSTS:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        # 2852039166, 0xa9fea9fe, 0251.0376.0251.0376: other spellings of an IP address
+        return bool(_NUMERIC_HOST_RE.fullmatch(host))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return False
+    return (
+        ip.is_link_local or ip.is_private or ip.is_multicast or ip.is_unspecified or ip.is_reserved
+    )
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    pattern = pattern.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+    return host == pattern
 
 
 def _check_filter(filt: Any) -> None:
@@ -367,7 +440,7 @@ def _process(report: Report, client: Client, root: Path) -> NotificationOutcome:
         log.info("webhook: report %d does not cover whole days; not cached", report.id)
         return NotificationOutcome(report.id, "skipped", "not a whole-day filter")
     table = client.download_table(report)
-    _store(root, client, report, table, days)
+    _store(root, client, report, table)
     log.info(
         "webhook: report %d stored: %d rows, %s..%s", report.id, table.num_rows, days[0], days[-1]
     )
@@ -456,8 +529,10 @@ class _Record:
             _DONE[self.key] = outcome.action
 
 
-def _store(root: Path, client: Client, report: Report, table: Any, days: list[dt.date]) -> None:
-    raise NotImplementedError("waiting for the cache API")
+def _store(root: Path, client: Client, report: Report, table: pa.Table) -> None:
+    from fouryousee_data.cache import PlaylogCache
+
+    PlaylogCache(root, client.fingerprint).store_report(report, table)
 
 
 # --------------------------------------------------------------------------- HTTP receiver
@@ -600,7 +675,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _post(self, receiver: WebhookReceiver) -> None:
         try:
             body = _read_body(self.rfile, self.headers, receiver.max_body_bytes)
-            report = parse_notification(body, max_bytes=receiver.max_body_bytes)
+            report = parse_notification(
+                body, max_bytes=receiver.max_body_bytes, url_hosts=receiver.url_hosts
+            )
         except _BodyError as exc:
             self._finish(exc.status, exc.message)
         except InvalidNotificationError as exc:
@@ -679,6 +756,9 @@ class WebhookReceiver:
         send its request, simultaneous connections.
     public_url
         The address 4YouSee reaches (a reverse proxy or tunnel), used by :attr:`url`.
+    url_hosts
+        Allowed hosts of the ``url`` in bodies (see :func:`parse_notification`);
+        others are 422. The URL is never fetched either way.
 
     Examples
     --------
@@ -703,6 +783,7 @@ class WebhookReceiver:
         read_timeout: float = 10.0,
         max_connections: int = 64,
         public_url: str | None = None,
+        url_hosts: Sequence[str] | None = None,
     ) -> None:
         self.path = _check_path(path, path_secret)
         self._secret = path_secret
@@ -724,6 +805,7 @@ class WebhookReceiver:
         self.read_timeout = float(read_timeout)
         self.max_connections = max_connections
         self.public_url = public_url
+        self.url_hosts = None if url_hosts is None else tuple(url_hosts)
         #: The last outcomes of the worker (``handler`` results), newest last.
         self.outcomes: deque[Any] = deque(maxlen=1000)
         #: The last ``(report_id, exception)`` the worker could not process.

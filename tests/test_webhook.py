@@ -133,6 +133,47 @@ def test_parse_refuses_wrong_types(changes: dict[str, object], match: str) -> No
     assert info.value.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.org/report.gz",
+        "gopher://127.0.0.1:6379/_FLUSHALL",
+        "javascript:alert(1)",
+        "/relative/path.gz",
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://2852039166/latest/meta-data/",
+        "http://0xa9.0xfe.0xa9.0xfe/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://10.0.0.5/internal",
+        "http://192.168.1.1/admin",
+        "http://[fe80::1]/",
+        "http://0.0.0.0:8080/",
+        "https://user:pass@s3.amazonaws.com/x.gz",
+        "http://s3.amazonaws.com:99999/x.gz",
+        "https://" + "a" * 9000 + ".com/",
+    ],
+)
+def test_parse_refuses_urls_that_cannot_come_from_4yousee(url: str) -> None:
+    with pytest.raises(InvalidNotificationError, match="'url'") as info:
+        parse_notification(body(url=url))
+    assert info.value.status_code == 422
+    assert "passwd" not in str(info.value) and "169.254" not in str(info.value)
+
+
+def test_parse_url_hosts_allowlist() -> None:
+    s3 = "https://4yousee-playlogs-reports.s3.amazonaws.com/acct/42-abc.gz?X-Amz-Signature=x"
+    assert parse_notification(body(url=s3)).url == s3  # any public host by default
+    assert parse_notification(body(url=s3), url_hosts=["*.amazonaws.com"]).id == 42
+    assert parse_notification(body(url=None), url_hosts=[]).url is None
+    for hosts in (["*.example.org"], ["amazonaws.com"], []):
+        with pytest.raises(InvalidNotificationError, match="allowed object-store host"):
+            parse_notification(body(url=s3), url_hosts=hosts)
+    with pytest.raises(InvalidNotificationError):
+        parse_notification(body(url="https://evilamazonaws.com/x"), url_hosts=["*.amazonaws.com"])
+
+
 def test_parse_messages_never_echo_values() -> None:
     with pytest.raises(InvalidNotificationError) as info:
         parse_notification(body(id="file:///etc/passwd"))
