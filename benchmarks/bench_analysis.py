@@ -16,7 +16,7 @@ The frame is generated with numpy in the playlog schema: ``players`` screens,
 Usage::
 
     python benchmarks/bench_analysis.py              # 20 million rows
-    python benchmarks/bench_analysis.py --quick      # 1 million rows, 20 x 25 x 120, proves it works
+    python benchmarks/bench_analysis.py --quick      # 1 million rows, same shape: proves it works
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ __all__ = [
 
 IdList = Iterable[int] | None
 
-_CHUNK = 1 << 20  # rows per counting chunk: bounded temporaries, cache friendly
+_CHUNK = 1 << 19  # rows per counting chunk: bounded temporaries, cache friendly
 _SMALL_SPAN = 1 << 22  # id ranges up to this are looked up in a table, not hashed
 _DENSE_PRESENCE = 1 << 26  # a bool presence array up to 64 MB, else sorted unique keys
 _END_ANCHORED = {"W", "ME", "QE", "YE", "BME", "BQE", "BYE"}  # resample closes these right
@@ -341,7 +341,7 @@ def _tally(
             id_key, slot, instant = id_key[ok], slot[ok], instant[ok]
         key = id_key * n_b
         key += slot if axis.bucket_of_slot is None else axis.bucket_of_slot[slot]
-        if size <= 8 * _CHUNK:
+        if size <= _CHUNK:
             plays += np.bincount(key, minlength=size)
         else:
             np.add.at(plays, key, 1)
