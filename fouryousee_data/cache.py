@@ -53,6 +53,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ FORMAT_VERSION = 1
 PART_NAME = "part-0.parquet"
 #: Seconds to wait for another writer of the same day.
 LOCK_TIMEOUT = 60.0
+#: Files read at once.
+READ_THREADS = 4
 #: "The day ended" when the account's time zone is unknown: the latest zone on earth.
 CONSERVATIVE_OFFSET = dt.timezone(dt.timedelta(hours=-12))
 
@@ -458,19 +461,36 @@ class PlaylogCache:
         player_ids: Sequence[int] = (),
         media_ids: Sequence[int] = (),
     ) -> ReadResult:
-        """Read cached days into one Arrow table (day order), restricted to
-        ``[start, end)`` and the ids. Unreadable days are listed in ``.bad``."""
-        tables = []
+        """Read cached days (sorted by ``played_at`` within each day), restricted to
+        ``[start, end)`` and the ids. Unreadable days are logged and listed in ``.bad``.
+
+        Only what needs it is filtered: the first/last day for a partial range, and
+        ``all``-scope days for a filtered request.
+        """
+        parts: list[tuple[dt.date, pa.Table]] = []
         bad = []
-        for entry in sorted(entries, key=lambda e: e.day):
-            try:
-                tables.append(_read_entry(entry))
-            except CacheCorruptError as exc:
-                log.warning("cache: %s is unusable (%s); fetching that day again", entry.path, exc)
+        ids = {"player_ids": tuple(player_ids), "media_ids": tuple(media_ids)}
+        entries = sorted(entries, key=lambda e: e.day)
+        # Many small files: read a few at once (pyarrow releases the GIL).
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            tables = list(pool.map(_try_read_entry, entries))
+        for entry, table in zip(entries, tables, strict=True):
+            if isinstance(table, CacheCorruptError):
+                log.warning(
+                    "cache: %s is unusable (%s); fetching that day again", entry.path, table
+                )
                 bad.append(entry.day)
-        table = pa.concat_tables(tables) if tables else PLAYLOG_SCHEMA.empty_table()
-        table = restrict(table, start=start, end=end, player_ids=player_ids, media_ids=media_ids)
-        return ReadResult(table, bad)
+                continue
+            lo = pd.Timestamp(entry.day)
+            hi = lo + pd.Timedelta(days=1)
+            cut = {
+                "start": start if start is not None and start > lo else None,
+                "end": end if end is not None and end < hi else None,
+            }
+            if entry.scope == ALL_SCOPE:
+                cut.update(ids)
+            parts.append((entry.day, restrict(table, **cut)))
+        return ReadResult(parts, bad)
 
     def _load_entry(
         self, path: Path, scope: str, day: dt.date, *, quiet: bool = False
@@ -484,7 +504,7 @@ class PlaylogCache:
                 raise CacheCorruptError("metadata does not describe this day")
             if info.get("scope") != scope or int(info["rows"]) != meta.num_rows:
                 raise CacheCorruptError("metadata disagrees with the file")
-            if tuple(meta.schema.to_arrow_schema().names) != COLUMNS:
+            if tuple(meta.schema.names) != COLUMNS:
                 raise CacheCorruptError("unexpected columns")
             return _entry(path, scope, day, info, path.stat().st_size)
         except (
@@ -531,10 +551,18 @@ class PlaylogCache:
 
 @dataclass(frozen=True)
 class ReadResult:
-    """What :meth:`PlaylogCache.read` returns: the rows and the days that failed."""
+    """What :meth:`PlaylogCache.read` returns: ``(day, rows)`` in day order, and the
+    days whose file turned out unusable."""
 
-    table: pa.Table
+    parts: list[tuple[dt.date, pa.Table]]
     bad: list[dt.date]
+
+    @property
+    def table(self) -> pa.Table:
+        """All rows, in day order."""
+        if not self.parts:
+            return PLAYLOG_SCHEMA.empty_table()
+        return pa.concat_tables([t for _, t in self.parts])
 
 
 def restrict(
@@ -586,9 +614,16 @@ def _conform(table: pa.Table) -> pa.Table:
         raise ValueError(f"table: not in the playlog schema: {exc}") from exc
 
 
+def _try_read_entry(entry: CachedDay) -> pa.Table | CacheCorruptError:
+    try:
+        return _read_entry(entry)
+    except CacheCorruptError as exc:
+        return exc
+
+
 def _read_entry(entry: CachedDay) -> pa.Table:
     try:
-        table = pq.ParquetFile(entry.path).read()
+        table = pq.ParquetFile(entry.path).read(use_threads=False)
         table = _conform(table).replace_schema_metadata(None)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise CacheCorruptError(str(exc)) from exc

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data.cache import (
@@ -174,9 +175,12 @@ def fetch_playlogs(
     )
     fetched = _run_windows(job, windows, max_concurrency, _want_progress(progress))
 
-    parts = [cached] + [restrict(f.table, start=span.start, end=span.end) for f in fetched]
-    table = pa.concat_tables(parts)
-    if table.num_rows:
+    pieces = cached + [
+        (f.first, restrict(f.table, start=span.start, end=span.end)) for f in fetched
+    ]
+    pieces.sort(key=lambda piece: piece[0])
+    table = pa.concat_tables([t for _, t in pieces]) if pieces else PLAYLOG_SCHEMA.empty_table()
+    if not _is_sorted(table):  # each piece is sorted: in day order, so is the whole
         table = table.sort_by("played_at")
     df = to_pandas(table, tz)
     df.attrs.update(_lineage(served, fetched, job))
@@ -223,9 +227,9 @@ def _settled_entries(job: _Job) -> dict[dt.date, CachedDay]:
 
 def _read_cached(
     job: _Job, served: dict[dt.date, CachedDay], start: pd.Timestamp, end: pd.Timestamp
-) -> pa.Table:
+) -> list[tuple[dt.date, pa.Table]]:
     if job.cache is None or not served:
-        return PLAYLOG_SCHEMA.empty_table()
+        return []
     result = job.cache.read(
         served.values(),
         start=start,
@@ -235,7 +239,14 @@ def _read_cached(
     )
     for day in result.bad:
         served.pop(day, None)
-    return result.table
+    return result.parts
+
+
+def _is_sorted(table: pa.Table) -> bool:
+    ts = table.column("played_at")
+    if len(ts) < 2:
+        return True
+    return bool(pc.all(pc.greater_equal(ts.slice(1), ts.slice(0, len(ts) - 1))).as_py())
 
 
 def _run_windows(
@@ -303,6 +314,8 @@ def _fetch_window(job: _Job, first: dt.date, last: dt.date, bars: _Progress) -> 
         player_ids=job.player_ids,
         media_ids=job.media_ids,
     )
+    if table.num_rows:
+        table = table.sort_by("played_at")  # stable: same-second rows keep the report's order
     if job.cache is not None:
         try:
             job.cache.store_days(
