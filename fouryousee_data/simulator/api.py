@@ -9,9 +9,12 @@ needs the ``Secret-Token`` header (401 otherwise). Errors are JSON
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import hmac
 import json
 import math
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -137,7 +140,8 @@ class APIHandler(Handler):
             if fault.options["drop"]:
                 self.drop()
             else:
-                self.message(int(fault.options["status"]), "Bad Gateway")
+                status = int(fault.options["status"])
+                self.message(status, _phrase(status))
             return
         self.reply(201, report)
 
@@ -150,9 +154,39 @@ class APIHandler(Handler):
         if fault.name == "reset":
             self.drop()
         elif fault.name == "rate_limit":
-            retry = fault.options["retry_after"]
-            headers = {} if retry is None else {"Retry-After": str(retry)}
+            headers = retry_after_header(fault.options["retry_after"])
             self.message(429, "Too Many Requests", headers)
         else:
-            self.message(int(fault.options["status"]), "Service Unavailable")
+            status = int(fault.options["status"])
+            self.message(status, _phrase(status))
         return True
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Server Error"
+
+
+def retry_after_header(value: Any) -> dict[str, str]:
+    """The ``Retry-After`` header for a ``rate_limit`` fault's ``retry_after`` option.
+
+    A number is seconds, a ``datetime`` an HTTP-date (build it from ``sim.now()``:
+    the API's ``Date`` header follows the simulated clock), a string is sent as is,
+    None sends no header.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> retry_after_header(dt.datetime(2024, 4, 1, 12, 0, 2, tzinfo=dt.UTC))
+    {'Retry-After': 'Mon, 01 Apr 2024 12:00:02 GMT'}
+    >>> retry_after_header(None), retry_after_header(1.5)
+    ({}, {'Retry-After': '1.5'})
+    """
+    if value is None:
+        return {}
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return {"Retry-After": email.utils.format_datetime(aware.astimezone(dt.UTC), usegmt=True)}
+    return {"Retry-After": str(value)}

@@ -33,7 +33,7 @@ class RequestRecord:
 
     server: str  #: "api" or "store"
     method: str
-    path: str
+    path: str  #: API: relative to the base URL (``/reports/12``); store: the object path
     query: dict[str, str]
     had_token: bool  #: a ``Secret-Token`` header was present
     status: int | None
@@ -117,8 +117,23 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     _fault: str | None = None
 
+    def handle_one_request(self) -> None:
+        self._fault = None  # one handler serves every request of a keep-alive connection
+        super().handle_one_request()
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: the API follows the simulated clock, the store real time."""
+        if timestamp is None and self.server.name == "api":
+            timestamp = self.server.sim.now().timestamp()
+        return super().date_time_string(timestamp)
+
     def version_string(self) -> str:
         return self.server_version
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # a presigned URL's query carries its signature: log the path only
+        path = self.path.split("?", 1)[0]
+        log.debug("%s %s %s -> %s", self.server.name, self.command, path, code)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.server.name, format % args)
@@ -136,11 +151,13 @@ class Handler(BaseHTTPRequestHandler):
         from urllib.parse import parse_qsl, urlsplit
 
         url = urlsplit(self.path)
+        api = self.server.name == "api"
+        path = url.path[3:] if api and url.path.startswith("/v1/") else url.path
         self.server.sim._record(
             RequestRecord(
-                server=self.server.name if self.server.name == "api" else "store",
+                server="api" if api else "store",
                 method=self.command,
-                path=url.path,
+                path=path,
                 query=dict(parse_qsl(url.query, keep_blank_values=True)),
                 had_token="Secret-Token" in self.headers,
                 status=status,

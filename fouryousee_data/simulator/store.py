@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+from fouryousee_data.simulator.api import retry_after_header
 from fouryousee_data.simulator.faults import API_FAULTS, STORE_FAULTS, STORE_ROUTE, Fault
 from fouryousee_data.simulator.server import Handler
 
@@ -157,8 +158,7 @@ class StoreHandler(Handler):
         if fault.name == "reset":
             self.drop()
         elif fault.name == "rate_limit":
-            retry = fault.options["retry_after"]
-            headers = {} if retry is None else {"Retry-After": str(retry)}
+            headers = retry_after_header(fault.options["retry_after"])
             self.send(503, xml_error("SlowDown", "Please reduce your request rate."),
                       "application/xml", headers)  # fmt: skip
         else:
