@@ -1,12 +1,655 @@
-"""Placeholder: the streaming parser is being written (issue 2)."""
+"""Read a 4YouSee report file (gzip or plain NDJSON) into the playlog table.
+
+The hot path every download goes through. The pipeline, per source::
+
+    reader thread: source.read() -> gunzip (member after member) --bounded queue-->
+    main thread:   cut at the last newline -> parse the block -> typed chunk
+    end:           concatenate the typed chunks (one shared dictionary per column)
+
+Only typed chunks are kept (``timestamp[s]``, ``int32``, dictionary indices:
+28 bytes a row), never the decompressed text nor a table of strings, so
+memory is bounded by the result. Each block is parsed by Arrow's JSON reader
+against an explicit schema; a block it rejects, or whose values break a rule
+(nulls, impossible dates, two objects on one line, ...), is parsed again line
+by line with :mod:`json` to name the exact first bad line. That careful path
+is the definition of a valid playlog; the fast path only accepts blocks for
+which it provably gives the same rows.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import json
+import logging
+import os
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import date
+from typing import IO, Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from isal import isal_zlib
+
+from fouryousee_data import schema
+from fouryousee_data.errors import CorruptReportError, InvalidPlaylogError
+
+__all__ = [
+    "DEFAULT_MAX_DECOMPRESSED",
+    "DEFAULT_MAX_LINE",
+    "read_playlogs",
+    "read_table",
+]
+
+log = logging.getLogger("fouryousee_data.parse")
+
+#: Default ceiling on the decompressed size of one report (about 130 M playlogs).
+DEFAULT_MAX_DECOMPRESSED = 16 * 2**30
+#: Default ceiling on the length of one line (a playlog line is ~130 bytes).
+DEFAULT_MAX_LINE = 2**20
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+Progress = Callable[[int, int], None]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_JSON_WS = b" \t\r\n"
+_READ_SIZE = 256 * 1024  # bytes asked from the source per read()
+_PIECE = 1024 * 1024  # most decompressed bytes produced per decompress() call
+_BLOCK = 4 * 1024 * 1024  # decompressed bytes parsed at once
+_QUEUE_ITEMS = 8  # pieces in flight between the reader thread and the parser
+_ARROW_BLOCK = 1024 * 1024  # Arrow's own sub-block size: its threads parse those in parallel
+_INT32 = (-(2**31), 2**31 - 1)
+_MIN_SECONDS = int((np.datetime64("0001-01-01", "s") - np.datetime64(0, "s")).astype(np.int64))
+
+# What a line is parsed into, before the conversion to the final dtypes.
+_RAW_SCHEMA = pa.schema(
+    [
+        ("date", pa.string()),
+        ("time", pa.string()),
+        ("playerId", pa.int32()),
+        ("mediaId", pa.int32()),
+        ("account", pa.string()),
+        ("type", pa.string()),
+        ("ip", pa.string()),
+    ]
+)
+_PARSE_OPTIONS = pj.ParseOptions(explicit_schema=_RAW_SCHEMA, unexpected_field_behavior="ignore")
+_READ_OPTIONS = pj.ReadOptions(use_threads=True, block_size=_ARROW_BLOCK)
+_STRING_COLUMNS = {
+    name: key for name, key in schema.SOURCE_KEYS.items() if key in ("account", "type", "ip")
+}
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_TIME_RE = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})\Z")
 
 
-def read_playlogs(source: Any, *, tz: str | None = None) -> pd.DataFrame:
-    """Placeholder."""
-    raise NotImplementedError
+class _BadBlock(Exception):
+    """The fast path cannot vouch for this block: parse it line by line."""
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_table(
+    source: Source,
+    *,
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED,
+    max_line_bytes: int = DEFAULT_MAX_LINE,
+    on_progress: Progress | None = None,
+) -> pa.Table:
+    """Parse a report file into an Arrow table in :data:`~fouryousee_data.schema.PLAYLOG_SCHEMA`.
+
+    Parameters
+    ----------
+    source
+        A path (``str`` or ``Path``), ``bytes``, or a binary file object with
+        ``read(n)`` (a file, ``urllib3``'s ``response.raw``). Gzip (one or
+        several members) or plain NDJSON, told apart by the magic bytes.
+        Exceptions raised by ``source.read()`` propagate unchanged.
+    max_decompressed_bytes
+        Ceiling on the NDJSON text size; above it, :class:`CorruptReportError`.
+    max_line_bytes
+        Ceiling on one line's length; above it, :class:`CorruptReportError`.
+    on_progress
+        Called as ``on_progress(n_source_bytes, n_rows)`` with the increments
+        of each block consumed (source bytes are compressed bytes for gzip).
+
+    Returns
+    -------
+    pyarrow.Table
+        Rows in file order; each dictionary column has one dictionary.
+
+    Raises
+    ------
+    CorruptReportError
+        Not gzip/NDJSON, a truncated or corrupt gzip, a ceiling exceeded.
+    InvalidPlaylogError
+        A line that is not a valid playlog (``line_number`` is 1-based).
+
+    Examples
+    --------
+    >>> line = b'{"date":"2024-03-01","time":"08:00:05","playerId":4,"mediaId":48}'
+    >>> t = read_table(line + b"\\n")
+    >>> t.num_rows, t.column("player_id").to_pylist()
+    (1, [4])
+    """
+    _check_limits(max_decompressed_bytes, max_line_bytes)
+    with _opened(source) as fileobj, _Reader(fileobj, max_decompressed_bytes) as reader:
+        builder = _TableBuilder(max_line_bytes)
+        for block, n_source in _blocks(reader, max_line_bytes):
+            n_rows = builder.add(block)
+            if on_progress is not None:
+                on_progress(n_source, n_rows)
+        return builder.finish()
+
+
+def read_playlogs(
+    source: Source,
+    *,
+    tz: str | None = None,
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED,
+    max_line_bytes: int = DEFAULT_MAX_LINE,
+) -> pd.DataFrame:
+    """Parse a report file into the playlog DataFrame (SPEC section 3).
+
+    The same as ``schema.to_pandas(read_table(source, ...), tz)``: see
+    :func:`read_table` for ``source``, the ceilings and the errors.
+
+    Parameters
+    ----------
+    source
+        A path, ``bytes`` or a binary file object; gzip or plain NDJSON.
+    tz
+        The account's time zone (e.g. ``"America/Sao_Paulo"``): ``played_at``
+        becomes tz-aware (see :func:`fouryousee_data.schema.localize` for the
+        DST rules). ``None`` keeps naive local wall-clock times.
+    max_decompressed_bytes, max_line_bytes
+        Ceilings, as in :func:`read_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``played_at, account, player_id, media_id, media_type, ip``.
+
+    Examples
+    --------
+    >>> line = b'{"date":"2024-03-01","time":"08:00:05","playerId":4,"mediaId":48,"type":"V"}'
+    >>> df = read_playlogs(line)
+    >>> df.loc[0, "played_at"], df.loc[0, "media_type"]
+    (Timestamp('2024-03-01 08:00:05'), 'V')
+    >>> str(read_playlogs(line, tz="America/Sao_Paulo").loc[0, "played_at"])
+    '2024-03-01 08:00:05-03:00'
+    """
+    table = read_table(
+        source, max_decompressed_bytes=max_decompressed_bytes, max_line_bytes=max_line_bytes
+    )
+    return schema.table_to_frame(table, tz, release=True)
+
+
+def _check_limits(max_decompressed_bytes: int, max_line_bytes: int) -> None:
+    if not isinstance(max_decompressed_bytes, int) or max_decompressed_bytes < 1:
+        raise ValueError(
+            f"max_decompressed_bytes must be a positive int, got {max_decompressed_bytes!r}"
+        )
+    if not isinstance(max_line_bytes, int) or max_line_bytes < 1:
+        raise ValueError(f"max_line_bytes must be a positive int, got {max_line_bytes!r}")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@contextmanager
+def _opened(source: Source) -> Iterator[IO[bytes]]:
+    """The source as a binary file object (opened and closed here for a path)."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as f:
+            yield f
+    elif isinstance(source, bytes | bytearray | memoryview):
+        yield io.BytesIO(source)
+    elif callable(getattr(source, "read", None)):
+        yield source
+    else:
+        raise ValueError(
+            f"source must be a path, bytes or a binary file object, got {type(source).__name__}"
+        )
+
+
+class _Reader:
+    """Reads and gunzips the source in a thread; yields NDJSON text pieces.
+
+    Iterating gives ``(piece, n_source_bytes)``. Errors of the thread (the
+    source's own, unchanged, or :class:`CorruptReportError`) are re-raised in
+    the consumer. On exit the thread is always stopped and joined.
+    """
+
+    def __init__(self, fileobj: IO[bytes], max_decompressed: int) -> None:
+        self._file = fileobj
+        self._max = max_decompressed
+        self._queue: queue.Queue[tuple[str, Any, int]] = queue.Queue(_QUEUE_ITEMS)
+        self._stop = threading.Event()
+        self._n_read = 0  # source bytes read, not yet reported
+        self._thread = threading.Thread(target=self._run, name="fouryousee-reader", daemon=True)
+
+    def __enter__(self) -> _Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            with suppress(queue.Empty):  # unblock a put() waiting for room
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        while True:
+            kind, value, n_source = self._queue.get()
+            if kind == "error":
+                raise value
+            if kind == "end":
+                if n_source:
+                    yield b"", n_source
+                return
+            yield value, n_source
+
+    # -- the thread
+
+    def _put(self, kind: str, value: Any, n_source: int) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put((kind, value, n_source), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _run(self) -> None:
+        try:
+            self._produce()
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer, which raises it
+            with suppress(_Stopped):
+                self._put("error", exc, 0)
+
+    def _read(self) -> bytes:
+        data = self._file.read(_READ_SIZE)
+        if not isinstance(data, bytes | bytearray):
+            raise ValueError("source must be opened in binary mode (read() returned text)")
+        self._n_read += len(data)
+        return bytes(data)
+
+    def _put_text(self, piece: bytes) -> None:
+        self._total += len(piece)
+        if self._total > self._max:
+            raise CorruptReportError(
+                f"the report decompresses to more than {self._max:,} bytes "
+                "(max_decompressed_bytes): refusing a possible gzip bomb"
+            )
+        n_read, self._n_read = self._n_read, 0
+        self._put("data", piece, n_read)
+
+    def _produce(self) -> None:
+        self._total = 0
+        head = b""
+        while len(head) < 2:
+            data = self._read()
+            if not data:
+                break
+            head += data
+        if head[:2] == _GZIP_MAGIC:
+            self._gunzip(head)
+        else:
+            while head:
+                self._put_text(head)
+                head = self._read()
+        self._put("end", None, self._n_read)
+
+    def _gunzip(self, data: bytes) -> None:
+        inflater = isal_zlib.decompressobj(31)
+        while data:
+            while data:
+                try:
+                    piece = inflater.decompress(data, _PIECE)
+                except isal_zlib.error as exc:
+                    raise CorruptReportError(f"the gzip stream is corrupt ({exc})") from exc
+                data = inflater.unconsumed_tail
+                if piece:
+                    self._put_text(piece)
+                if inflater.eof:
+                    data = self._next_member(inflater.unused_data + data)
+                    if not data:
+                        return  # a clean end after the last member
+                    inflater = isal_zlib.decompressobj(31)
+            data = self._read()
+        raise CorruptReportError("the gzip stream is truncated (the download was cut short?)")
+
+    def _next_member(self, rest: bytes) -> bytes:
+        """After a member's end: the next member's bytes, or b"" at the end."""
+        while len(rest) < 2:
+            data = self._read()
+            if not data:
+                break
+            rest += data
+        if rest and rest[:2] != _GZIP_MAGIC:
+            raise CorruptReportError("unexpected bytes after the end of the gzip stream")
+        return rest
+
+
+class _Stopped(Exception):
+    """The consumer went away: the reader thread ends quietly."""
+
+
+def _blocks(reader: _Reader, max_line: int) -> Iterator[tuple[memoryview, int]]:
+    """Cut the text into blocks of whole lines (each ends with ``\\n``)."""
+    pending: list[bytes] = []
+    size = n_source = 0
+    threshold = _BLOCK  # grows while one line is longer than a block
+    at_start = True
+    for piece, n in reader:
+        n_source += n
+        pending.append(piece)
+        size += len(piece)
+        if at_start:
+            head = b"".join(pending)
+            if len(head) < len(_BOM) and _BOM.startswith(head):
+                pending = [head]
+                continue  # wait for the whole BOM
+            pending, at_start = [_check_start(head)], False
+        if size < threshold:
+            continue
+        data = b"".join(pending)
+        cut = data.rfind(b"\n") + 1
+        if len(data) - cut > max_line:
+            raise CorruptReportError(f"a line is longer than {max_line:,} bytes (max_line_bytes)")
+        if cut:
+            yield memoryview(data)[:cut], n_source
+            n_source = 0
+        pending = [data[cut:]]
+        size = len(pending[0])
+        threshold = size + _BLOCK
+    data = b"".join(pending)
+    if at_start:
+        data = _check_start(data)
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
+    if data or n_source:
+        yield memoryview(data), n_source
+
+
+def _check_start(head: bytes) -> bytes:
+    """Drop a UTF-8 BOM; refuse a body whose first non-blank byte is not ``{``."""
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    text = head.lstrip(_JSON_WS)
+    if text and text[:1] != b"{":
+        raise CorruptReportError(
+            f"the report is not NDJSON: it starts with {_excerpt(text)!r} "
+            "(an HTML or XML error page?)"
+        )
+    return head
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _TableBuilder:
+    """Turns blocks into typed chunks at once; concatenates them at the end."""
+
+    def __init__(self, max_line: int) -> None:
+        self._max_line = max_line
+        self._lines = 0  # lines before the current block
+        self._columns: dict[str, list[pa.Array]] = {name: [] for name in schema.COLUMNS}
+        self._dicts = {name: _Dictionary() for name in _STRING_COLUMNS}
+
+    def add(self, block: memoryview) -> int:
+        """Parse one block of whole lines; returns its number of rows."""
+        if not len(block):
+            return 0
+        a = np.frombuffer(block, np.uint8)
+        ends = np.flatnonzero(a == 10)
+        starts = np.empty_like(ends)
+        starts[0], starts[1:] = 0, ends[:-1] + 1
+        self._check_line_lengths(block, starts, ends)
+        try:
+            raw = _fast_parse(block, a, starts, ends)
+            batches = [_convert(batch) for batch in raw.to_batches()]
+        except _BadBlock:
+            batches = [_convert(_careful_parse(block, self._lines + 1))]
+        self._lines += len(ends)
+        n_rows = 0
+        for columns in batches:
+            n_rows += self._keep(columns)
+        return n_rows
+
+    def _check_line_lengths(self, block: memoryview, starts: np.ndarray, ends: np.ndarray) -> None:
+        if len(block) <= self._max_line:
+            return
+        too_long = np.flatnonzero(ends - starts > self._max_line)
+        if len(too_long):
+            line = self._lines + int(too_long[0]) + 1
+            raise CorruptReportError(
+                f"line {line} is longer than {self._max_line:,} bytes (max_line_bytes)"
+            )
+
+    def _keep(self, columns: dict[str, pa.Array]) -> int:
+        for name, values in columns.items():
+            if name in self._dicts:
+                values = self._dicts[name].encode(values)
+            self._columns[name].append(values)
+        return len(columns["played_at"])
+
+    def finish(self) -> pa.Table:
+        arrays = []
+        for field in schema.PLAYLOG_SCHEMA:
+            chunks = self._columns.pop(field.name)
+            if field.name in self._dicts:
+                indices = _concat(chunks, pa.int32())
+                dictionary = self._dicts[field.name].values()
+                arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
+            else:
+                arrays.append(_concat(chunks, field.type))
+            del chunks
+        return pa.Table.from_arrays(arrays, schema=schema.PLAYLOG_SCHEMA)
+
+
+def _concat(chunks: list[pa.Array], type_: pa.DataType) -> pa.Array:
+    if not chunks:
+        return pa.array([], type_)
+    if len(chunks) == 1:
+        return chunks[0]
+    return pa.concat_arrays(chunks)
+
+
+class _Dictionary:
+    """One growing dictionary for a column, so every chunk shares it."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+
+    def encode(self, values: pa.DictionaryArray) -> pa.Array:
+        """The chunk's indices, remapped into this dictionary (nulls kept)."""
+        local = values.dictionary.to_pylist()
+        remap = np.array([self._codes.setdefault(v, len(self._codes)) for v in local], np.int32)
+        if len(remap) == 0:
+            return pa.nulls(len(values), pa.int32())
+        return pc.take(pa.array(remap), values.indices)
+
+    def values(self) -> pa.Array:
+        return pa.array(list(self._codes), pa.string())
+
+
+def _fast_parse(block: memoryview, a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Table:
+    """Arrow's JSON reader on the whole block, when it provably sees one object per line."""
+    first = a[starts]
+    last = a[ends - 1]
+    if not ((first == 123).all() and (last == 125).all()):
+        # Blank lines and CRLF are fine; anything else is for the careful path.
+        blank = (ends == starts) | ((ends - starts == 1) & (first == 13))
+        cr = last == 13
+        last = np.where(cr, a[np.maximum(ends - 2, 0)], last)
+        content = ~blank
+        if not ((first[content] == 123).all() and (last[content] == 125).all()):
+            raise _BadBlock
+        n_lines = int(content.sum())
+    else:
+        n_lines = len(ends)
+    # Every line now starts with "{" and ends with "}": a line break can only fall
+    # between two top-level objects, so one row per line <=> rows == lines.
+    try:
+        table = pj.read_json(
+            pa.BufferReader(pa.py_buffer(block)),
+            read_options=_READ_OPTIONS,
+            parse_options=_PARSE_OPTIONS,
+        )
+    except pa.ArrowInvalid as exc:
+        raise _BadBlock from exc
+    if table.num_rows != n_lines:
+        raise _BadBlock
+    return table
+
+
+def _convert(batch: pa.RecordBatch) -> dict[str, pa.Array]:
+    """Raw columns -> the final dtypes (raises _BadBlock on any doubt)."""
+    for key in ("date", "time", "playerId", "mediaId"):
+        if batch.column(key).null_count:
+            raise _BadBlock
+    columns: dict[str, pa.Array] = {
+        "played_at": _played_at(batch.column("date"), batch.column("time"))
+    }
+    columns["player_id"] = batch.column("playerId")
+    columns["media_id"] = batch.column("mediaId")
+    for name, key in _STRING_COLUMNS.items():
+        encoded = pc.dictionary_encode(batch.column(key))
+        try:  # Arrow's JSON reader does not validate UTF-8
+            encoded.dictionary.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            raise _BadBlock from exc
+        columns[name] = encoded
+    return {name: columns[name] for name in schema.COLUMNS}
+
+
+def _fixed_width(values: pa.StringArray, width: int) -> np.ndarray:
+    """The strings as an (n, width) uint8 matrix, or _BadBlock if any has another length."""
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], np.int32, n + 1, values.offset * 4)
+    if offsets[-1] - offsets[0] != width * n or (np.diff(offsets) != width).any():
+        raise _BadBlock
+    data = values.buffers()[2]
+    if n == 0:
+        return np.empty((0, width), np.uint8)
+    return np.frombuffer(data, np.uint8, width * n, int(offsets[0])).reshape(n, width)
+
+
+def _played_at(dates: pa.StringArray, times: pa.StringArray) -> pa.Array:
+    """``YYYY-MM-DD`` + ``HH:MM:SS`` -> timestamp[s], validated, without strptime."""
+    if not len(dates):
+        return pa.array([], pa.timestamp("s"))
+    d = _fixed_width(dates, 10)
+    t = _fixed_width(times, 8)
+    if not ((d[:, 4] == 45) & (d[:, 7] == 45)).all():
+        raise _BadBlock
+    try:  # Arrow's ISO-8601 parser: digits, month and day-of-month checked
+        days = pc.cast(dates, pa.timestamp("s"))
+    except pa.ArrowInvalid as exc:
+        raise _BadBlock from exc
+    digits = t - 48
+    if (digits[:, [0, 1, 3, 4, 6, 7]] > 9).any() or not ((t[:, 2] == 58) & (t[:, 5] == 58)).all():
+        raise _BadBlock
+    hours = digits[:, 0].astype(np.int32) * 10 + digits[:, 1]
+    minutes = digits[:, 3].astype(np.int32) * 10 + digits[:, 4]
+    seconds = digits[:, 6].astype(np.int32) * 10 + digits[:, 7]
+    if (hours > 23).any() or (minutes > 59).any() or (seconds > 59).any():
+        raise _BadBlock
+    secs = days.cast(pa.int64()).to_numpy() + (hours * 3600 + minutes * 60 + seconds)
+    if len(secs) and secs.min() < _MIN_SECONDS:
+        raise _BadBlock  # year 0, which Python's date (the careful path) refuses
+    return pa.array(secs, pa.timestamp("s"))
+
+
+# --------------------------------------------------------------------------- the careful path
+
+
+def _careful_parse(block: memoryview, first_line: int) -> pa.RecordBatch:
+    """Parse a block line by line: the definition of a valid playlog."""
+    rows: dict[str, list[Any]] = {key: [] for key in _RAW_SCHEMA.names}
+    for number, line in enumerate(bytes(block).split(b"\n")[:-1], start=first_line):
+        if not line.strip(_JSON_WS):
+            continue
+        for key, value in _check_line(line, number).items():
+            rows[key].append(value)
+    return pa.RecordBatch.from_pydict(rows, schema=_RAW_SCHEMA)
+
+
+def _check_line(line: bytes, number: int) -> dict[str, Any]:
+    def invalid(message: str) -> InvalidPlaylogError:
+        return InvalidPlaylogError(message, number, _excerpt(line))
+
+    # surrogateescape: bytes that are not UTF-8 are only an error where a value is kept
+    text = line.decode("utf-8", "surrogateescape")
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise invalid(f"not valid JSON ({getattr(exc, 'msg', exc)})") from exc
+    if not isinstance(obj, dict):
+        raise invalid("not a JSON object")
+    for key in schema.REQUIRED_KEYS:
+        if obj.get(key) is None:
+            raise invalid(f"missing {key!r}")
+    row = {
+        "date": _check_date(obj["date"], invalid),
+        "time": _check_time(obj["time"], invalid),
+        "playerId": _check_id(obj, "playerId", invalid),
+        "mediaId": _check_id(obj, "mediaId", invalid),
+    }
+    for key in _STRING_COLUMNS.values():
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            raise invalid(f"{key!r} must be a string or null, got {value!r}")
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise invalid(f"{key!r} is not valid UTF-8") from exc
+        row[key] = value
+    return row
+
+
+def _check_date(value: Any, invalid: Callable[[str], Exception]) -> str:
+    if not isinstance(value, str) or not _DATE_RE.match(value):
+        raise invalid(f"'date' must be YYYY-MM-DD, got {value!r}")
+    try:
+        date(int(value[:4]), int(value[5:7]), int(value[8:]))
+    except ValueError as exc:
+        raise invalid(f"impossible date {value!r}") from exc
+    return value
+
+
+def _check_time(value: Any, invalid: Callable[[str], Exception]) -> str:
+    match = _TIME_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise invalid(f"'time' must be HH:MM:SS, got {value!r}")
+    hours, minutes, seconds = map(int, match.groups())
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise invalid(f"impossible time {value!r}")
+    return value
+
+
+def _check_id(obj: dict[str, Any], key: str, invalid: Callable[[str], Exception]) -> int:
+    value = obj[key]
+    if type(value) is not int:
+        raise invalid(f"{key!r} must be an integer, got {value!r}")
+    if not _INT32[0] <= value <= _INT32[1]:
+        raise invalid(f"{key!r} is out of the int32 range: {value}")
+    return value
+
+
+def _excerpt(line: bytes, limit: int = 60) -> str:
+    text = line[:limit].decode("utf-8", "replace").rstrip("\r\n")
+    return text + ("…" if len(line) > limit else "")
