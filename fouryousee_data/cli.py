@@ -272,8 +272,103 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_simulate(p: argparse.ArgumentParser) -> None:
+    from fouryousee_data.simulator.cli import add_arguments
+
+    add_arguments(p)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    """Run the simulator until Ctrl-C (or write one report file with --write-report)."""
+    from fouryousee_data.simulator.cli import run
+
+    return run(args)
+
+
+#: Environment variable holding the webhook's secret path segment.
+WEBHOOK_SECRET_ENV = "FOURYOUSEE_WEBHOOK_SECRET"
+
+
+def _add_serve_webhook(p: argparse.ArgumentParser) -> None:
+    from fouryousee_data.webhook import DEFAULT_PORT
+
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 = any free port"
+    )
+    p.add_argument("--path", default="/webhook", help="URL path (default /webhook)")
+    p.add_argument(
+        "--path-secret",
+        metavar="S",
+        default=None,
+        help=f"secret last path segment, 16+ URL-safe characters (default ${WEBHOOK_SECRET_ENV})",
+    )
+    p.add_argument("--cache-dir", type=Path, default=None, help="cache directory to fill")
+    p.add_argument(
+        "--public-url",
+        default=None,
+        help="the https address of your reverse proxy or tunnel, to print the URL to give 4YouSee",
+    )
+    p.add_argument(
+        "--url-host",
+        dest="url_hosts",
+        action="append",
+        metavar="HOST",
+        default=None,
+        help="refuse bodies whose url is not on this host (repeatable; '*.amazonaws.com')",
+    )
+
+
+def _cmd_serve_webhook(args: argparse.Namespace) -> int:
+    import os
+
+    from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+    from fouryousee_data.client import Client
+    from fouryousee_data.webhook import WebhookReceiver, serve
+
+    if not logging.getLogger().handlers:  # a server's log is its output: deliveries at INFO
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    secret = args.path_secret or os.environ.get(WEBHOOK_SECRET_ENV) or None
+    cache_dir = args.cache_dir or DEFAULT_CACHE
+    client = Client()
+
+    def ready(receiver: WebhookReceiver) -> None:
+        host, port = receiver.address
+        print(f"listening on {host}:{port}, filling the cache in {resolve_cache_dir(cache_dir)}")
+        print(f"webhook URL to give 4YouSee: {receiver.url}")
+        if secret is None:
+            print(
+                "note: no --path-secret; anyone who finds this URL can post to it (bodies are "
+                "only hints, checked against the API); e.g. --path-secret "
+                "\"$(python -c 'import secrets; print(secrets.token_urlsafe(24))')\""
+            )
+        print("Ctrl-C to stop", flush=True)
+
+    serve(
+        client,
+        host=args.host,
+        port=args.port,
+        path=args.path,
+        path_secret=secret,
+        cache_dir=cache_dir,
+        public_url=args.public_url,
+        url_hosts=args.url_hosts,
+        ready=ready,
+    )
+    print("webhook receiver stopped")
+    return 0
+
+
 COMMANDS: list[Command] = [
     ("read", "parse a downloaded report file into Parquet or CSV", _add_read, _cmd_read),
+    (
+        "simulate",
+        "run a local 4YouSee API simulator (prints the URL and token to use)",
+        _add_simulate,
+        _cmd_simulate,
+    ),
     (
         "fetch",
         "fetch playlogs of any date range (cached) into Parquet or CSV",
@@ -292,6 +387,12 @@ COMMANDS: list[Command] = [
         "the whole job against a built-in simulator: no token, no network",
         _add_demo,
         _cmd_demo,
+    ),
+    (
+        "serve-webhook",
+        "receive 4YouSee's report-ready webhooks and fill the cache",
+        _add_serve_webhook,
+        _cmd_serve_webhook,
     ),
 ]
 

@@ -841,7 +841,7 @@ class WebhookReceiver:
         if self._threads:
             raise RuntimeError("the receiver is already started")
         self._threads = [
-            threading.Thread(target=self._server.serve_forever, args=(0.2,), daemon=True),
+            threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True),
             threading.Thread(target=self._work, name="fouryousee-webhook-worker", daemon=True),
         ]
         for thread in self._threads:
@@ -1005,6 +1005,7 @@ def serve(
     path_secret: str | None = None,
     cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
     public_url: str | None = None,
+    url_hosts: Sequence[str] | None = None,
     ready: Callable[[WebhookReceiver], Any] | None = None,
 ) -> None:
     """Run a :class:`WebhookReceiver` until Ctrl-C or SIGTERM, then stop cleanly.
@@ -1026,6 +1027,7 @@ def serve(
         path_secret=path_secret,
         cache_dir=cache_dir,
         public_url=public_url,
+        url_hosts=url_hosts,
     )
     previous = None
     if threading.current_thread() is threading.main_thread():

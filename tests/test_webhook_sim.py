@@ -404,3 +404,71 @@ def test_token_and_secret_never_logged(
     assert simulator.token not in text
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("fouryousee_data.webhook")]
     assert ours and not any(SECRET in m or "X-Amz" in m or "?" in m for m in ours)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_serve_webhook_command_end_to_end(
+    simulator: Simulator, api: Client, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "FOURYOUSEE_TOKEN": simulator.token,
+        "FOURYOUSEE_API_URL": simulator.base_url,
+        "FOURYOUSEE_WEBHOOK_SECRET": SECRET,
+    }
+    cmd = [sys.executable, "-m", "fouryousee_data", "serve-webhook", "--port", "0"]
+    proc = subprocess.Popen(
+        [*cmd, "--cache-dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        for _ in range(10):  # the banner: a few lines, the URL among them
+            line = proc.stdout.readline() if proc.stdout else ""
+            lines.append(line)
+            if not line or line.startswith("Ctrl-C"):
+                break
+        url = next(x.split(": ", 1)[1].strip() for x in lines if x.startswith("webhook URL"))
+        assert url.startswith("http://127.0.0.1:") and url.endswith(f"/webhook/{SECRET}")
+        report = api.request_report("2024-03-01", "2024-03-01", webhook=url)
+        cache = PlaylogCache(tmp_path, api.fingerprint)
+        assert wait_until(lambda: cache.entries(), timeout=20)
+        assert [d.status for d in simulator.webhook_deliveries] == [200]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=5)
+    assert proc.returncode == 0, err
+    assert "webhook receiver stopped" in out
+    assert f"report {report.id} (success) -> 200 accepted" in err
+    assert f"report {report.id} stored" in err
+    assert "Traceback" not in err
+    assert simulator.token not in out + err
+    assert SECRET not in err  # printed once on stdout for the user, never logged
+
+
+def test_serve_webhook_command_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fouryousee_data.cli import main
+
+    monkeypatch.delenv("FOURYOUSEE_TOKEN", raising=False)
+    assert main(["serve-webhook", "--port", "0"]) == 1
+    assert "FOURYOUSEE_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("FOURYOUSEE_TOKEN", "t0k3n-value")
+    monkeypatch.setenv("FOURYOUSEE_API_URL", "http://127.0.0.1:9/v1/")
+    assert main(["serve-webhook", "--port", "0", "--path-secret", "short"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: path_secret") and "t0k3n-value" not in err
