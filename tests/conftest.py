@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from fouryousee_data.client import Client
 from fouryousee_data.simulator import Simulator
 
 #: The frozen simulated clock of the ``simulator`` fixture.
@@ -56,3 +57,10 @@ def make_simulator() -> Iterator[Callable[..., Simulator]]:
 def simulator(make_simulator: Callable[..., Simulator]) -> Simulator:
     """A fresh small simulator, started for the test and stopped after it."""
     return make_simulator()
+
+
+@pytest.fixture
+def client(simulator: Simulator) -> Iterator[Client]:
+    """A :class:`~fouryousee_data.Client` for ``simulator`` (its token and base URL)."""
+    with Client(token=simulator.token, base_url=simulator.base_url) as c:
+        yield c
