@@ -35,6 +35,7 @@ from fouryousee_data.errors import (
     ReportTimeoutError,
 )
 from fouryousee_data.fetch import fetch_playlogs
+from fouryousee_data.health import gaps, uptime
 from fouryousee_data.parse import read_playlogs
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, empty_playlogs
@@ -63,10 +64,12 @@ __all__ = [
     "empty_playlogs",
     "enrich",
     "fetch_playlogs",
+    "gaps",
     "hour_weekday",
     "per_media",
     "per_player",
     "per_player_media",
     "read_playlogs",
     "report_filter",
+    "uptime",
 ]

@@ -45,6 +45,16 @@ __all__ = [
     "per_player_media",
 ]
 
+
+def __getattr__(name: str) -> Any:
+    """``gaps`` and ``uptime`` live in :mod:`fouryousee_data.health`; reachable from here too."""
+    if name in ("gaps", "uptime"):
+        from fouryousee_data import health
+
+        return getattr(health, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 IdList = Iterable[int] | None
 
 _CHUNK = 1 << 19  # rows per counting chunk: bounded temporaries, cache friendly

@@ -1,0 +1,318 @@
+"""Screen health: silent intervals inside opening hours, and uptime per player per day.
+
+A screen that plays nothing for a while during opening hours is dark (off,
+frozen, offline or without content). The unit is the **opening window** of one
+player on one local day: ``[day + open, day + close)`` (a ``close`` at or
+before ``open`` runs past midnight into the next day; ``open == close`` is the
+whole day). Inside each window, a *gap* is a silent interval of at least
+``min_gap`` between two plays, or between the window's edges and the first /
+last play; a window without any play is one gap as long as the window.
+
+Intervals are measured between play start times (a play's own duration is not
+known from the playlog).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fouryousee_data.analysis import IdList, _bounds, _Codes, _codes, _id_list, _Times, _times
+from fouryousee_data.timerange import DateLike, _as_day
+
+__all__ = ["DEFAULT_OPENING_HOURS", "gaps", "uptime"]
+
+#: Opening hours used when none are given: 08:00 to 22:00, local time.
+DEFAULT_OPENING_HOURS: tuple[str, str] = ("08:00", "22:00")
+
+OpeningHours = tuple[Any, Any] | Mapping[int, tuple[Any, Any]] | pd.DataFrame | None
+
+
+def gaps(
+    df: pd.DataFrame,
+    min_gap: str | pd.Timedelta | dt.timedelta = "30min",
+    opening_hours: OpeningHours = DEFAULT_OPENING_HOURS,
+    *,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    player_ids: IdList = None,
+) -> pd.DataFrame:
+    """Silent intervals of at least ``min_gap`` inside each player's opening hours.
+
+    Parameters
+    ----------
+    df
+        A playlog frame.
+    min_gap
+        The shortest silence reported (a ``Timedelta`` or a string like ``"30min"``).
+    opening_hours
+        ``(open, close)`` as ``"HH:MM"`` strings or ``datetime.time`` (default
+        08:00-22:00); ``None`` for 24 hours; or per player: a mapping
+        ``{player_id: (open, close)}`` or a DataFrame with ``player_id``,
+        ``open``, ``close`` (players not listed get the default).
+    start, end
+        The days to check (``fetch_playlogs`` rules); default: the frame's
+        first to last day. Dates pick whole opening windows (an overnight
+        window of the last day runs past ``end``: fetch the next day too);
+        instants clip the windows.
+    player_ids
+        The players to check; default: every player in ``df``. A listed player
+        without plays is dark the whole time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gap: ``player_id``, ``day`` (the window's local day),
+        ``gap_start``, ``gap_end`` (``played_at``'s dtype) and ``duration``
+        (Timedelta), sorted by player and time.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"played_at": pd.to_datetime(["2024-01-01 08:10", "2024-01-01 21:00"]),
+    ...                    "player_id": pd.array([1, 1], dtype="int32"),
+    ...                    "media_id": pd.array([7, 7], dtype="int32")})
+    >>> gaps(df)[["gap_start", "gap_end", "duration"]]
+                gap_start             gap_end        duration
+    0 2024-01-01 08:10:00 2024-01-01 21:00:00 0 days 12:50:00
+    1 2024-01-01 21:00:00 2024-01-01 22:00:00 0 days 01:00:00
+    """
+    found, _ = _scan(df, min_gap, opening_hours, start, end, player_ids)
+    return found
+
+
+def uptime(
+    df: pd.DataFrame,
+    min_gap: str | pd.Timedelta | dt.timedelta = "30min",
+    opening_hours: OpeningHours = DEFAULT_OPENING_HOURS,
+    *,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    player_ids: IdList = None,
+) -> pd.DataFrame:
+    """Uptime per player per day: the share of opening hours not inside a :func:`gaps` gap.
+
+    Arguments as in :func:`gaps`. Every player x day appears (a dark day is
+    ``uptime_pct == 0``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``player_id`` and ``day``; columns ``plays`` (in the
+        window), ``open_s`` (window length, seconds), ``silent_s`` (seconds in
+        gaps), ``gaps`` (how many) and ``uptime_pct`` (0-100; NaN when the
+        window is empty, e.g. clipped away by ``start``/``end``).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"played_at": pd.date_range("2024-01-01 08:00", periods=57, freq="15min"),
+    ...                    "player_id": pd.array([1] * 57, dtype="int32"),
+    ...                    "media_id": pd.array([7] * 57, dtype="int32")})
+    >>> uptime(df, opening_hours=("08:00", "22:00"))["uptime_pct"].tolist()
+    [100.0]
+    >>> uptime(df, min_gap="10min")["gaps"].tolist()
+    [56]
+    """
+    _, per_window = _scan(df, min_gap, opening_hours, start, end, player_ids)
+    return per_window
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _seconds_of_day(value: Any, name: str) -> int:
+    """``"HH:MM[:SS]"`` / ``datetime.time`` -> seconds after midnight (``"24:00"`` allowed)."""
+    if isinstance(value, dt.time):
+        return value.hour * 3600 + value.minute * 60 + value.second
+    if isinstance(value, str):
+        parts = value.strip().split(":")
+        if 2 <= len(parts) <= 3 and all(p.isdigit() for p in parts):
+            h, m, s = (int(p) for p in [*parts, "0"][:3])
+            if (h < 24 and m < 60 and s < 60) or (h, m, s) == (24, 0, 0):
+                return h * 3600 + m * 60 + s
+    raise ValueError(f"opening_hours: {name} {value!r} is not a time of day like '08:00'")
+
+
+def _window(hours: tuple[Any, Any] | None) -> tuple[int, int]:
+    """``(open, close)`` -> (open offset, window length) in seconds."""
+    if hours is None:
+        return 0, 86_400
+    if isinstance(hours, str) or not isinstance(hours, tuple | list) or len(hours) != 2:
+        raise ValueError(f"opening_hours: expected an (open, close) pair, got {hours!r}")
+    open_s = _seconds_of_day(hours[0], "open") % 86_400
+    close_s = _seconds_of_day(hours[1], "close")
+    length = (close_s - open_s) % 86_400 or 86_400
+    return open_s, length
+
+
+def _windows_per_player(opening_hours: OpeningHours, players: np.ndarray) -> np.ndarray:
+    """(n_players, 2) array of (open offset, length) seconds."""
+    if isinstance(opening_hours, pd.DataFrame):
+        missing = {"player_id", "open", "close"} - set(opening_hours.columns)
+        if missing:
+            raise ValueError(f"opening_hours: missing columns {sorted(missing)}")
+        rows = opening_hours[["player_id", "open", "close"]].itertuples(index=False)
+        opening_hours = {int(p): (o, c) for p, o, c in rows}
+    if isinstance(opening_hours, Mapping):
+        default = _window(DEFAULT_OPENING_HOURS)
+        table = {int(k): _window(v) for k, v in opening_hours.items()}
+        return np.array([table.get(int(p), default) for p in players], dtype=np.int64).reshape(
+            -1, 2
+        )
+    one = _window(opening_hours)
+    return np.tile(np.array(one, dtype=np.int64), (len(players), 1))
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """Opening windows of every (player, day), flattened in C order, as wall-clock ints."""
+
+    players: _Codes
+    day0: int  # first day number (days since the epoch)
+    n_days: int
+    start: np.ndarray
+    end: np.ndarray
+
+    def window_of(self, times: _Times, spec: np.ndarray, player_ids: np.ndarray) -> np.ndarray:
+        """Window id of each row, ``-1`` for rows outside every window."""
+        if len(self.start) == 0:
+            return np.full(len(times.wall), -1, dtype=np.int64)
+        code = self.players(player_ids)
+        ok = code >= 0
+        safe = np.where(ok, code, 0)
+        k = (times.wall - spec[safe, 0]) // times.per_day - self.day0
+        ok &= (k >= 0) & (k < self.n_days)
+        wid = safe * self.n_days + np.where(ok, k, 0)
+        ok &= (times.wall >= self.start[wid]) & (times.wall < self.end[wid])
+        return np.where(ok, wid, -1)
+
+
+def _min_gap(value: Any) -> pd.Timedelta:
+    try:
+        gap = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"min_gap: {value!r} is not a duration like '30min'") from exc
+    if gap is pd.NaT or gap <= pd.Timedelta(0):
+        raise ValueError(f"min_gap: must be a positive duration, got {value!r}")
+    return gap
+
+
+def _windows(
+    times: _Times,
+    players: _Codes,
+    spec: np.ndarray,
+    bounds: tuple[int | None, int | None],
+    clip: tuple[int | None, int | None],
+) -> _Windows:
+    """Windows for the days ``bounds`` touch, clipped to ``clip``."""
+    per_day, wall = times.per_day, times.wall
+    (lo, hi), (clip_lo, clip_hi) = bounds, clip
+    first = lo if lo is not None else (int(wall.min()) if len(wall) else 0)
+    last = hi - 1 if hi is not None else (int(wall.max()) if len(wall) else -1)
+    day0 = first // per_day
+    n_days = last // per_day - day0 + 1 if last >= first else 0
+    start = (day0 + np.arange(n_days))[None, :] * per_day + spec[:, :1]
+    end = start + spec[:, 1:]
+    if clip_lo is not None:
+        start = np.maximum(start, clip_lo)
+    if clip_hi is not None:
+        end = np.minimum(end, clip_hi)
+    end = np.maximum(end, start)
+    return _Windows(players, day0, n_days, start.ravel(), end.ravel())
+
+
+def _sorted_plays(wid: np.ndarray, wall: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows inside a window, sorted by (window, time)."""
+    ok = wid >= 0
+    wid, t = wid[ok], wall[ok]
+    if len(t) > 1 and not bool((t[1:] >= t[:-1]).all()):
+        order = np.lexsort((t, wid))
+    else:
+        order = np.argsort(wid, kind="stable")  # already in time order
+    return wid[order], t[order]
+
+
+def _find_gaps(
+    win: _Windows, wid: np.ndarray, t: np.ndarray, min_len: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(window id, start, end) of every silence >= ``min_len``, sorted."""
+    same = wid[1:] == wid[:-1]
+    head = np.concatenate([[True], ~same]) if len(wid) else np.zeros(0, bool)
+    tail = np.concatenate([~same, [True]]) if len(wid) else np.zeros(0, bool)
+    played = np.zeros(len(win.start), dtype=bool)
+    played[wid] = True
+    empty = np.flatnonzero(~played)
+    g_wid = np.concatenate([wid[1:][same], wid[head], wid[tail], empty])
+    g_start = np.concatenate([t[:-1][same], win.start[wid[head]], t[tail], win.start[empty]])
+    g_end = np.concatenate([t[1:][same], t[head], win.end[wid[tail]], win.end[empty]])
+    keep = ((g_end - g_start) >= min_len) & (g_end > g_start)
+    g_wid, g_start, g_end = g_wid[keep], g_start[keep], g_end[keep]
+    order = np.lexsort((g_start, g_wid))
+    return g_wid[order], g_start[order], g_end[order]
+
+
+def _scan(
+    df: pd.DataFrame,
+    min_gap: Any,
+    opening_hours: OpeningHours,
+    start: DateLike | None,
+    end: DateLike | None,
+    player_ids: IdList,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    gap = _min_gap(min_gap)
+    times = _times(df)
+    if "player_id" not in df.columns:
+        raise ValueError("df: expected a playlog frame with a 'player_id' column")
+    lo, hi = _bounds(times, start, end)
+    # a date-only bound picks whole days (an overnight window may run past it);
+    # an instant clips the windows
+    clip_lo = None if start is None or _as_day(start, "start") else lo
+    clip_hi = None if end is None or _as_day(end, "end") else hi
+    ids = df["player_id"].to_numpy()
+    players = _codes(ids, _id_list(player_ids, "player_ids"))
+    unit = pd.Timedelta(1, times.unit)
+    second = int(pd.Timedelta(seconds=1) // unit)
+    spec = _windows_per_player(opening_hours, players.universe) * second
+    win = _windows(times, players, spec, (lo, hi), (clip_lo, clip_hi))
+    wid, t = _sorted_plays(win.window_of(times, spec, ids), times.wall)
+    g_wid, g_start, g_end = _find_gaps(win, wid, t, int(gap // unit))
+    universe = players.universe.astype(df["player_id"].dtype)
+    found = pd.DataFrame(
+        {
+            "player_id": universe[g_wid // max(win.n_days, 1)],
+            "day": _days(times, win.day0 + g_wid % max(win.n_days, 1)),
+            "gap_start": times.to_index(g_start, wall=True),
+            "gap_end": times.to_index(g_end, wall=True),
+        }
+    )
+    found["duration"] = found["gap_end"] - found["gap_start"]
+    n = len(win.start)
+    open_len = (win.end - win.start).astype(float)
+    silent = np.bincount(g_wid, weights=g_end - g_start, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(open_len > 0, 100.0 * (1.0 - silent / open_len), np.nan)
+    index = pd.MultiIndex.from_product(
+        [
+            pd.Index(universe, name="player_id"),
+            _days(times, win.day0 + np.arange(win.n_days)).rename("day"),
+        ]
+    )
+    per_window = pd.DataFrame(
+        {
+            "plays": np.bincount(wid, minlength=n).astype(np.int64),
+            "open_s": open_len / second,
+            "silent_s": silent / second,
+            "gaps": np.bincount(g_wid, minlength=n).astype(np.int64),
+            "uptime_pct": pct,
+        },
+        index=index,
+    )
+    return found, per_window
+
+
+def _days(times: _Times, day_numbers: np.ndarray) -> pd.DatetimeIndex:
+    return times.to_index(np.asarray(day_numbers, dtype=np.int64) * times.per_day, wall=True)
