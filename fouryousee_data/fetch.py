@@ -5,7 +5,8 @@
     resolve_range ─► days ─► cache: settled days are read, never requested again
                           └► missing days ─► split_windows (whole days, ≤ 30 each)
                                ─► a few windows at a time:
-                                  request_report(reuse=True) ─► wait_for_report ─► download_table
+                                  reuse an identical report (find_reports) or request_report
+                                  ─► wait_for_report ─► download_table
                                   ─► the window's days are written to the cache
     ─► one Arrow table restricted to [start, end) and the ids, sorted by played_at (stable)
     ─► the playlog DataFrame (localized with tz=), lineage in ``df.attrs``
@@ -47,7 +48,7 @@ from fouryousee_data.errors import (
     InvalidPlaylogError,
     ReportFailedError,
 )
-from fouryousee_data.report import Report
+from fouryousee_data.report import PENDING, SUCCESS, Report
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, to_pandas
 from fouryousee_data.timerange import DateLike, resolve_range, split_windows
 
@@ -338,25 +339,31 @@ def _fetch_window(job: _Job, first: dt.date, last: dt.date, bars: _Progress) -> 
 
 
 def _request(job: _Job, first: dt.date, last: dt.date, *, reuse: bool) -> Report:
-    """Request the window's report, reusing an identical one unless it is no newer than
-    what the cache already holds for these days (that would return the same rows)."""
-    kwargs = {"player_ids": job.player_ids, "media_ids": job.media_ids, "webhook": job.webhook}
-    report = job.client.request_report(first, last, reuse=reuse, **kwargs)
-    if reuse and _stale(report, first, last, job.known or {}):
-        log.info(
-            "window %s..%s: report %s is no newer than the cached days; requesting a new one",
-            first,
-            last,
-            report.id,
-        )
-        report = job.client.request_report(first, last, reuse=False, **kwargs)
-    log.info("window %s..%s: report %s (%s)", first, last, report.id, report.status)
+    """The window's report: an existing one with the identical filter that is pending or
+    ``success`` and newer than what the cache holds for these days (an older one would
+    return the same rows), else a new one."""
+    from fouryousee_data.client import report_filter
+
+    if reuse:
+        filt = report_filter(first, last, player_ids=job.player_ids, media_ids=job.media_ids)
+        found = job.client.find_reports(filt, statuses=(*PENDING, SUCCESS))
+        fresh = [r for r in found if not _stale(r, first, last, job.known or {})]
+        if fresh:
+            log.info(
+                "window %s..%s: reusing report %s (%s)", first, last, fresh[0].id, fresh[0].status
+            )
+            return fresh[0]
+    report = job.client.request_report(
+        first, last, player_ids=job.player_ids, media_ids=job.media_ids, webhook=job.webhook
+    )
+    log.info("window %s..%s: requested report %s", first, last, report.id)
     return report
 
 
 def _stale(
     report: Report, first: dt.date, last: dt.date, known: dict[dt.date, list[CachedDay]]
 ) -> bool:
+    """True when the cache already holds these days from this report or a newer one."""
     for day, entries in known.items():
         if not first <= day <= last:
             continue
