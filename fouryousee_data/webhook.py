@@ -36,6 +36,7 @@ import os
 import queue
 import re
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -646,6 +647,11 @@ class _Server(ThreadingHTTPServer):
         finally:
             self._slots.release()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A broken connection is one log line, not a traceback on stderr."""
+        exc = sys.exc_info()[1]
+        log.info("webhook: connection from %s failed: %s", client_address[0], type(exc).__name__)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -1037,6 +1043,8 @@ def serve(
         if ready is not None:
             ready(receiver)
         receiver.serve_forever()
+    except KeyboardInterrupt:  # a signal before serve_forever() was waiting
+        log.info("interrupted")
     finally:
         receiver.stop()
         if previous is not None:

@@ -526,6 +526,16 @@ def test_handler_errors_are_logged_and_the_worker_goes_on(
     assert "report 1 not processed: store unreachable" in caplog.text
 
 
+def test_client_hanging_up_is_one_log_line(
+    receiver: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_connection(receiver.address, timeout=5) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.sendall(_head(receiver, "Content-Length: 1000\r\n") + b"{")
+    assert post(receiver.url, body()).status_code == 200
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_stop_is_clean_and_idempotent(recorder: Recorder) -> None:
     rcv = WebhookReceiver(handler=recorder).start()
     url = rcv.url
@@ -551,7 +561,7 @@ def test_stop_drops_queued_reports_with_a_log(
     assert "reports not processed: [2, 3]" in caplog.text
 
 
-def test_serve_forever_stops_on_keyboard_interrupt(recorder: Recorder) -> None:
+def test_serve_forever_returns_once_stopped(recorder: Recorder) -> None:
     rcv = WebhookReceiver(handler=recorder)
     timer = threading.Timer(0.3, rcv.stop)
     timer.start()

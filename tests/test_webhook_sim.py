@@ -459,6 +459,37 @@ def test_serve_webhook_command_end_to_end(
     assert SECRET not in err  # printed once on stdout for the user, never logged
 
 
+def test_serve_webhook_command_stops_on_sigterm(simulator: Simulator, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FOURYOUSEE_TOKEN": simulator.token}
+    env["FOURYOUSEE_API_URL"] = simulator.base_url
+    env.pop("FOURYOUSEE_WEBHOOK_SECRET", None)
+    cmd = [sys.executable, "-m", "fouryousee_data", "serve-webhook", "--port", "0"]
+    proc = subprocess.Popen(
+        [*cmd, "--cache-dir", str(tmp_path), "--public-url", "https://hooks.example.org"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [proc.stdout.readline() if proc.stdout else "" for _ in range(4)]
+        assert "webhook URL to give 4YouSee: https://hooks.example.org/webhook\n" in lines
+        assert any(line.startswith("note: no --path-secret") for line in lines)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=5)
+    assert proc.returncode == 0, err
+    assert "webhook receiver stopped" in out and "Traceback" not in err
+
+
 def test_serve_webhook_command_errors(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
