@@ -9,11 +9,13 @@ and throttles to ``bandwidth`` bytes/s per connection when set.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import hmac
 import math
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -235,6 +237,12 @@ class StoreHandler(Handler):
             return
         self._stream(path, start, end, patch, drop_after, store.bandwidth)
 
+    def cut(self) -> None:
+        """Close the connection mid-body (a clean FIN: the client sees a short body)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
+
     def _stream(
         self,
         path: Path,
@@ -254,7 +262,7 @@ class StoreHandler(Handler):
                 if drop_after is not None:
                     n = min(n, drop_after - sent)
                     if n <= 0:
-                        self.drop(record=False)
+                        self.cut()
                         return
                 data = f.read(n)
                 if not data:
@@ -267,7 +275,7 @@ class StoreHandler(Handler):
                 if bandwidth:
                     self.wait(sent / bandwidth - (time.monotonic() - began))
         if drop_after is not None and drop_after <= sent:
-            self.drop(record=False)
+            self.cut()
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int, int] | str | None:
