@@ -186,10 +186,22 @@ def read_playlogs(
     >>> str(read_playlogs(line, tz="America/Sao_Paulo").loc[0, "played_at"])
     '2024-03-01 08:00:05-03:00'
     """
+    _check_tz(tz)
     table = read_table(
         source, max_decompressed_bytes=max_decompressed_bytes, max_line_bytes=max_line_bytes
     )
     return schema.table_to_frame(table, tz, release=True)
+
+
+def _check_tz(tz: str | None) -> None:
+    if tz is None:
+        return
+    try:
+        if not isinstance(tz, str):
+            raise TypeError(type(tz).__name__)
+        pd.Timestamp(0).tz_localize(tz)
+    except Exception as exc:  # zoneinfo, pytz and dateutil each raise their own
+        raise ValueError(f"tz: unknown time zone {tz!r} (e.g. 'America/Sao_Paulo')") from exc
 
 
 def _check_limits(max_decompressed_bytes: int, max_line_bytes: int) -> None:
