@@ -50,7 +50,7 @@ from fouryousee_data.errors import (
 )
 from fouryousee_data.report import PENDING, SUCCESS, Report
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, to_pandas
-from fouryousee_data.timerange import DateLike, resolve_range, split_windows
+from fouryousee_data.timerange import DateLike, TimeRange, resolve_range, split_windows
 
 __all__ = ["fetch_playlogs"]
 
@@ -75,7 +75,7 @@ def fetch_playlogs(
     webhook: str | None = None,
     max_concurrency: int = 3,
     timeout: float = 3600.0,
-    poll_interval: float = 2.0,
+    poll_interval: float = 0.5,
     retries: int = 1,
 ) -> pd.DataFrame:
     """Playlogs of any date range as one DataFrame, through the Parquet cache.
@@ -111,7 +111,8 @@ def fetch_playlogs(
     max_concurrency
         Report windows in flight at once.
     timeout, poll_interval
-        Per window, as in :meth:`~fouryousee_data.Client.wait_for_report`.
+        Per window, as in :meth:`~fouryousee_data.Client.wait_for_report` (the
+        interval grows 1.5x per poll up to 60 s, so a short first interval is cheap).
     retries
         Extra attempts for a window whose report failed or whose file could not be
         downloaded or parsed.
@@ -154,7 +155,19 @@ def fetch_playlogs(
     if job.client is None:
         from fouryousee_data.client import Client
 
-        job.client = Client()
+        with Client() as job.client:
+            return _fetch(job, span, cache_dir, refresh, max_concurrency, progress)
+    return _fetch(job, span, cache_dir, refresh, max_concurrency, progress)
+
+
+def _fetch(
+    job: _Job,
+    span: TimeRange,
+    cache_dir: str | os.PathLike[str] | None,
+    refresh: bool,
+    max_concurrency: int,
+    progress: bool | None,
+) -> pd.DataFrame:
     root = resolve_cache_dir(cache_dir)
     job.cache = PlaylogCache(root, job.client.fingerprint) if root is not None else None
 
@@ -183,7 +196,7 @@ def fetch_playlogs(
     table = pa.concat_tables([t for _, t in pieces]) if pieces else PLAYLOG_SCHEMA.empty_table()
     if not _is_sorted(table):  # each piece is sorted: in day order, so is the whole
         table = table.sort_by("played_at")
-    df = to_pandas(table, tz)
+    df = to_pandas(table, job.tz)
     df.attrs.update(_lineage(served, fetched, job))
     return df
 

@@ -22,8 +22,8 @@ FAST = {"progress": False, "poll_interval": 0.02}
 
 
 @pytest.fixture
-def api(simulator: Simulator) -> fy.Client:
-    return fy.Client(token=simulator.token, base_url=simulator.base_url)
+def api(client: fy.Client) -> fy.Client:
+    return client  # conftest's client of the simulator fixture
 
 
 def posts(sim: Simulator) -> int:
@@ -168,7 +168,11 @@ def test_settled_and_provisional_days_follow_the_clock(
     make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     sim = make_simulator(now="2024-04-01T12:00:00+00:00")
-    api = fy.Client(token=sim.token, base_url=sim.base_url)
+    with fy.Client(token=sim.token, base_url=sim.base_url) as api:
+        check_settling(sim, api, tmp_path)
+
+
+def check_settling(sim: Simulator, api: fy.Client, tmp_path: Path) -> None:
     df = fy.fetch_playlogs("2024-03-29", "2024-03-31", client=api, cache_dir=tmp_path, **FAST)
     # 03-31 ends 04-01 12:00 UTC in UTC-12: +24 h is not reached yet.
     assert df.attrs["provisional_days"] == ["2024-03-31"]
