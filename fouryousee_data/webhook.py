@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from fouryousee_data.client import Client
 
 __all__ = [
+    "DEFAULT_PORT",
     "MAX_NOTIFICATION_BYTES",
     "REPORT_STATUSES",
     "InvalidNotificationError",
@@ -72,6 +73,7 @@ __all__ = [
     "handle_notification",
     "parse_notification",
     "serve",
+    "whole_days",
 ]
 
 log = logging.getLogger("fouryousee_data.webhook")
@@ -337,6 +339,11 @@ class NotificationOutcome:
     (already processed, nothing done), ``"failed"`` (the API says the report
     failed; recorded), ``"skipped"`` (not a whole-day filter; recorded, not
     cached) or ``"pending"`` (the API says it is not ready yet; not recorded).
+
+    Examples
+    --------
+    >>> NotificationOutcome(42, "skipped", "not a whole-day filter").action
+    'skipped'
     """
 
     report_id: int
