@@ -15,9 +15,10 @@ The shape of a day, per player:
   ``plays_per_hour`` plays per hour;
 * on some days it is powered off for hours (a gap: no plays at all), on a few
   days it does not run at all;
-* it uploads its plays in batches every few minutes, and on some days loses
-  its connection for hours: the plays of that stretch are uploaded late, when
-  it reconnects (possibly the next day). Every play is uploaded at the latest
+* it uploads its plays in batches every few minutes (or, for about a quarter
+  of the players, once a night, between 03:00 and 04:00 after the day), and on
+  some days loses its connection for hours: the plays of that stretch are
+  uploaded late, when it reconnects (possibly the next day). Every play is uploaded at the latest
   :data:`MAX_UPLOAD_LAG` after its local day ended.
 
 A report created at instant ``C`` holds exactly the plays uploaded at or
@@ -232,6 +233,7 @@ class Player:
     template: int  #: index into the line templates
     batch_s: int  #: uploads every ``batch_s`` seconds
     phase_s: int  #: offset of its upload batches
+    nightly: bool = False  #: uploads a day's plays once, the next night
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,7 @@ class Network:
     def day_plays(self, player: Player, day: dt.date) -> DayPlays:
         """Generate the plays of ``player`` on local ``day`` (deterministic)."""
         rng = np.random.default_rng([self.seed, player.id, day.toordinal()])
-        u = rng.random(8)  # every scalar draw of the day, in a fixed order
+        u = rng.random(9)  # every scalar draw of the day, in a fixed order
         midnight = (day - _EPOCH.date()).days * DAY
         if day.weekday() in player.closed_weekdays or u[0] < _P_DAY_OFF:
             return _empty_day()
@@ -316,8 +318,12 @@ class Network:
             gap_start = t0 + u[3] * (t1 - t0)
             keep = (instant < gap_start) | (instant >= gap_start + 3600 * (1 + 4 * u[4]))
             instant, media = instant[keep], media[keep]
-        upload = ((instant - player.phase_s) // player.batch_s + 1) * player.batch_s
-        upload += player.phase_s
+        if player.nightly:
+            night = self._to_utc(midnight + DAY + 3 * 3600 + int(u[8] * 3600))
+            upload = np.full(len(instant), night, dtype=np.int64)
+        else:
+            upload = ((instant - player.phase_s) // player.batch_s + 1) * player.batch_s
+            upload += player.phase_s
         if u[5] < _P_OUTAGE:  # connection lost: uploaded when it comes back
             out_start = t0 + u[6] * (t1 - t0)
             out_end = int(out_start + 1800 + u[7] * 14 * 3600)
@@ -453,7 +459,8 @@ class Network:
         flt = filter if isinstance(filter, Filter) else parse_filter(filter)
         out: list[dict[str, Any]] = []
         for chunk in self.chunks(flt, as_of):
-            out.extend(json.loads(line) for line in self.lines(chunk).to_pylist())
+            text = bytes(_string_bytes(self.lines(chunk))).decode().rstrip("\n")
+            out.extend(json.loads("[" + text.replace("\n", ",") + "]"))
         return out
 
     def table(self, filter: dict[str, Any] | Filter, as_of: float) -> pa.Table:
@@ -594,6 +601,7 @@ def _make_players(
                 template=int(rng.choice(4, p=(0.55, 0.2, 0.15, 0.1))),
                 batch_s=int(rng.choice((300, 600, 900))),
                 phase_s=int(rng.integers(0, 300)),
+                nightly=bool(rng.random() < 0.25),
             )
         )
     return tuple(out)
