@@ -150,7 +150,9 @@ class APIHandler(Handler):
         self._fault = fault.name
         if fault.name == "slow":
             self.wait(float(fault.options["delay"]))
-            return False
+            if not self.server.sim._stopping.is_set():
+                return False
+            self.drop()  # the simulator stopped meanwhile
         if fault.name == "reset":
             self.drop()
         elif fault.name == "rate_limit":

@@ -156,7 +156,9 @@ class StoreHandler(Handler):
         self._fault = fault.name
         if fault.name == "slow":
             self.wait(float(fault.options["delay"]))
-            return False
+            if not self.server.sim._stopping.is_set():
+                return False
+            self.drop()  # the simulator stopped meanwhile
         if fault.name == "reset":
             self.drop()
         elif fault.name == "rate_limit":

@@ -1,0 +1,137 @@
+"""Starting and stopping the simulator (fast, nothing leaks) and ``fouryousee-data simulate``."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from test_simulator import create, download, get, wait
+
+from fouryousee_data.cli import main
+from fouryousee_data.simulator import Simulator
+
+
+def sim_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("fouryousee-sim")]
+
+
+def refused(url: str) -> bool:
+    parts = urlsplit(url)
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((parts.hostname or "", parts.port or 80)) != 0
+
+
+def test_start_and_stop_are_fast_and_leave_nothing_behind() -> None:
+    started = time.perf_counter()
+    for seed in range(20):
+        with Simulator(seed=seed, players=2, medias=3, report_delay=0.01) as sim:
+            assert sim.base_url
+    assert (time.perf_counter() - started) / 20 < 0.1
+    assert sim_threads() == []
+    assert refused(sim.base_url) and refused(sim.store_url)
+
+
+def test_stop_is_prompt_with_open_connections_and_pending_work() -> None:
+    sim = Simulator(seed=0, players=2, medias=3, report_delay=60.0, now="2024-04-01").start()
+    with requests.Session() as session:  # a keep-alive connection stays open on the server
+        headers = {"Secret-Token": sim.token}
+        assert session.get(sim.base_url + "players", headers=headers, timeout=5).ok
+        create(sim)  # will not be ready before stop
+        sim.inject("slow", delay=30.0)
+        errors: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                session.get(sim.base_url + "medias", headers=headers, timeout=10)
+            except requests.RequestException as exc:
+                errors.append(exc)
+
+        slow = threading.Thread(target=call)
+        slow.start()
+        time.sleep(0.1)
+        began = time.monotonic()
+        sim.stop()
+        assert time.monotonic() - began < 1.0
+        slow.join(5)
+    assert len(errors) == 1  # dropped, not answered after stop
+    assert sim_threads() == []
+    sim.stop()  # idempotent
+
+
+def test_restart_is_refused_while_running(simulator: Simulator) -> None:
+    with pytest.raises(RuntimeError):
+        simulator.start()
+
+
+def test_bad_arguments_are_value_errors() -> None:
+    for kw in ({"players": 0}, {"page_size": 0}, {"report_delay": -1}, {"plays_per_hour": 0},
+               {"store_bandwidth": 0}, {"token": " "}, {"now": "yesterday"}):  # fmt: skip
+        with pytest.raises(ValueError):
+            Simulator(**kw)  # type: ignore[arg-type]
+
+
+def test_report_files_are_removed_on_stop(simulator: Simulator) -> None:
+    wait(simulator, create(simulator)["id"])
+    folder = simulator._tmp
+    assert folder is not None and any(folder.iterdir())
+    simulator.stop()
+    assert not folder.exists()
+
+
+def test_cli_simulate_prints_exports_and_serves(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["simulate", "--port", "0", "--seed", "3", "--players", "2", "--medias", "3",
+            "--now", "2024-04-01T12:00:00Z", "--duration", "1.5"]  # fmt: skip
+    status: list[int] = []
+    thread = threading.Thread(target=lambda: status.append(main(argv)))
+    thread.start()
+    out = ""
+    for _ in range(300):
+        out += capsys.readouterr().out
+        if "FOURYOUSEE_TOKEN=" in out:
+            break
+        time.sleep(0.01)
+    exports = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in out.splitlines()
+        if line.startswith("export ")
+    )
+    url, token = exports["FOURYOUSEE_API_URL"], exports["FOURYOUSEE_TOKEN"]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/v1/")
+    r = requests.get(url + "players", headers={"Secret-Token": token}, timeout=5)
+    assert r.status_code == 200 and len(r.json()["results"]) == 2
+    thread.join(10)
+    assert status == [0]
+    assert refused(url)
+
+
+def test_cli_write_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.gz"
+    argv = ["simulate", "--players", "2", "--now", "2024-04-01T00:00:00Z",
+            "--start", "2024-03-04", "--end", "2024-03-04", "--write-report", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    n = len(gzip.decompress(out.read_bytes()).splitlines())
+    assert f"{n:,} playlogs" in capsys.readouterr().out
+    assert main(["simulate", "--write-report", str(out)]) == 1
+    assert "--start" in capsys.readouterr().err
+
+
+def test_cli_simulate_port_in_use_is_one_line_error(
+    simulator: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = urlsplit(simulator.base_url).port
+    assert main(["simulate", "--port", str(port), "--duration", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_served_file_matches_download_helper(simulator: Simulator) -> None:
+    ready = wait(simulator, create(simulator)["id"])
+    assert download(ready["url"]).content == download(get(simulator, "reports").json()[
+        "results"][0]["url"]).content  # fmt: skip
