@@ -220,6 +220,55 @@ def test_urllib3_debug_records_are_redacted(caplog: pytest.LogCaptureFixture) ->
         assert "<redacted>" in record.getMessage()
 
 
+# -- pagination shapes ---------------------------------------------------------------------
+
+
+class _Pages(Client):
+    """A client whose GETs answer scripted bodies (no network)."""
+
+    def __init__(self, bodies: dict[int, object]) -> None:
+        super().__init__(token="t", base_url="http://127.0.0.1:9/v1/")
+        self.bodies = bodies
+        self.asked: list[int] = []
+
+    def _get_json(self, path: str, params: dict | None = None) -> object:
+        page = (params or {}).get("page", 1)
+        self.asked.append(page)
+        return self.bodies[page]
+
+
+@pytest.mark.parametrize(
+    ("bodies", "expected", "asked"),
+    [
+        (
+            {
+                1: {"totalPages": 3, "results": [1]},
+                2: {"totalPages": 3, "results": [2]},
+                3: {"totalPages": 3, "results": [3]},
+            },
+            [1, 2, 3],
+            [1, 2, 3],
+        ),
+        ({1: {"results": [1, 2]}}, [1, 2], [1]),  # no totalPages: one page
+        ({1: {"id": 9, "name": "x"}}, [{"id": 9, "name": "x"}], [1]),  # a single object
+        ({1: [4, 5]}, [4, 5], [1]),  # a bare list
+        ({1: {"totalPages": 0, "results": []}}, [], [1]),
+        ({1: {"totalPages": 2, "results": None}, 2: {"results": [7]}}, [7], [1, 2]),
+    ],
+)
+def test_pagination_shapes(bodies: dict, expected: list, asked: list) -> None:
+    c = _Pages(bodies)
+    assert c._get_all("players") == expected
+    assert c.asked == asked
+
+
+def test_pagination_rejects_non_objects() -> None:
+    with pytest.raises(fy.APIError):
+        _Pages({1: "text"})._get_all("players")
+    with pytest.raises(fy.APIError):
+        _Pages({1: {"results": "nope"}})._get_all("players")
+
+
 # -- names frames from inline payloads ------------------------------------------------------
 
 

@@ -86,6 +86,22 @@ def test_transient_store_faults_are_retried_from_scratch(
     assert progress[1] == table.num_rows  # the discarded attempt was undone
 
 
+@pytest.mark.parametrize(
+    ("fault", "options"),
+    [("server_error", {"status": 503}), ("reset", {}), ("slow", {"delay": 2.0})],
+)
+def test_store_answering_badly_is_retried(
+    simulator: Simulator, ready: Report, fault: str, options: dict
+) -> None:
+    api = Client(token=simulator.token, base_url=simulator.base_url, timeout=0.5, retry=FAST)
+    simulator.inject(fault, route="GET store", **options)
+    started = time.monotonic()
+    pd.testing.assert_frame_equal(api.download_playlogs(ready), expected(simulator, ready))
+    assert time.monotonic() - started < 2.0  # a slow store is cut by the read timeout
+    calls = store_calls(simulator)  # (a slow answer is recorded only when it is sent)
+    assert [c.status for c in calls][-1] == 200 and len(calls) == (1 if fault == "slow" else 2)
+
+
 def test_persistent_reset_is_download_error(api: Client, simulator: Simulator, ready) -> None:
     simulator.inject("store_reset", times=10, route="GET store", after_bytes=100)
     with pytest.raises(fy.DownloadError, match="3 attempts"):
