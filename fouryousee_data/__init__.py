@@ -19,6 +19,7 @@ from fouryousee_data.analysis import (
     per_player,
     per_player_media,
 )
+from fouryousee_data.audit import compliance, read_contract
 from fouryousee_data.cache import cache_info, clear_cache
 from fouryousee_data.client import Client, report_filter
 from fouryousee_data.errors import (
@@ -61,6 +62,7 @@ __all__ = [
     "airtime",
     "cache_info",
     "clear_cache",
+    "compliance",
     "empty_playlogs",
     "enrich",
     "fetch_playlogs",
@@ -69,6 +71,7 @@ __all__ = [
     "per_media",
     "per_player",
     "per_player_media",
+    "read_contract",
     "read_playlogs",
     "report_filter",
     "uptime",

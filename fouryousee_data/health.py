@@ -102,8 +102,8 @@ def uptime(
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``player_id`` and ``day``; columns ``plays`` (in the
-        window), ``open_s`` (window length, seconds), ``silent_s`` (seconds in
+        Indexed by ``player_id`` and ``day``; columns ``opens`` / ``closes``
+        (the window, ``played_at``'s dtype), ``plays`` (in the window), ``open_s`` (window length, seconds), ``silent_s`` (seconds in
         gaps), ``gaps`` (how many) and ``uptime_pct`` (0-100; NaN when the
         window is empty, e.g. clipped away by ``start``/``end``).
 
@@ -303,6 +303,8 @@ def _scan(
     )
     per_window = pd.DataFrame(
         {
+            "opens": times.to_index(win.start, wall=True),
+            "closes": times.to_index(win.end, wall=True),
             "plays": np.bincount(wid, minlength=n).astype(np.int64),
             "open_s": open_len / second,
             "silent_s": silent / second,

@@ -1,0 +1,198 @@
+"""Write frames to Parquet, CSV (incl. Brazilian Excel's dialect) and Excel, atomically.
+
+Every writer writes to a temporary file in the target folder and renames it
+into place, so a reader never sees half a file. Aggregates (frames indexed by
+``player_id`` / ``period`` ...) keep their index as leading columns in CSV and
+Excel.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> df = pd.DataFrame({"player_id": [1], "share": [0.5]})
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     path = to_csv(df, pathlib.Path(tmp) / "out.csv", brazil=True)
+...     path.read_bytes()
+b'\\xef\\xbb\\xbfplayer_id;share\\r\\n1;0,5\\r\\n'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["EXCEL_MAX_ROWS", "to_csv", "to_excel", "to_parquet", "write"]
+
+#: Rows an Excel sheet holds (header included).
+EXCEL_MAX_ROWS = 1_048_576
+
+
+def _atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = f".tmp{target.suffix}"  # writers such as openpyxl check the extension
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _flat(df: pd.DataFrame) -> pd.DataFrame:
+    """The index as leading columns, unless it is a plain row number."""
+    if isinstance(df.index, pd.RangeIndex) and df.index.name is None:
+        return df
+    return df.reset_index()
+
+
+def _naive_local(df: pd.DataFrame) -> pd.DataFrame:
+    """tz-aware columns as local wall-clock time (what spreadsheets understand)."""
+    aware = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)]
+    if not aware:
+        return df
+    out = df.copy()
+    for col in aware:
+        out[col] = out[col].dt.tz_localize(None)
+    return out
+
+
+def to_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` (dtypes, tz and index kept) to a Parquet file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     p = to_parquet(pd.DataFrame({"a": [1]}), pathlib.Path(tmp) / "a.parquet")
+    ...     pd.read_parquet(p)["a"].tolist()
+    [1]
+    """
+    return _atomic(path, lambda tmp: df.to_parquet(tmp, engine="pyarrow"))
+
+
+def to_csv(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    brazil: bool = False,
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+) -> Path:
+    """Write ``df`` to CSV, the index as leading columns when it is meaningful.
+
+    Parameters
+    ----------
+    brazil
+        Brazilian Excel's dialect: ``;`` separator, decimal comma, UTF-8 with a
+        BOM (so accents open correctly), CRLF line ends, and tz-aware times
+        written as local time without the offset.
+    sep, decimal, encoding
+        Override the dialect (defaults ``,`` / ``.`` / ``utf-8``, or the
+        Brazilian ones above).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     p = to_csv(pd.DataFrame({"a": [1.5]}), pathlib.Path(tmp) / "a.csv")
+    ...     p.read_text()
+    'a\\n1.5\\n'
+    """
+    flat = _flat(df)
+    options = {"sep": ",", "decimal": ".", "encoding": "utf-8", "lineterminator": "\n"}
+    if brazil:
+        options = {"sep": ";", "decimal": ",", "encoding": "utf-8-sig", "lineterminator": "\r\n"}
+        flat = _naive_local(flat)
+    for key, value in (("sep", sep), ("decimal", decimal), ("encoding", encoding)):
+        if value is not None:
+            options[key] = value
+    if options["sep"] == options["decimal"]:
+        raise ValueError(f"sep and decimal must differ, both are {options['sep']!r}")
+    return _atomic(path, lambda tmp: flat.to_csv(tmp, index=False, **options))
+
+
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def _sheet_names(names: list[str]) -> list[str]:
+    """Valid, unique Excel sheet names (at most 31 characters, no ``[]:*?/\\``)."""
+    out: list[str] = []
+    for name in names:
+        base = _BAD_SHEET_CHARS.sub("_", str(name)).strip("'")[:31] or "sheet"
+        candidate, n = base, 1
+        while candidate.lower() in (o.lower() for o in out):
+            n += 1
+            candidate = f"{base[: 31 - len(str(n)) - 1]}~{n}"
+        out.append(candidate)
+    return out
+
+
+def to_excel(
+    frames: pd.DataFrame | Mapping[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    sheet_name: str = "data",
+) -> Path:
+    """Write one frame, or a mapping ``{sheet name: frame}``, to an ``.xlsx`` workbook.
+
+    tz-aware times are written as local time (Excel has no time zones); sheet
+    names are made valid and unique; a frame over Excel's row limit is a
+    ``ValueError`` (use Parquet or CSV for raw playlogs).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     p = to_excel({"a": pd.DataFrame({"x": [1]}), "b": pd.DataFrame({"y": [2]})},
+    ...                  pathlib.Path(tmp) / "book.xlsx")
+    ...     sorted(pd.read_excel(p, sheet_name=None))
+    ['a', 'b']
+    """
+    sheets = {sheet_name: frames} if isinstance(frames, pd.DataFrame) else dict(frames)
+    if not sheets:
+        raise ValueError("frames: nothing to write")
+    for name, df in sheets.items():
+        if len(df) + 1 > EXCEL_MAX_ROWS:
+            raise ValueError(
+                f"frames: sheet {name!r} has {len(df):,} rows, over Excel's limit of "
+                f"{EXCEL_MAX_ROWS - 1:,}; write Parquet or CSV instead"
+            )
+
+    def write(tmp: str) -> None:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, df in zip(_sheet_names(list(sheets)), sheets.values(), strict=True):
+                _naive_local(_flat(df)).to_excel(writer, sheet_name=name, index=False)
+
+    return _atomic(path, write)
+
+
+def write(df: pd.DataFrame, path: str | os.PathLike[str], **options: object) -> Path:
+    """Write by suffix: ``.parquet``, ``.csv`` or ``.xlsx`` (``options`` go to that writer).
+
+    Examples
+    --------
+    >>> write(pd.DataFrame(), "out.txt")
+    Traceback (most recent call last):
+    ...
+    ValueError: path: expected a .parquet, .csv or .xlsx file name, got 'out.txt'
+    """
+    writers: dict[str, Callable[..., Path]] = {
+        ".parquet": to_parquet,
+        ".csv": to_csv,
+        ".xlsx": to_excel,
+    }
+    suffix = Path(path).suffix.lower()
+    if suffix not in writers:
+        raise ValueError(
+            f"path: expected a .parquet, .csv or .xlsx file name, got {Path(path).name!r}"
+        )
+    return writers[suffix](df, path, **options)
