@@ -274,12 +274,13 @@ def test_store_supports_range_and_head(simulator: Simulator) -> None:
 
 
 def test_store_bandwidth_throttles(make_simulator: Callable[..., Simulator]) -> None:
-    sim = make_simulator(store_bandwidth=20_000)
-    url = wait(sim, create(sim)["id"])["url"]
+    sim = make_simulator(store_bandwidth=50_000)
+    week = {"startDate": "2024-03-04", "endDate": "2024-03-10"}
+    url = wait(sim, create(sim, week)["id"])["url"]
     started = time.monotonic()
     size = len(download(url).content)
-    assert size > 5_000
-    assert time.monotonic() - started >= size / 20_000 * 0.8
+    assert size > 10_000
+    assert time.monotonic() - started >= size / 50_000 * 0.8
 
 
 # -- records ---------------------------------------------------------------------------------
