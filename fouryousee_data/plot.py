@@ -1,0 +1,277 @@
+"""Charts of playlogs with matplotlib: look at the data rather than read it.
+
+Each function draws on ``ax`` (or a new figure when ``ax`` is None) and returns
+the ``Axes``, with a title, axis labels and readable dates. Nothing here calls
+``plt.show()`` or picks a backend: in a notebook the figure shows itself, in a
+script call ``ax.figure.savefig("chart.png")``. Times are drawn as local
+wall-clock time (tz-aware frames too).
+
+Examples
+--------
+>>> ax = daily_plays(df, by="media")                      # doctest: +SKIP
+>>> ax.figure.savefig("daily.png")                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fouryousee_data.analysis import IdList, hour_weekday, per_media, per_player
+from fouryousee_data.health import DEFAULT_OPENING_HOURS, OpeningHours, gaps, uptime
+from fouryousee_data.timerange import DateLike
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["compliance_chart", "daily_plays", "hour_weekday_heatmap", "player_timeline"]
+
+_DELIVERED, _CONTRACTED, _GAP, _OPEN = "#1f77b4", "#d62728", "#d62728", "#cfe8cf"
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt  # here, not at import: importing us picks no backend
+
+    _, new = plt.subplots(figsize=figsize, layout="constrained")
+    return new
+
+
+def _date_axis(ax: Axes) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _naive(values: Any) -> pd.DatetimeIndex:
+    """Local wall-clock times for matplotlib (it would draw aware times in UTC)."""
+    index = pd.DatetimeIndex(values)
+    return index.tz_localize(None) if index.tz is not None else index
+
+
+def _labels(ids: Any, names: Any, kind: str) -> list[str]:
+    """``"Lobby (12)"`` from a names mapping / players or medias frame, else ``"player 12"``."""
+    lookup: Mapping[int, Any] = {}
+    if isinstance(names, pd.DataFrame):
+        lookup = dict(zip(names[f"{kind}_id"].astype(int), names["name"], strict=False))
+    elif isinstance(names, Mapping):
+        lookup = {int(k): v for k, v in names.items()}
+    return [f"{lookup[int(i)]} ({i})" if int(i) in lookup else f"{kind} {i}" for i in ids]
+
+
+def daily_plays(
+    df: pd.DataFrame,
+    by: str = "player",
+    *,
+    ax: Axes | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    top: int = 10,
+    names: Any = None,
+) -> Axes:
+    """Plays per day, one line per player (``by="player"``) or media (``by="media"``).
+
+    The ``top`` busiest ids get their own line, the rest are summed into
+    "others". ``names``: a players/medias frame or ``{id: name}`` for the legend.
+    Days without plays are drawn as 0.
+
+    Examples
+    --------
+    >>> ax = daily_plays(df, by="player", names=client.players())  # doctest: +SKIP
+    """
+    if by not in ("player", "media"):
+        raise ValueError(f"by: expected 'player' or 'media', got {by!r}")
+    if top < 1:
+        raise ValueError(f"top: must be at least 1, got {top}")
+    counts = (per_player if by == "player" else per_media)(df, freq="D", start=start, end=end)
+    wide = counts["plays"].unstack(level=0, fill_value=0)
+    order = wide.sum().sort_values(ascending=False, kind="stable").index
+    shown = wide[order[:top]]
+    shown.columns = _labels(shown.columns, names, by)
+    if len(order) > top:
+        shown = shown.assign(**{f"{len(order) - top} others": wide[order[top:]].sum(axis=1)})
+    ax = _axes(ax, (10, 4.5))
+    days = _naive(wide.index)
+    for label in shown.columns:
+        ax.plot(days, shown[label].to_numpy(), marker="o", markersize=3, label=label)
+    ax.set_title(f"Daily plays per {by}")
+    ax.set_xlabel("day")
+    ax.set_ylabel("plays")
+    ax.set_ylim(bottom=0)
+    if len(shown.columns):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    _date_axis(ax)
+    return ax
+
+
+def hour_weekday_heatmap(
+    df: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    player_ids: IdList = None,
+    media_ids: IdList = None,
+) -> Axes:
+    """Heatmap of plays by local hour of day (rows) x weekday (columns), with a colorbar.
+
+    Examples
+    --------
+    >>> ax = hour_weekday_heatmap(df, player_ids=[12])  # doctest: +SKIP
+    """
+    table = hour_weekday(df, start=start, end=end, player_ids=player_ids, media_ids=media_ids)
+    ax = _axes(ax, (6, 7))
+    image = ax.imshow(table.to_numpy(), aspect="auto", cmap="viridis", origin="upper")
+    ax.set_xticks(range(7), list(table.columns))
+    ax.set_yticks(range(0, 24, 2), [f"{h:02d}:00" for h in range(0, 24, 2)])
+    ax.set_title("Plays by hour and weekday")
+    ax.set_xlabel("weekday")
+    ax.set_ylabel("hour of day")
+    ax.figure.colorbar(image, ax=ax, label="plays")
+    return ax
+
+
+def player_timeline(
+    df: pd.DataFrame,
+    *,
+    min_gap: str | pd.Timedelta | dt.timedelta = "30min",
+    opening_hours: OpeningHours = DEFAULT_OPENING_HOURS,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    player_ids: IdList = None,
+    names: Any = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """One row per player: opening hours in green, silent gaps (``health.gaps``) in red.
+
+    Arguments as in :func:`fouryousee_data.health.gaps`; ``names`` labels the
+    rows (a players frame or ``{id: name}``).
+
+    Examples
+    --------
+    >>> ax = player_timeline(df, min_gap="1h", start="2024-03-01")  # doctest: +SKIP
+    """
+    import matplotlib.dates as mdates
+    from matplotlib.patches import Patch
+
+    options = {"start": start, "end": end, "player_ids": player_ids}
+    windows = uptime(df, min_gap, opening_hours, **options)
+    silent = gaps(df, min_gap, opening_hours, **options)
+    ids = windows.index.get_level_values("player_id").unique()
+    ax = _axes(ax, (10, 0.6 * max(len(ids), 1) + 1.8))
+    for row, pid in enumerate(ids):
+        w = windows.xs(pid, level="player_id")
+        g = silent[silent["player_id"] == pid]
+        for frame, color, key in (
+            (w, _OPEN, ("opens", "closes")),
+            (g, _GAP, ("gap_start", "gap_end")),
+        ):
+            left = mdates.date2num(_naive(frame[key[0]]).to_pydatetime())
+            right = mdates.date2num(_naive(frame[key[1]]).to_pydatetime())
+            ax.broken_barh(
+                list(zip(left, right - left, strict=True)), (row - 0.4, 0.8), color=color
+            )
+    ax.set_yticks(range(len(ids)), _labels(ids, names, "player"))
+    ax.set_ylim(len(ids) - 0.5, -0.5)
+    ax.xaxis_date()
+    _date_axis(ax)
+    ax.set_title(f"Player timeline: silent gaps of at least {_duration(min_gap)} in red")
+    ax.set_xlabel("local time")
+    ax.set_ylabel("player")
+    ax.legend(
+        handles=[Patch(color=_OPEN, label="open, playing"), Patch(color=_GAP, label="gap")],
+        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False,
+    )  # fmt: skip
+    return ax
+
+
+def _duration(value: Any) -> str:
+    """``"1h 30min"`` for a Timedelta-like."""
+    minutes = int(pd.Timedelta(value).total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return (
+        " ".join(p for p in (f"{hours}h" if hours else "", f"{minutes}min" if minutes else "") if p)
+        or "0min"
+    )
+
+
+def compliance_chart(
+    result: pd.DataFrame,
+    *,
+    campaign: str | None = None,
+    player_id: int | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Delivered vs contracted plays from an ``audit.compliance`` result.
+
+    * with ``player_id``: that screen's days (bars delivered, contracted as a
+      line; provisional days hatched);
+    * else with ``campaign`` (or a result holding one campaign): totals per player;
+    * else: totals per campaign.
+
+    Examples
+    --------
+    >>> ax = compliance_chart(result, campaign="Summer")  # doctest: +SKIP
+    """
+    if campaign is not None:
+        if campaign not in result.index.get_level_values("campaign"):
+            raise ValueError(f"campaign: {campaign!r} is not in the result")
+        result = result.xs(campaign, level="campaign", drop_level=False)
+    campaigns = result.index.get_level_values("campaign").unique()
+    ax = _axes(ax, (10, 4.5))
+    if player_id is not None:
+        days = result.xs(player_id, level="player_id")
+        _daily_bars(ax, days.droplevel("campaign") if "campaign" in days.index.names else days)
+        where = (
+            f"{campaigns[0]}, player {player_id}" if len(campaigns) == 1 else f"player {player_id}"
+        )
+        ax.set_title(f"{where}: delivered vs contracted per day")
+        return ax
+    level = "player_id" if len(campaigns) == 1 else "campaign"
+    totals = result.groupby(level=level, sort=False)[["delivered", "contracted"]].sum()
+    x = np.arange(len(totals))
+    ax.bar(x - 0.2, totals["delivered"], width=0.4, color=_DELIVERED, label="delivered")
+    ax.bar(
+        x + 0.2, totals["contracted"], width=0.4, color=_CONTRACTED, alpha=0.6, label="contracted"
+    )
+    rate = totals["delivered"] / totals["contracted"].where(totals["contracted"] > 0)
+    for xi, (top, r) in enumerate(zip(totals.max(axis=1), rate, strict=True)):
+        if not np.isnan(r):
+            ax.annotate(f"{r:.0%}", (xi, top), ha="center", va="bottom", fontsize="small")
+    labels = [str(v) for v in totals.index]
+    ax.set_xticks(
+        x,
+        labels,
+        rotation=45 if len(labels) > 8 else 0,
+        ha="right" if len(labels) > 8 else "center",
+    )
+    what = f"{campaigns[0]}: per player" if level == "player_id" else "per campaign"
+    ax.set_title(f"Delivered vs contracted plays, {what}")
+    ax.set_xlabel("player" if level == "player_id" else "campaign")
+    ax.set_ylabel("plays")
+    ax.legend(fontsize="small", frameon=False)
+    return ax
+
+
+def _daily_bars(ax: Axes, days: pd.DataFrame) -> None:
+    when = _naive(days.index.get_level_values("day"))
+    bars = ax.bar(when, days["delivered"], width=0.8, color=_DELIVERED, label="delivered")
+    for bar, provisional in zip(bars, days["provisional"], strict=True):
+        if provisional:
+            bar.set_hatch("//")
+            bar.set_alpha(0.5)
+    ax.step(when, days["contracted"], where="mid", color=_CONTRACTED, label="contracted")
+    if bool(days["provisional"].any()):
+        ax.bar([], [], color=_DELIVERED, alpha=0.5, hatch="//", label="provisional day")
+    ax.set_xlabel("day")
+    ax.set_ylabel("plays")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small", frameon=False)
+    _date_axis(ax)
