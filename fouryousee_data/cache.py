@@ -96,7 +96,7 @@ FORMAT_VERSION = 1
 PART_NAME = "part-0.parquet"
 #: Seconds to wait for another writer of the same day.
 LOCK_TIMEOUT = 60.0
-#: Files read at once.
+#: Cached days read at once by :meth:`PlaylogCache.load`.
 READ_THREADS = 4
 #: "The day ended" when the account's time zone is unknown: the latest zone on earth.
 CONSERVATIVE_OFFSET = dt.timezone(dt.timedelta(hours=-12))
@@ -421,19 +421,68 @@ class PlaylogCache:
         For each day: the unfiltered (``all``) entry first, then the entry of the
         same filter. Unreadable files are logged and left out (a cache miss).
         """
-        scopes = [ALL_SCOPE]
-        own = scope_name(
-            normalise_ids(player_ids, "player_ids"), normalise_ids(media_ids, "media_ids")
-        )
-        if own != ALL_SCOPE:
-            scopes.append(own)
         found: dict[dt.date, list[CachedDay]] = {}
         for day in days:
-            for scope in scopes:
+            for scope in self._scopes(player_ids, media_ids):
                 entry = self._load_entry(self.day_path(scope, day), scope, day)
                 if entry is not None:
                     found.setdefault(day, []).append(entry)
         return found
+
+    def load(
+        self,
+        days: Iterable[dt.date],
+        *,
+        player_ids: Sequence[int] = (),
+        media_ids: Sequence[int] = (),
+        settle: str | pd.Timedelta | dt.timedelta = "24h",
+        tz: str | None = None,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+        serve: bool = True,
+    ) -> Loaded:
+        """What :func:`~fouryousee_data.fetch_playlogs` needs, in one pass over the files
+        (each file opened once): every valid day that can serve the filter
+        (``known``), and the rows of the settled ones (``served``, ``parts``),
+        restricted as in :meth:`read`. ``serve=False`` reads no rows (``refresh``).
+        """
+        settle = parse_settle(settle)
+        ids = {"player_ids": tuple(player_ids), "media_ids": tuple(media_ids)}
+        scopes = self._scopes(player_ids, media_ids)
+
+        def one_day(day: dt.date) -> tuple[list[CachedDay], CachedDay | None, pa.Table | None]:
+            known: list[CachedDay] = []
+            for scope in scopes:
+                opened = self._open(self.day_path(scope, day), scope, day)
+                if opened is None:
+                    continue
+                entry, handle = opened
+                with handle:
+                    known.append(entry)
+                    if serve and entry.is_settled(settle, tz):
+                        table = self._read_rows(entry, handle)
+                        if table is not None:
+                            return known, entry, _cut(table, entry, start, end, **ids)
+            return known, None, None
+
+        days = list(days)
+        # Many small files: a few at once (pyarrow releases the GIL while decoding).
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(days)))) as pool:
+            results = list(pool.map(one_day, days))
+        loaded = Loaded({}, {}, [])
+        for day, (known, entry, table) in zip(days, results, strict=True):
+            if known:
+                loaded.known[day] = known
+            if entry is not None and table is not None:
+                loaded.served[day] = entry
+                loaded.parts.append((day, table))
+        return loaded
+
+    def _scopes(self, player_ids: Sequence[int], media_ids: Sequence[int]) -> list[str]:
+        own = scope_name(
+            normalise_ids(player_ids, "player_ids"), normalise_ids(media_ids, "media_ids")
+        )
+        return [ALL_SCOPE] if own == ALL_SCOPE else [ALL_SCOPE, own]
 
     def entries(self, scope: str | None = None) -> list[CachedDay | Path]:
         """Every cached day of this account (``Path`` for an unreadable file), sorted."""
@@ -470,35 +519,46 @@ class PlaylogCache:
         parts: list[tuple[dt.date, pa.Table]] = []
         bad = []
         ids = {"player_ids": tuple(player_ids), "media_ids": tuple(media_ids)}
-        entries = sorted(entries, key=lambda e: e.day)
-        # Many small files: read a few at once (pyarrow releases the GIL).
-        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            tables = list(pool.map(_try_read_entry, entries))
-        for entry, table in zip(entries, tables, strict=True):
-            if isinstance(table, CacheCorruptError):
-                log.warning(
-                    "cache: %s is unusable (%s); fetching that day again", entry.path, table
-                )
+        for entry in sorted(entries, key=lambda e: e.day):
+            try:
+                with pa.OSFile(str(entry.path)) as handle:
+                    table = self._read_rows(entry, handle)
+            except OSError as exc:
+                log.warning("cache: %s is unusable (%s); fetching that day again", entry.path, exc)
+                table = None
+            if table is None:
                 bad.append(entry.day)
-                continue
-            lo = pd.Timestamp(entry.day)
-            hi = lo + pd.Timedelta(days=1)
-            cut = {
-                "start": start if start is not None and start > lo else None,
-                "end": end if end is not None and end < hi else None,
-            }
-            if entry.scope == ALL_SCOPE:
-                cut.update(ids)
-            parts.append((entry.day, restrict(table, **cut)))
+            else:
+                parts.append((entry.day, _cut(table, entry, start, end, **ids)))
         return ReadResult(parts, bad)
+
+    def _read_rows(self, entry: CachedDay, handle: Any) -> pa.Table | None:
+        try:
+            return _read_entry(entry, handle)
+        except CacheCorruptError as exc:
+            log.warning("cache: %s is unusable (%s); fetching that day again", entry.path, exc)
+            return None
 
     def _load_entry(
         self, path: Path, scope: str, day: dt.date, *, quiet: bool = False
     ) -> CachedDay | None:
-        if not path.is_file():
+        opened = self._open(path, scope, day, quiet=quiet)
+        if opened is None:
             return None
+        opened[1].close()
+        return opened[0]
+
+    def _open(
+        self, path: Path, scope: str, day: dt.date, *, quiet: bool = False
+    ) -> tuple[CachedDay, Any] | None:
+        """The day's entry (from the file's footer) and the open file; None if unusable."""
         try:
-            meta = pq.read_metadata(path)
+            handle = pa.OSFile(str(path))
+        except (OSError, pa.ArrowException):
+            return None  # not cached
+        try:
+            reader = pq.ParquetFile(handle)
+            meta = reader.metadata
             info = json.loads((meta.metadata or {})[METADATA_KEY])
             if info.get("format") != FORMAT_VERSION or info.get("date") != day.isoformat():
                 raise CacheCorruptError("metadata does not describe this day")
@@ -506,7 +566,8 @@ class PlaylogCache:
                 raise CacheCorruptError("metadata disagrees with the file")
             if tuple(meta.schema.names) != COLUMNS:
                 raise CacheCorruptError("unexpected columns")
-            return _entry(path, scope, day, info, path.stat().st_size)
+            entry = _entry(path, scope, day, info, handle.size())
+            return entry, _Handle(handle, reader)
         except (
             OSError,
             KeyError,
@@ -515,6 +576,7 @@ class PlaylogCache:
             pa.ArrowException,
             CacheCorruptError,
         ) as exc:
+            handle.close()
             if not quiet:
                 log.warning("cache: %s is unusable (%s); fetching that day again", path, exc)
             return None
@@ -547,6 +609,17 @@ class PlaylogCache:
         for folder in [*self.path.glob("scope=*"), self.path]:
             _rmdir_if_empty(folder)
         return removed
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What :meth:`PlaylogCache.load` returns."""
+
+    #: Every valid cached day that can serve the filter (``all`` scope first).
+    known: dict[dt.date, list[CachedDay]]
+    #: The settled day served for each day, and its rows in day order.
+    served: dict[dt.date, CachedDay]
+    parts: list[tuple[dt.date, pa.Table]]
 
 
 @dataclass(frozen=True)
@@ -614,18 +687,34 @@ def _conform(table: pa.Table) -> pa.Table:
         raise ValueError(f"table: not in the playlog schema: {exc}") from exc
 
 
-def _try_read_entry(entry: CachedDay) -> pa.Table | CacheCorruptError:
-    try:
-        return _read_entry(entry)
-    except CacheCorruptError as exc:
-        return exc
+class _Handle:
+    """An open cache file and its Parquet reader (footer parsed once)."""
+
+    def __init__(self, file: Any, reader: pq.ParquetFile | None = None) -> None:
+        self.file = file
+        self.reader = reader
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> _Handle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def _read_entry(entry: CachedDay) -> pa.Table:
+def _read_entry(entry: CachedDay, handle: Any) -> pa.Table:
+    """The rows of a cached day, checked against its metadata; ``CacheCorruptError`` if not."""
     try:
-        table = pq.ParquetFile(entry.path).read(use_threads=False)
-        table = _conform(table).replace_schema_metadata(None)
-    except (OSError, ValueError, pa.ArrowException) as exc:
+        if isinstance(handle, _Handle) and handle.reader is not None:
+            reader = handle.reader
+        else:
+            reader = pq.ParquetFile(handle.file if isinstance(handle, _Handle) else handle)
+        table = reader.read(use_threads=False)
+        # Parquet stores whole seconds as milliseconds: the cast back cannot truncate.
+        table = table.select(list(COLUMNS)).cast(PLAYLOG_SCHEMA, safe=False)
+    except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
         raise CacheCorruptError(str(exc)) from exc
     if table.num_rows != entry.rows:
         raise CacheCorruptError(f"{table.num_rows} rows, metadata says {entry.rows}")
@@ -635,6 +724,29 @@ def _read_entry(entry: CachedDay) -> pa.Table:
         if lo.as_py() < first or hi.as_py() >= first + _ONE_DAY:
             raise CacheCorruptError("rows outside the day")
     return table
+
+
+def _cut(
+    table: pa.Table,
+    entry: CachedDay,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    *,
+    player_ids: Sequence[int],
+    media_ids: Sequence[int],
+) -> pa.Table:
+    """Restrict one cached day, filtering only what needs it (a partial first/last
+    day; the ids on an ``all``-scope day)."""
+    lo = pd.Timestamp(entry.day)
+    hi = lo + pd.Timedelta(days=1)
+    unfiltered = entry.scope == ALL_SCOPE
+    return restrict(
+        table,
+        start=start if start is not None and start > lo else None,
+        end=end if end is not None and end < hi else None,
+        player_ids=player_ids if unfiltered else (),
+        media_ids=media_ids if unfiltered else (),
+    )
 
 
 def _entry(path: Path, scope: str, day: dt.date, info: dict[str, Any], size: int) -> CachedDay:

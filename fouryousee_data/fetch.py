@@ -172,10 +172,20 @@ def _fetch(
     job.cache = PlaylogCache(root, job.client.fingerprint) if root is not None else None
 
     days = span.days()
+    served: dict[dt.date, CachedDay] = {}
+    cached: list[tuple[dt.date, pa.Table]] = []
     if job.cache is not None:
-        job.known = job.cache.entries_for(days, player_ids=job.player_ids, media_ids=job.media_ids)
-    served = {} if refresh else _settled_entries(job)
-    cached = _read_cached(job, served, span.start, span.end)
+        loaded = job.cache.load(
+            days,
+            player_ids=job.player_ids,
+            media_ids=job.media_ids,
+            settle=job.settle,
+            tz=job.tz,
+            start=span.start,
+            end=span.end,
+            serve=not refresh,
+        )
+        job.known, served, cached = loaded.known, loaded.served, loaded.parts
     missing = [d for d in days if d not in served]
     windows = split_windows(missing)
     log.info(
@@ -227,33 +237,6 @@ class _Fetched:
     report: Report
     table: pa.Table
     provisional: list[dt.date]
-
-
-def _settled_entries(job: _Job) -> dict[dt.date, CachedDay]:
-    served: dict[dt.date, CachedDay] = {}
-    for day, entries in (job.known or {}).items():
-        for entry in entries:
-            if entry.is_settled(job.settle, job.tz):
-                served[day] = entry
-                break
-    return served
-
-
-def _read_cached(
-    job: _Job, served: dict[dt.date, CachedDay], start: pd.Timestamp, end: pd.Timestamp
-) -> list[tuple[dt.date, pa.Table]]:
-    if job.cache is None or not served:
-        return []
-    result = job.cache.read(
-        served.values(),
-        start=start,
-        end=end,
-        player_ids=job.player_ids,
-        media_ids=job.media_ids,
-    )
-    for day in result.bad:
-        served.pop(day, None)
-    return result.parts
 
 
 def _is_sorted(table: pa.Table) -> bool:
