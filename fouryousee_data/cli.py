@@ -234,8 +234,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "poll_interval": 0.05,
     }
     print(f"demo: an in-process 4YouSee simulator; fetching {first}..{last} ({args.days} days)")
-    with Simulator(seed=42, players=6, medias=12, tz=tz, report_delay=0.3, now=now) as sim:
-        options["client"] = Client(token=sim.token, base_url=sim.base_url)
+    with (
+        Simulator(seed=42, players=6, medias=12, tz=tz, report_delay=0.3, now=now) as sim,
+        Client(token=sim.token, base_url=sim.base_url) as client,
+    ):
+        options["client"] = client
         t0 = time.perf_counter()
         df = fetch_playlogs(first, last, **options)  # type: ignore[arg-type]
         t1 = time.perf_counter()
@@ -252,14 +255,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"run 2: {len(df):,} playlogs, {len(df.attrs['cached_days'])} days from the cache "
             f"in {t2 - t1:.2f} s: {posts} report requests, {len(sim.requests)} HTTP requests"
         )
+        players, medias = client.players(), client.medias()
+    player_names = players.set_index("player_id")["name"].rename("player")
+    media_names = medias.set_index("media_id")["name"].rename("media")
+    columns = ["plays", "active_days", "first_played", "last_played"]
     print("\nplays per player:")
-    print(analysis.per_player(df).to_string())
+    print(analysis.per_player(df)[columns].join(player_names).to_string())
     print("\nplays per media (top 10):")
-    print(analysis.per_media(df).sort_values("plays", ascending=False).head(10).to_string())
+    by_media = analysis.per_media(df).sort_values("plays", ascending=False).head(10)
+    print(by_media[columns].join(media_names).to_string())
     write_frame(df, out / "playlogs.parquet")
     charts = {
-        "daily_plays_per_player.png": lambda ax: plot.daily_plays(df, by="player", ax=ax),
-        "daily_plays_per_media.png": lambda ax: plot.daily_plays(df, by="media", ax=ax),
+        "daily_plays_per_player.png": lambda ax: plot.daily_plays(
+            df, by="player", ax=ax, names=players
+        ),
+        "daily_plays_per_media.png": lambda ax: plot.daily_plays(
+            df, by="media", ax=ax, names=medias
+        ),
         "hour_weekday_heatmap.png": lambda ax: plot.hour_weekday_heatmap(df, ax=ax),
     }
     for name, draw in charts.items():
