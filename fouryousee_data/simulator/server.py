@@ -139,12 +139,28 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.server.name, format % args)
 
     def read_body(self) -> bytes:
-        """The request body (by ``Content-Length``; none without it)."""
+        """The request body (by ``Content-Length``, or chunked; none without either)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
         return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self, limit: int = 16 * 1024 * 1024) -> bytes:
+        body = bytearray()
+        while len(body) <= limit:
+            size = int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                for _ in range(100):  # trailers, up to the blank line
+                    if self.rfile.readline(1024) in (b"\r\n", b"\n", b""):
+                        break
+                return bytes(body)
+            body += self.rfile.read(size)
+            self.rfile.readline(8)  # the CRLF after each chunk
+        self.close_connection = True
+        return bytes(body)
 
     def record(self, status: int | None) -> None:
         """Log this request in ``sim.requests`` (before the client sees the answer)."""
