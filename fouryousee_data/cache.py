@@ -615,7 +615,8 @@ class PlaylogCache:
 class Loaded:
     """What :meth:`PlaylogCache.load` returns."""
 
-    #: Every valid cached day that can serve the filter (``all`` scope first).
+    #: The valid cached days that can serve the filter (``all`` scope first; a day's
+    #: list stops at the entry that served it).
     known: dict[dt.date, list[CachedDay]]
     #: The settled day served for each day, and its rows in day order.
     served: dict[dt.date, CachedDay]

@@ -247,3 +247,20 @@ def test_cache_info_and_clear(cache: PlaylogCache) -> None:
     assert sorted(fy.cache_info(cache.root)["date"].dt.day) == [1, 3, 4]
     assert fy.clear_cache(cache.root) == 3
     assert not (cache.root / FP).exists()
+
+
+def test_load_serves_settled_days_once_and_falls_back_to_the_own_scope(tmp_path: Path) -> None:
+    c = PlaylogCache(tmp_path, FP)
+    c.store_days(playlogs(ROWS), DAYS[:2], report=report(1), player_ids=[1])
+    c.store_days(playlogs(ROWS), DAYS[:2], report=report(2))
+    c.store_days(playlogs(ROWS), DAYS[2:3], report=report(3, "2024-03-01T00:00:00+00:00"))
+    c.day_path(ALL_SCOPE, DAYS[1]).write_bytes(b"PAR1 broken")
+    loaded = c.load(DAYS, player_ids=[1])
+    assert [e.report_id for e in loaded.known[DAYS[0]]] == [2]  # served: no need to look further
+    assert [e.report_id for e in loaded.known[DAYS[1]]] == [1]
+    assert {d: e.report_id for d, e in loaded.served.items()} == {DAYS[0]: 2, DAYS[1]: 1}
+    assert DAYS[2] in loaded.known and DAYS[2] not in loaded.served  # provisional
+    assert [d for d, _ in loaded.parts] == DAYS[:2]
+    assert [t.column("player_id").to_pylist() for _, t in loaded.parts] == [[1, 1], [1]]
+    refresh = c.load(DAYS, player_ids=[1], serve=False)
+    assert refresh.served == {} and refresh.parts == [] and set(refresh.known) == set(DAYS[:3])

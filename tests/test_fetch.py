@@ -347,3 +347,26 @@ def test_argument_errors(api: fy.Client, tmp_path: Path) -> None:
         fy.fetch_playlogs("2024-03-01", "2024-03-02", player_ids=["a"], **call)  # type: ignore[list-item]
     empty = fy.fetch_playlogs("2024-03-01 10:00", "2024-03-01 10:00", **call)
     same(empty, fy.empty_playlogs())
+
+
+def test_gaps_split_windows_and_concurrency_is_bounded(
+    simulator: Simulator, api: fy.Client, tmp_path: Path
+) -> None:
+    first = fy.fetch_playlogs("2024-03-01", "2024-03-12", client=api, cache_dir=tmp_path, **FAST)
+    for day in range(1, 13, 2):  # uncache every other day: six one-day gaps
+        fy.clear_cache(tmp_path, api, start=f"2024-03-{day:02d}", end=f"2024-03-{day:02d}")
+    simulator.reset_requests()
+    again = fy.fetch_playlogs(
+        "2024-03-01", "2024-03-12", client=api, cache_dir=tmp_path, max_concurrency=2, **FAST
+    )
+    same(again, first)
+    assert posts(simulator) == 6
+    assert again.attrs["fetched_days"] == [f"2024-03-{d:02d}" for d in range(1, 13, 2)]
+    in_flight = peak = 0
+    for record in simulator.requests:  # a window starts with its POST, ends with its download
+        if record.method == "POST":
+            in_flight += 1
+        elif record.server == "store":
+            in_flight -= 1
+        peak = max(peak, in_flight)
+    assert peak <= 2
