@@ -135,3 +135,21 @@ def test_served_file_matches_download_helper(simulator: Simulator) -> None:
     ready = wait(simulator, create(simulator)["id"])
     assert download(ready["url"]).content == download(get(simulator, "reports").json()[
         "results"][0]["url"]).content  # fmt: skip
+
+
+def test_store_falls_back_to_localhost_when_127_0_0_2_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.2", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            sim = Simulator(players=2, medias=3, report_delay=0.01, store_port=port).start()
+        except OSError:
+            pytest.fail("the store did not fall back to 127.0.0.1")
+        try:
+            assert sim.store_url == f"http://localhost:{port}/"
+            ready = wait(sim, create(sim)["id"])
+            assert ready["url"].startswith(sim.store_url)
+            assert download(ready["url"]).status_code == 200
+        finally:
+            sim.stop()
