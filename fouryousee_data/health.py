@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_OPENING_HOURS", "gaps", "uptime"]
 #: Opening hours used when none are given: 08:00 to 22:00, local time.
 DEFAULT_OPENING_HOURS: tuple[str, str] = ("08:00", "22:00")
 
-OpeningHours = tuple[Any, Any] | Mapping[int, tuple[Any, Any]] | pd.DataFrame | None
+OpeningHours = tuple[Any, Any] | Mapping[Any, Any] | pd.DataFrame | None
 
 
 def gaps(
@@ -52,9 +52,12 @@ def gaps(
         The shortest silence reported (a ``Timedelta`` or a string like ``"30min"``).
     opening_hours
         ``(open, close)`` as ``"HH:MM"`` strings or ``datetime.time`` (default
-        08:00-22:00); ``None`` for 24 hours; or per player: a mapping
-        ``{player_id: (open, close)}`` or a DataFrame with ``player_id``,
-        ``open``, ``close`` (players not listed get the default).
+        08:00-22:00); ``None`` for 24 hours; a weekly schedule
+        ``{"Mon-Fri": ("08:00", "22:00"), "Sat": ("09:00", "14:00")}`` (days
+        not listed are closed: no window, no gaps); or per player: a mapping
+        ``{player_id: hours}`` (hours in any of the forms above) or a DataFrame
+        with ``player_id``, ``open``, ``close`` and optionally ``weekday``
+        (``"Mon"``, ``"Mon-Fri"``). Players not listed get the default.
     start, end
         The days to check (``fetch_playlogs`` rules); default: the frame's
         first to last day. Dates pick whole opening windows (an overnight
@@ -97,15 +100,16 @@ def uptime(
     """Uptime per player per day: the share of opening hours not inside a :func:`gaps` gap.
 
     Arguments as in :func:`gaps`. Every player x day appears (a dark day is
-    ``uptime_pct == 0``).
+    ``uptime_pct == 0``; a closed day has ``open_s == 0`` and NaN uptime).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by ``player_id`` and ``day``; columns ``opens`` / ``closes``
-        (the window, ``played_at``'s dtype), ``plays`` (in the window), ``open_s`` (window length, seconds), ``silent_s`` (seconds in
-        gaps), ``gaps`` (how many) and ``uptime_pct`` (0-100; NaN when the
-        window is empty, e.g. clipped away by ``start``/``end``).
+        (the window, ``played_at``'s dtype), ``plays`` (in the window),
+        ``open_s`` (window length, seconds), ``silent_s`` (seconds in gaps),
+        ``gaps`` (how many) and ``uptime_pct`` (0-100; NaN when there is no
+        window: a closed day, or clipped away by ``start``/``end``).
 
     Examples
     --------
@@ -137,8 +141,8 @@ def _seconds_of_day(value: Any, name: str) -> int:
     raise ValueError(f"opening_hours: {name} {value!r} is not a time of day like '08:00'")
 
 
-def _window(hours: tuple[Any, Any] | None) -> tuple[int, int]:
-    """``(open, close)`` -> (open offset, window length) in seconds."""
+def _window(hours: Any) -> tuple[int, int]:
+    """``(open, close)`` -> (open offset, window length) in seconds; None is 24 hours."""
     if hours is None:
         return 0, 86_400
     if isinstance(hours, str) or not isinstance(hours, tuple | list) or len(hours) != 2:
@@ -149,22 +153,56 @@ def _window(hours: tuple[Any, Any] | None) -> tuple[int, int]:
     return open_s, length
 
 
-def _windows_per_player(opening_hours: OpeningHours, players: np.ndarray) -> np.ndarray:
-    """(n_players, 2) array of (open offset, length) seconds."""
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _weekdays(key: Any) -> list[int]:
+    """``"Sat"`` or ``"Mon-Fri"`` (wrapping ``"Fri-Mon"`` allowed) -> weekday numbers."""
+    names = [p.strip()[:3].title() for p in str(key).split("-")]
+    if not 1 <= len(names) <= 2 or any(n not in _WEEKDAYS for n in names):
+        raise ValueError(f"opening_hours: {key!r} is not a weekday like 'Mon' or 'Mon-Fri'")
+    first, last = (_WEEKDAYS.index(n) for n in (names[0], names[-1]))
+    return [(first + i) % 7 for i in range((last - first) % 7 + 1)]
+
+
+def _is_weekly(hours: Any) -> bool:
+    return isinstance(hours, Mapping) and all(isinstance(k, str) for k in hours)
+
+
+def _week(hours: Any) -> np.ndarray:
+    """(7, 2) (open offset, length) per weekday; a weekly mapping closes the days it omits."""
+    if not _is_weekly(hours):
+        return np.tile(np.array(_window(hours), dtype=np.int64), (7, 1))
+    week = np.zeros((7, 2), dtype=np.int64)
+    for key, value in hours.items():
+        week[_weekdays(key)] = _window(value)
+    return week
+
+
+def _schedule(opening_hours: OpeningHours, players: np.ndarray) -> np.ndarray:
+    """(n_players, 7, 2) array of (open offset, length) seconds per weekday."""
     if isinstance(opening_hours, pd.DataFrame):
-        missing = {"player_id", "open", "close"} - set(opening_hours.columns)
-        if missing:
-            raise ValueError(f"opening_hours: missing columns {sorted(missing)}")
-        rows = opening_hours[["player_id", "open", "close"]].itertuples(index=False)
-        opening_hours = {int(p): (o, c) for p, o, c in rows}
-    if isinstance(opening_hours, Mapping):
-        default = _window(DEFAULT_OPENING_HOURS)
-        table = {int(k): _window(v) for k, v in opening_hours.items()}
-        return np.array([table.get(int(p), default) for p in players], dtype=np.int64).reshape(
-            -1, 2
-        )
-    one = _window(opening_hours)
-    return np.tile(np.array(one, dtype=np.int64), (len(players), 1))
+        opening_hours = _table_hours(opening_hours)
+    if isinstance(opening_hours, Mapping) and not _is_weekly(opening_hours):
+        default = _week(DEFAULT_OPENING_HOURS)
+        table = {int(k): _week(v) for k, v in opening_hours.items()}
+        weeks = [table.get(int(p), default) for p in players]
+        return np.stack(weeks) if weeks else np.zeros((0, 7, 2), dtype=np.int64)
+    return np.tile(_week(opening_hours), (len(players), 1, 1))
+
+
+def _table_hours(table: pd.DataFrame) -> dict[int, Any]:
+    """A ``player_id, open, close[, weekday]`` table -> ``{player_id: hours}``."""
+    missing = {"player_id", "open", "close"} - set(table.columns)
+    if missing:
+        raise ValueError(f"opening_hours: missing columns {sorted(missing)}")
+    if "weekday" not in table.columns:
+        rows = table[["player_id", "open", "close"]].itertuples(index=False)
+        return {int(p): (o, c) for p, o, c in rows}
+    hours: dict[int, dict[str, Any]] = {}
+    for p, o, c, w in table[["player_id", "open", "close", "weekday"]].itertuples(index=False):
+        hours.setdefault(int(p), {})[str(w)] = (o, c)
+    return hours
 
 
 @dataclass(frozen=True)
@@ -177,18 +215,22 @@ class _Windows:
     start: np.ndarray
     end: np.ndarray
 
-    def window_of(self, times: _Times, spec: np.ndarray, player_ids: np.ndarray) -> np.ndarray:
-        """Window id of each row, ``-1`` for rows outside every window."""
+    def window_of(self, times: _Times, player_ids: np.ndarray) -> np.ndarray:
+        """Window id of each row (its day's window, or the previous day's running past
+        midnight), ``-1`` for rows outside every window."""
+        wid = np.full(len(times.wall), -1, dtype=np.int64)
         if len(self.start) == 0:
-            return np.full(len(times.wall), -1, dtype=np.int64)
+            return wid
         code = self.players(player_ids)
-        ok = code >= 0
-        safe = np.where(ok, code, 0)
-        k = (times.wall - spec[safe, 0]) // times.per_day - self.day0
-        ok &= (k >= 0) & (k < self.n_days)
-        wid = safe * self.n_days + np.where(ok, k, 0)
-        ok &= (times.wall >= self.start[wid]) & (times.wall < self.end[wid])
-        return np.where(ok, wid, -1)
+        known = code >= 0
+        base = np.where(known, code, 0) * self.n_days
+        day = times.wall // times.per_day - self.day0
+        for k in (day, day - 1):
+            ok = known & (wid < 0) & (k >= 0) & (k < self.n_days)
+            candidate = base + np.where(ok, k, 0)
+            ok &= (times.wall >= self.start[candidate]) & (times.wall < self.end[candidate])
+            wid = np.where(ok, candidate, wid)
+        return wid
 
 
 def _min_gap(value: Any) -> pd.Timedelta:
@@ -215,8 +257,10 @@ def _windows(
     last = hi - 1 if hi is not None else (int(wall.max()) if len(wall) else -1)
     day0 = first // per_day
     n_days = last // per_day - day0 + 1 if last >= first else 0
-    start = (day0 + np.arange(n_days))[None, :] * per_day + spec[:, :1]
-    end = start + spec[:, 1:]
+    days = day0 + np.arange(n_days)
+    week = spec[:, (days + 3) % 7]  # (players, days, 2); 1970-01-01 was a Thursday
+    start = days[None, :] * per_day + week[..., 0]
+    end = start + week[..., 1]
     if clip_lo is not None:
         start = np.maximum(start, clip_lo)
     if clip_hi is not None:
@@ -276,9 +320,9 @@ def _scan(
     players = _codes(ids, _id_list(player_ids, "player_ids"))
     unit = pd.Timedelta(1, times.unit)
     second = int(pd.Timedelta(seconds=1) // unit)
-    spec = _windows_per_player(opening_hours, players.universe) * second
+    spec = _schedule(opening_hours, players.universe) * second
     win = _windows(times, players, spec, (lo, hi), (clip_lo, clip_hi))
-    wid, t = _sorted_plays(win.window_of(times, spec, ids), times.wall)
+    wid, t = _sorted_plays(win.window_of(times, ids), times.wall)
     g_wid, g_start, g_end = _find_gaps(win, wid, t, int(gap // unit))
     universe = players.universe.astype(df["player_id"].dtype)
     found = pd.DataFrame(

@@ -39,14 +39,14 @@ def test_gaps_exact() -> None:
                 "2024-01-02 08:00",
                 "2024-01-01 08:00",
                 "2024-01-02 08:00",
-            ),  # fmt: skip
+            ),
             "gap_end": ts(
                 "2024-01-01 12:00",
                 "2024-01-01 21:50",
                 "2024-01-02 22:00",
                 "2024-01-01 22:00",
                 "2024-01-02 22:00",
-            ),  # fmt: skip
+            ),
         }
     )
     expected["duration"] = expected["gap_end"] - expected["gap_start"]
@@ -93,6 +93,31 @@ def test_overnight_and_per_player_hours() -> None:
     assert up["open_s"].tolist() == [86400.0] and up["gaps"].tolist() == [1]
     up = fy.uptime(frame(rows), "3h", None, start="2024-01-01", end="2024-01-01")
     assert up["open_s"].tolist() == [86400.0]
+
+
+def test_weekly_schedules_close_the_days_they_omit() -> None:
+    # 2024-01-06 is a Saturday, 2024-01-07 a Sunday
+    rows = [("2024-01-06 09:30:00", 1, 7), ("2024-01-08 01:00:00", 1, 7)]
+    week = {"Mon-Fri": ("08:00", "22:00"), "Sat": ("09:00", "14:00")}
+    up = fy.uptime(frame(rows), "1h", week, start="2024-01-06", end="2024-01-08")
+    assert up["open_s"].tolist() == [5 * 3600.0, 0.0, 14 * 3600.0]
+    assert up["uptime_pct"].isna().tolist() == [False, True, False]  # closed Sunday
+    assert up["plays"].tolist() == [1, 0, 0]  # the Monday 01:00 play is outside hours
+    # a Saturday night window runs past midnight into Sunday
+    late = {1: {"Sat": ("20:00", "02:00")}, 2: {"Sun-Mon": ("10:00", "11:00")}}
+    rows = [("2024-01-07 01:00:00", 1, 7), ("2024-01-08 10:30:00", 2, 7)]
+    up = fy.uptime(frame(rows), "2h", late, start="2024-01-06", end="2024-01-08")
+    assert up.loc[1, "plays"].tolist() == [1, 0, 0]
+    assert up.loc[2, "open_s"].tolist() == [0.0, 3600.0, 3600.0]
+    assert up.loc[2, "plays"].tolist() == [0, 0, 1]
+    table = pd.DataFrame(
+        {"player_id": [1, 1], "weekday": ["Sat", "sun"], "open": ["09:00"] * 2,
+         "close": ["10:00"] * 2}
+    )  # fmt: skip
+    up = fy.uptime(frame(rows), "2h", table, start="2024-01-05", end="2024-01-07")
+    assert up.loc[1, "open_s"].tolist() == [0.0, 3600.0, 3600.0]
+    with pytest.raises(ValueError, match="weekday"):
+        fy.uptime(frame(rows), "1h", {"Weekend": ("08:00", "22:00")})
 
 
 def test_instants_clip_the_windows() -> None:
