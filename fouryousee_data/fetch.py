@@ -56,6 +56,8 @@ __all__ = ["fetch_playlogs"]
 
 log = logging.getLogger("fouryousee_data.fetch")
 
+#: Upper bound of the growing interval between two polls of a report (seconds).
+MAX_POLL_INTERVAL = 60.0
 #: Errors after which a window's report is requested (or downloaded) once more.
 RETRYABLE = (ReportFailedError, DownloadError, CorruptReportError, InvalidPlaylogError)
 
@@ -140,6 +142,16 @@ def fetch_playlogs(
     """
     span = resolve_range(start, end, tz=tz)
     _check_tz(tz)
+    if webhook is not None and not (
+        isinstance(webhook, str) and webhook.startswith(("http://", "https://"))
+    ):
+        raise ValueError(f"webhook: expected an http(s) URL, got {webhook!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+        raise ValueError(f"timeout: expected seconds >= 0, got {timeout!r}")
+    if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float):
+        raise ValueError(f"poll_interval: expected seconds > 0, got {poll_interval!r}")
+    if not 0 < poll_interval <= MAX_POLL_INTERVAL:
+        raise ValueError(f"poll_interval: expected 0 < seconds <= 60, got {poll_interval!r}")
     job = _Job(
         client=client,
         player_ids=normalise_ids(player_ids, "player_ids"),
@@ -287,7 +299,10 @@ def _fetch_window(job: _Job, first: dt.date, last: dt.date, bars: _Progress) -> 
             bars.waiting(1)
             try:
                 report = job.client.wait_for_report(
-                    report, timeout=job.timeout, poll_interval=job.poll_interval
+                    report,
+                    timeout=job.timeout,
+                    poll_interval=job.poll_interval,
+                    max_poll_interval=MAX_POLL_INTERVAL,
                 )
             finally:
                 bars.waiting(-1)

@@ -341,6 +341,12 @@ def test_argument_errors(api: fy.Client, tmp_path: Path) -> None:
         fy.fetch_playlogs("2024-03-01", "2024-03-02", tz="Mars/Olympus", **call)
     with pytest.raises(ValueError, match="settle"):
         fy.fetch_playlogs("2024-03-01", "2024-03-02", settle="later", **call)
+    with pytest.raises(ValueError, match="webhook"):
+        fy.fetch_playlogs("2024-03-01", "2024-03-02", webhook="file:///etc/passwd", **call)
+    with pytest.raises(ValueError, match="poll_interval"):
+        fy.fetch_playlogs("2024-03-01", "2024-03-02", poll_interval=0, **call)
+    with pytest.raises(ValueError, match="timeout"):
+        fy.fetch_playlogs("2024-03-01", "2024-03-02", timeout=float("nan"), **call)
     with pytest.raises(ValueError, match="max_concurrency"):
         fy.fetch_playlogs("2024-03-01", "2024-03-02", max_concurrency=0, **call)
     with pytest.raises(ValueError, match="player_ids"):
