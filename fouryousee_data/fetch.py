@@ -139,6 +139,10 @@ def fetch_playlogs(
     >>> df = fetch_playlogs("2024-01-01", "2024-03-31")  # doctest: +SKIP
     >>> df.attrs["cached_days"][:2]  # doctest: +SKIP
     ['2024-01-01', '2024-01-02']
+    >>> fetch_playlogs("2024-03-02", "2024-03-01")
+    Traceback (most recent call last):
+    ...
+    ValueError: end (2024-03-01) is before start (2024-03-02)
     """
     span = resolve_range(start, end, tz=tz)
     _check_tz(tz)
