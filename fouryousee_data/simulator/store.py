@@ -159,6 +159,7 @@ class StoreHandler(Handler):
             if not self.server.sim._stopping.is_set():
                 return False
             self.drop()  # the simulator stopped meanwhile
+            return True
         if fault.name == "reset":
             self.drop()
         elif fault.name == "rate_limit":
