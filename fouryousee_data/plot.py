@@ -168,6 +168,7 @@ def player_timeline(
     ax = _axes(ax, (10, 0.6 * max(len(ids), 1) + 1.8))
     for row, pid in enumerate(ids):
         w = windows.xs(pid, level="player_id")
+        w = w[w["open_s"] > 0]  # closed days have no window
         g = silent[silent["player_id"] == pid]
         for frame, color, key in (
             (w, _OPEN, ("opens", "closes")),
@@ -262,16 +263,19 @@ def compliance_chart(
 
 def _daily_bars(ax: Axes, days: pd.DataFrame) -> None:
     when = _naive(days.index.get_level_values("day"))
+    provisional = days["provisional"].to_numpy(dtype=bool)
+    for day in when[provisional]:  # shaded even when nothing was delivered
+        ax.axvspan(day - pd.Timedelta(hours=12), day + pd.Timedelta(hours=12), color="0.9", lw=0)
     bars = ax.bar(when, days["delivered"], width=0.8, color=_DELIVERED, label="delivered")
-    for bar, provisional in zip(bars, days["provisional"], strict=True):
-        if provisional:
+    for bar, flag in zip(bars, provisional, strict=True):
+        if flag:
             bar.set_hatch("//")
             bar.set_alpha(0.5)
     ax.step(when, days["contracted"], where="mid", color=_CONTRACTED, label="contracted")
-    if bool(days["provisional"].any()):
-        ax.bar([], [], color=_DELIVERED, alpha=0.5, hatch="//", label="provisional day")
+    if provisional.any():
+        ax.fill_between([], [], color="0.9", label="provisional (may still grow)")
     ax.set_xlabel("day")
     ax.set_ylabel("plays")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize="small", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     _date_axis(ax)
