@@ -428,7 +428,9 @@ def to_pdf(
 
 
 _A4 = (8.27, 11.69)
-_ROWS_FIRST, _ROWS_MORE = 31, 55  # table rows on a page with / without the chart
+_TABLE_FONT = 7.5
+# table rows on a page with / without the chart: up to 40 days fit on one page
+_ROWS_FIRST, _ROWS_MORE = 40, 70
 
 
 def _cover(result: pd.DataFrame, title: str) -> Any:
@@ -479,12 +481,12 @@ def _player_pages(days: pd.DataFrame, campaign: str, player_id: int) -> list[Any
         fig = Figure(figsize=_A4)
         fig.text(0.08, 0.95, f"{campaign} · player {player_id}{name}", fontsize=14, weight="bold")
         if number == 0:
-            compliance_chart(days, player_id=player_id, ax=fig.add_axes((0.1, 0.66, 0.85, 0.25)))
+            compliance_chart(days, player_id=player_id, ax=fig.add_axes((0.1, 0.66, 0.66, 0.25)))
             top = 0.6
         else:
             fig.text(0.08, 0.925, "(continued)", fontsize=9, color="0.4")
             top = 0.9
-        _text_table(fig, top, header, chunk, fontsize=8)
+        _text_table(fig, top, header, chunk, fontsize=_TABLE_FONT)
         pages.append(fig)
     return pages
 

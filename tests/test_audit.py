@@ -182,7 +182,9 @@ def test_pdf_cover_and_one_page_per_player(tmp_path: Path) -> None:
     ]
     df = frame(ROWS)
     df.attrs["provisional_days"] = ["2024-01-03"]
-    result = fy.compliance(df, contract, start="2023-12-02", end="2024-01-03")  # 33 days
+    result = fy.compliance(df, contract, start="2023-11-25", end="2024-01-03")  # 40 days
+    assert len(audit._player_pages(result.loc[["Summer"]], "Summer", 1)) == 1
+    result = fy.compliance(df, contract, start="2023-11-24", end="2024-01-03")  # 41 days
     path = audit.to_pdf(result, tmp_path / "audit.pdf", title="Audit for ACME")
     data = path.read_bytes()
     assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
