@@ -522,15 +522,16 @@ class PlaylogCache:
         parts: list[tuple[dt.date, pa.Table]] = []
         bad = []
         ids = {"player_ids": tuple(player_ids), "media_ids": tuple(media_ids)}
-        for entry in sorted(entries, key=lambda e: e.day):
-            try:
-                with pa.OSFile(str(entry.path)) as handle:
+        for listed in sorted(entries, key=lambda e: e.day):
+            # Opened afresh: the day may have been replaced since it was listed.
+            opened = self._open(listed.path, listed.scope, listed.day)
+            table = None
+            if opened is not None:
+                entry, handle = opened
+                with handle:
                     table = self._read_rows(entry, handle)
-            except OSError as exc:
-                log.warning("cache: %s is unusable (%s); fetching that day again", entry.path, exc)
-                table = None
             if table is None:
-                bad.append(entry.day)
+                bad.append(listed.day)
             else:
                 parts.append((entry.day, _cut(table, entry, start, end, **ids)))
         return ReadResult(parts, bad)

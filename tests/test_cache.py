@@ -264,3 +264,35 @@ def test_load_serves_settled_days_once_and_falls_back_to_the_own_scope(tmp_path:
     assert [t.column("player_id").to_pylist() for _, t in loaded.parts] == [[1, 1], [1]]
     refresh = c.load(DAYS, player_ids=[1], serve=False)
     assert refresh.served == {} and refresh.parts == [] and set(refresh.known) == set(DAYS[:3])
+
+
+def test_concurrent_writers_and_readers_never_see_a_partial_day(tmp_path: Path) -> None:
+    import threading
+
+    c = PlaylogCache(tmp_path, FP)
+    small, big = playlogs(ROWS[:1]), playlogs(ROWS[:3])
+    c.store_days(small, [DAY], report=report(1))
+    errors: list[BaseException] = []
+    seen: set[int] = set()
+
+    def write(table: pa.Table, rid: int) -> None:
+        try:
+            for _ in range(15):
+                c.store_days(table, [DAY], report=report(rid))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(t, i)) for i, t in ((1, small), (2, big))]
+    for w in writers:
+        w.start()
+    for _ in range(200):  # bounded
+        entries = c.entries_for([DAY])
+        result = c.read(entries[DAY])
+        assert result.bad == []
+        seen.add(result.table.num_rows)
+        if not any(w.is_alive() for w in writers):
+            break
+    for w in writers:
+        w.join(timeout=30)
+    assert not errors and seen <= {1, 3}
+    assert not list(tmp_path.rglob("*.tmp"))
