@@ -36,6 +36,7 @@ webhook receiver::
     cache.store_days(table, days, report=..., player_ids=..., media_ids=...)
     cache.entries_for(days, player_ids=..., media_ids=...)  # valid days that can serve
     cache.read(entries, start=..., end=..., player_ids=..., media_ids=...)
+    cache.load(days, player_ids=..., settle=..., tz=..., start=..., end=...)  # fetch's one pass
     entry.is_settled(settle, tz)
     cache.entries() / cache.clear(...)
 
