@@ -299,3 +299,20 @@ def test_matches_a_groupby_reference(rows: list[tuple[int, int, int]], freq: str
 def test_module_exports() -> None:
     for name in analysis.__all__:
         assert getattr(fy, name) is getattr(analysis, name)
+
+
+@pytest.mark.parametrize("module", ["analysis", "health", "audit", "export", "plot"])
+def test_public_functions_documented(module: str) -> None:
+    """Every public function has an Examples section and a line in the README."""
+    import importlib
+    import inspect
+    from pathlib import Path
+
+    mod = importlib.import_module(f"fouryousee_data.{module}")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if not inspect.isfunction(obj):
+            continue
+        assert "Examples\n" in (obj.__doc__ or ""), f"{module}.{name} has no Examples"
+        assert f"`{name}(" in readme, f"{module}.{name} is not in the README"
