@@ -392,11 +392,16 @@ def to_excel(result: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
     Examples
     --------
-    >>> to_excel(compliance(pd.DataFrame({"played_at": pd.to_datetime([]),
-    ...     "player_id": pd.array([], dtype="int32"), "media_id": pd.array([], dtype="int32")}),
-    ...     [{"campaign": "C", "media_ids": "1", "player_ids": "1", "plays_per_day": 1,
-    ...       "start": "2024-01-01", "end": "2024-01-02"}]), "/tmp/audit.xlsx")  # doctest: +SKIP
-    PosixPath('/tmp/audit.xlsx')
+    >>> import tempfile, pathlib
+    >>> df = pd.DataFrame({"played_at": pd.to_datetime(["2024-01-01 10:00"]),
+    ...                    "player_id": pd.array([1], dtype="int32"),
+    ...                    "media_id": pd.array([12], dtype="int32")})
+    >>> result = compliance(df, [{"campaign": "C", "media_ids": "12", "player_ids": "1",
+    ...                           "plays_per_day": 2}])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = to_excel(result, pathlib.Path(tmp) / "audit.xlsx")
+    ...     list(pd.read_excel(path, sheet_name=None))
+    ['summary', 'C']
     """
     sheets = {"summary": summary(result)}
     for campaign in result.index.get_level_values("campaign").unique():
@@ -412,8 +417,16 @@ def to_pdf(
 
     Examples
     --------
-    >>> to_pdf(result, "audit.pdf", title="Summer campaign")  # doctest: +SKIP
-    PosixPath('audit.pdf')
+    >>> import tempfile, pathlib
+    >>> df = pd.DataFrame({"played_at": pd.to_datetime(["2024-01-01 10:00"]),
+    ...                    "player_id": pd.array([1], dtype="int32"),
+    ...                    "media_id": pd.array([12], dtype="int32")})
+    >>> result = compliance(df, [{"campaign": "C", "media_ids": "12", "player_ids": "1",
+    ...                           "plays_per_day": 2}])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = to_pdf(result, pathlib.Path(tmp) / "audit.pdf", title="Summer campaign")
+    ...     path.read_bytes()[:5]
+    b'%PDF-'
     """
     from matplotlib.backends.backend_pdf import PdfPages
 

@@ -8,8 +8,9 @@ wall-clock time (tz-aware frames too).
 
 Examples
 --------
->>> ax = daily_plays(df, by="media")                      # doctest: +SKIP
->>> ax.figure.savefig("daily.png")                        # doctest: +SKIP
+>>> from fouryousee_data import plot
+>>> ax = plot.daily_plays(fy.read_playlogs("report.gz"), by="media")  # doctest: +SKIP
+>>> ax.figure.savefig("daily.png")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -84,7 +85,13 @@ def daily_plays(
 
     Examples
     --------
-    >>> ax = daily_plays(df, by="player", names=client.players())  # doctest: +SKIP
+    >>> from matplotlib.figure import Figure
+    >>> df = pd.DataFrame({"played_at": pd.date_range("2024-03-01 08:00", periods=96, freq="h"),
+    ...                    "player_id": pd.array([1, 2] * 48, dtype="int32"),
+    ...                    "media_id": pd.array([7, 8, 9] * 32, dtype="int32")})
+    >>> ax = daily_plays(df, by="media", names={7: "Promo"}, ax=Figure().subplots())
+    >>> [t.get_text() for t in ax.get_legend().get_texts()], ax.get_title()
+    (['Promo (7)', 'media 8', 'media 9'], 'Daily plays per media')
     """
     if by not in ("player", "media"):
         raise ValueError(f"by: expected 'player' or 'media', got {by!r}")
@@ -124,7 +131,13 @@ def hour_weekday_heatmap(
 
     Examples
     --------
-    >>> ax = hour_weekday_heatmap(df, player_ids=[12])  # doctest: +SKIP
+    >>> from matplotlib.figure import Figure
+    >>> df = pd.DataFrame({"played_at": pd.date_range("2024-03-01 08:00", periods=96, freq="h"),
+    ...                    "player_id": pd.array([1, 2] * 48, dtype="int32"),
+    ...                    "media_id": pd.array([7, 8, 9] * 32, dtype="int32")})
+    >>> ax = hour_weekday_heatmap(df, player_ids=[1], ax=Figure().subplots())
+    >>> int(ax.get_images()[0].get_array().sum())
+    48
     """
     table = hour_weekday(df, start=start, end=end, player_ids=player_ids, media_ids=media_ids)
     ax = _axes(ax, (6, 7))
@@ -156,7 +169,13 @@ def player_timeline(
 
     Examples
     --------
-    >>> ax = player_timeline(df, min_gap="1h", start="2024-03-01")  # doctest: +SKIP
+    >>> from matplotlib.figure import Figure
+    >>> df = pd.DataFrame({"played_at": pd.date_range("2024-03-01 08:00", periods=96, freq="h"),
+    ...                    "player_id": pd.array([1, 2] * 48, dtype="int32"),
+    ...                    "media_id": pd.array([7, 8, 9] * 32, dtype="int32")})
+    >>> ax = player_timeline(df, min_gap="90min", ax=Figure().subplots())
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['player 1', 'player 2']
     """
     import matplotlib.dates as mdates
     from matplotlib.patches import Patch
@@ -219,7 +238,16 @@ def compliance_chart(
 
     Examples
     --------
-    >>> ax = compliance_chart(result, campaign="Summer")  # doctest: +SKIP
+    >>> from matplotlib.figure import Figure
+    >>> df = pd.DataFrame({"played_at": pd.date_range("2024-03-01 08:00", periods=96, freq="h"),
+    ...                    "player_id": pd.array([1, 2] * 48, dtype="int32"),
+    ...                    "media_id": pd.array([7, 8, 9] * 32, dtype="int32")})
+    >>> from fouryousee_data.audit import compliance
+    >>> result = compliance(df, [{"campaign": "Summer", "media_ids": [7], "player_ids": [1, 2],
+    ...                           "plays_per_day": 10}])
+    >>> ax = compliance_chart(result, campaign="Summer", ax=Figure().subplots())
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['1', '2']
     """
     if campaign is not None:
         if campaign not in result.index.get_level_values("campaign"):
