@@ -100,6 +100,8 @@ def _times(df: pd.DataFrame) -> _Times:
     col = df["played_at"]
     if not pd.api.types.is_datetime64_any_dtype(col.dtype):
         raise ValueError(f"df: 'played_at' must be datetime64, got {col.dtype}")
+    if col.hasnans:
+        raise ValueError("df: 'played_at' has missing values (NaT); drop or fill them first")
     tz = getattr(col.dtype, "tz", None)
     naive = col.dt.tz_localize(None) if tz is not None else col
     wall = naive.to_numpy().view(np.int64)
@@ -139,6 +141,8 @@ def _bounds(
 def _id_list(ids: IdList, name: str) -> np.ndarray | None:
     if ids is None:
         return None
+    if isinstance(ids, int | np.integer):
+        ids = [int(ids)]
     if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
         raise ValueError(f"{name}: expected a list of integer ids, got {type(ids).__name__}")
     try:

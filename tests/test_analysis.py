@@ -184,6 +184,9 @@ def test_bad_arguments_name_themselves() -> None:
         fy.per_player(df, player_ids="1,2")
     with pytest.raises(ValueError, match="played_at"):
         fy.per_player(df.drop(columns="played_at"))
+    with pytest.raises(ValueError, match="NaT"):
+        fy.per_player(df.assign(played_at=df["played_at"].where(df["player_id"] == 1)))
+    assert fy.per_player(df, player_ids=2)["plays"].tolist() == [2]  # one id is a list of one
 
 
 def test_hour_weekday() -> None:
