@@ -15,6 +15,8 @@ Period semantics
   time, or tz-aware when ``played_at`` is). Buckets are local calendar buckets.
 * Sub-day frequencies (``"h"``, ``"15min"``, ...) and ``"nD"`` are aligned to
   midnight of the range's first day (like ``resample(origin="start_day")``).
+  They are wall-clock buckets: on a tz-aware frame the hour skipped when DST
+  starts has no bucket, the hour repeated when it ends is one bucket.
 * Anchored frequencies follow pandas' ``resample`` bins, labelled by their first
   day: ``"W"`` (``W-SUN``, weeks ending Sunday) gives Monday-starting weeks;
   ``"MS"`` and ``"ME"`` both give calendar months labelled by the 1st.
@@ -238,7 +240,12 @@ def _axis(times: _Times, offset: BaseOffset | None, lo: int | None, hi: int | No
             raise ValueError(f"freq: {offset.freqstr!r} is finer than played_at's unit")
         origin = day0 + (first - day0) // step * step
         n = max((last - origin) // step + 1, 0)
-        return _Axis(origin, step, n, None, origin + np.arange(n) * step, False)
+        starts = origin + np.arange(n) * step
+        exists = _wall_exists(starts, times)
+        if exists.all():
+            return _Axis(origin, step, n, None, starts, False)
+        # buckets inside a DST gap hold no play (aware times never fall there): drop them
+        return _Axis(origin, step, n, np.cumsum(exists) - 1, starts[exists], False)
     n_days = max(last // per_day - first // per_day + 1, 0)
     days = day0 + np.arange(n_days) * per_day
     if offset is None:
@@ -253,6 +260,16 @@ def _axis(times: _Times, offset: BaseOffset | None, lo: int | None, hi: int | No
     bucket[changes] = 1
     periods = starts[np.concatenate([[0], changes])] if n_days else starts
     return _Axis(day0, per_day, n_days, np.cumsum(bucket), periods, True)
+
+
+def _wall_exists(starts: np.ndarray, times: _Times) -> np.ndarray:
+    """Which wall-clock bucket starts exist in the frame's time zone (all when naive)."""
+    if times.tz is None or len(starts) == 0:
+        return np.ones(len(starts), dtype=bool)
+    naive = pd.DatetimeIndex(starts.view(f"M8[{times.unit}]"))
+    first = np.ones(len(starts), dtype=bool)
+    aware = naive.tz_localize(times.tz, ambiguous=first, nonexistent="NaT")
+    return ~np.asarray(aware.isna())
 
 
 def _anchored_starts(days: np.ndarray, offset: BaseOffset, unit: str) -> np.ndarray:

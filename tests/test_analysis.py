@@ -14,7 +14,7 @@ from pandas.testing import assert_frame_equal, assert_index_equal, assert_series
 
 import fouryousee_data as fy
 from fouryousee_data import analysis
-from fouryousee_data.schema import empty_playlogs, pandas_dtypes
+from fouryousee_data.schema import empty_playlogs, localize, pandas_dtypes
 
 TZ = "America/Sao_Paulo"
 
@@ -33,7 +33,7 @@ def frame(rows: list[tuple[str, int, int]], tz: str | None = None) -> pd.DataFra
     )
     df = df.astype({k: v for k, v in pandas_dtypes().items()})
     if tz:
-        df["played_at"] = df["played_at"].dt.tz_localize(tz)
+        df["played_at"] = localize(df["played_at"], tz)
     return df
 
 
@@ -152,6 +152,18 @@ def test_tz_aware_frame() -> None:
     # an aware bound is converted to the frame's zone
     aware = pd.Timestamp("2024-01-01 13:15", tz="UTC")  # 10:15 in Sao Paulo
     assert fy.per_player(df, start=aware, end="2024-01-04")["plays"].tolist() == [1, 2]
+
+
+def test_dst_hours_are_wall_clock_buckets() -> None:
+    ny = "America/New_York"
+    spring = frame([("2024-03-10 01:30:00", 1, 7), ("2024-03-10 03:10:00", 1, 7)], tz=ny)
+    got = fy.per_player(spring, freq="h", start="2024-03-10", end="2024-03-10")
+    periods = got.index.get_level_values("period")
+    assert len(periods) == 23 and periods.is_unique  # 02:00 does not exist that day
+    assert got.loc[(1, pd.Timestamp("2024-03-10 03:00", tz=ny)), "plays"] == 1
+    autumn = frame([("2024-11-03 01:30:00", 1, 7)], tz=ny)
+    got = fy.per_player(autumn, freq="h", start="2024-11-03", end="2024-11-03")
+    assert len(got) == 24 and got["plays"].sum() == 1
 
 
 def test_nanosecond_frames_work_too() -> None:
