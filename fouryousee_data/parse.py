@@ -386,17 +386,19 @@ def _blocks(reader: _Reader, max_line: int) -> Iterator[tuple[memoryview, int]]:
     pending: list[bytes] = []
     size = n_source = 0
     threshold = _BLOCK  # grows while one line is longer than a block
-    at_start = True
+    at_start, content_seen = True, False
     for piece, n in reader:
         n_source += n
+        if at_start:  # drop a UTF-8 BOM, possibly split over pieces
+            piece = b"".join([*pending, piece])
+            if len(piece) < len(_BOM) and _BOM.startswith(piece):
+                pending = [piece]
+                continue
+            piece, pending, size, at_start = piece.removeprefix(_BOM), [], 0, False
+        if not content_seen:
+            content_seen = _check_start(piece)
         pending.append(piece)
         size += len(piece)
-        if at_start:
-            head = b"".join(pending)
-            if len(head) < len(_BOM) and _BOM.startswith(head):
-                pending = [head]
-                continue  # wait for the whole BOM
-            pending, at_start = [_check_start(head)], False
         if size < threshold:
             continue
         data = b"".join(pending)
@@ -411,24 +413,23 @@ def _blocks(reader: _Reader, max_line: int) -> Iterator[tuple[memoryview, int]]:
         threshold = size + _BLOCK
     data = b"".join(pending)
     if at_start:
-        data = _check_start(data)
+        data = data.removeprefix(_BOM)
+        _check_start(data)
     if data and not data.endswith(b"\n"):
         data += b"\n"
     if data or n_source:
         yield memoryview(data), n_source
 
 
-def _check_start(head: bytes) -> bytes:
-    """Drop a UTF-8 BOM; refuse a body whose first non-blank byte is not ``{``."""
-    if head.startswith(_BOM):
-        head = head[len(_BOM) :]
-    text = head.lstrip(_JSON_WS)
+def _check_start(text: bytes) -> bool:
+    """Refuse a body whose first non-blank byte is not ``{``; True once one was seen."""
+    text = text.lstrip(_JSON_WS)
     if text and text[:1] != b"{":
         raise CorruptReportError(
             f"the report is not NDJSON: it starts with {_excerpt(text)!r} "
             "(an HTML or XML error page?)"
         )
-    return head
+    return bool(text)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -325,6 +325,7 @@ def test_a_line_of_only_an_object_start_is_invalid_not_corrupt() -> None:
         b"<html><body>403 Forbidden</body></html>",
         b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
         b"\n\n  <!DOCTYPE html>",
+        b"\r\n" * 300_000 + b"<html>",  # the first pieces are all blank
         b"\xef\xbb\xbfnot json",
         b"\x00\x01\x02\x03binary",
         b"\x1f",
