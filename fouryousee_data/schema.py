@@ -27,15 +27,11 @@ __all__ = [
     "SOURCE_KEYS",
     "empty_playlogs",
     "pandas_dtypes",
-    "table_to_frame",
     "to_pandas",
 ]
 
 #: Timestamp unit of ``played_at`` (the source has whole seconds).
 TIME_UNIT = "s"
-
-# malloc rather than Arrow's default mimalloc: frees reach the OS at once (lower peak RSS).
-_POOL = pa.system_memory_pool()
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 
@@ -96,37 +92,15 @@ def to_pandas(table: pa.Table, tz: str | None = None) -> pd.DataFrame:
     """Convert an Arrow table in :data:`PLAYLOG_SCHEMA` to the playlog DataFrame.
 
     Without ``tz`` ``played_at`` stays naive local time; with ``tz`` the local
-    wall-clock times are localized (see :func:`localize`). ``table`` is left
-    untouched.
+    wall-clock times are localized (see :func:`localize`).
 
     Examples
     --------
     >>> list(to_pandas(PLAYLOG_SCHEMA.empty_table()).columns) == list(COLUMNS)
     True
     """
-    return table_to_frame(table, tz)
-
-
-def table_to_frame(
-    table: pa.Table, tz: str | None = None, *, release: bool = False
-) -> pd.DataFrame:
-    """:func:`to_pandas`, optionally releasing the table's memory as it goes.
-
-    Numeric columns of a single-chunk table are converted without a copy.
-    With ``release=True`` the caller hands the table over: it must not be
-    used afterwards (Arrow frees each column once converted).
-
-    Examples
-    --------
-    >>> table_to_frame(PLAYLOG_SCHEMA.empty_table(), release=True).shape
-    (0, 6)
-    """
-    if table.schema.names != list(COLUMNS):
-        table = table.select(list(COLUMNS))
-    df = table.to_pandas(
-        ignore_metadata=True, split_blocks=True, self_destruct=release, memory_pool=_POOL
-    )
-    del table
+    table = table.select(list(COLUMNS))
+    df = table.to_pandas(ignore_metadata=True)
     # An all-null dictionary column may come back as object: force the dtype.
     for name in _CATEGORICAL:
         if not isinstance(df[name].dtype, pd.CategoricalDtype):

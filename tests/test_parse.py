@@ -458,3 +458,12 @@ def test_arrow_table_round_trips_through_to_pandas() -> None:
     assert isinstance(table, pa.Table) and table.schema == PLAYLOG_SCHEMA
     pd.testing.assert_frame_equal(fy.schema.to_pandas(table), read_playlogs(data))
     assert table.num_rows == 2  # to_pandas left the table usable
+
+
+def test_the_frame_is_an_ordinary_writable_frame() -> None:
+    df = read_playlogs(gzip.compress(lines(line(), line(playerId=5))))
+    df.loc[0, "player_id"] = 9
+    df["media_id"] += 1
+    df.iloc[1, 0] = pd.Timestamp("2020-01-01")
+    assert df["player_id"].tolist() == [9, 5] and df["media_id"].tolist() == [49, 49]
+    assert df["played_at"].tolist()[1] == pd.Timestamp("2020-01-01")
