@@ -49,11 +49,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``gaps`` and ``uptime`` live in :mod:`fouryousee_data.health`; reachable from here too."""
+    """``gaps``/``uptime`` (:mod:`~fouryousee_data.health`) and ``compliance``
+    (:mod:`~fouryousee_data.audit`) are reachable from here too."""
     if name in ("gaps", "uptime"):
         from fouryousee_data import health
 
         return getattr(health, name)
+    if name == "compliance":
+        from fouryousee_data import audit
+
+        return audit.compliance
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

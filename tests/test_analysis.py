@@ -312,8 +312,10 @@ def test_matches_a_groupby_reference(rows: list[tuple[int, int, int]], freq: str
 
 
 def test_module_exports() -> None:
-    for name in analysis.__all__:
+    for name in [*analysis.__all__, "gaps", "uptime", "compliance"]:
         assert getattr(fy, name) is getattr(analysis, name)
+    with pytest.raises(AttributeError):
+        analysis.nothing_here  # noqa: B018
 
 
 @pytest.mark.parametrize("module", ["analysis", "health", "audit", "export", "plot"])
