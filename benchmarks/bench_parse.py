@@ -228,7 +228,10 @@ def measure(method: str, path: Path) -> dict[str, Any]:
 
 
 def run(rows: int, methods: list[str], repeat: int) -> None:
-    path = generate(rows)
+    # In a subprocess: a process inherits its parent's peak RSS across fork+exec,
+    # so this one must stay small for the workers' baselines to be right.
+    subprocess.run([sys.executable, __file__, "--generate", str(rows)], check=True)
+    path = report_path(rows)
     size = path.stat().st_size
     print(f"\n{rows:,} rows, {size / 1e6:.0f} MB gzip ({path.name})")
     results: dict[str, dict[str, Any]] = {}
@@ -268,7 +271,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--repeat", type=int, default=1, help="runs per method (best time)")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=int, metavar="ROWS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.generate:
+        generate(args.generate)
+        return
     if args.worker:
         method, path = args.worker
         print(json.dumps(worker(method, Path(path))))
