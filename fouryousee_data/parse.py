@@ -85,7 +85,6 @@ _STORE_TYPES = {
     "ip": np.dtype(np.int32),
 }
 _INT32 = (-(2**31), 2**31 - 1)
-_MIN_SECONDS = int((np.datetime64("0001-01-01", "s") - np.datetime64(0, "s")).astype(np.int64))
 
 # What a line is parsed into, before the conversion to the final dtypes.
 _RAW_SCHEMA = pa.schema(
@@ -610,13 +609,12 @@ class _Dictionary:
     def __init__(self) -> None:
         self._codes: dict[str, int] = {}
 
-    def encode(self, values: pa.DictionaryArray) -> np.ndarray:
-        """The block's values as codes of this dictionary (-1 for null)."""
-        local = values.dictionary.to_pylist()
-        remap = [self._codes.setdefault(v, len(self._codes)) for v in local]
-        remap.append(-1)  # where the block's value is null
-        indices = values.indices.fill_null(len(local)).to_numpy()
-        return np.array(remap, np.int32)[indices]
+    def encode(self, encoded: tuple[list[str], np.ndarray]) -> np.ndarray:
+        """A block's (values, codes with -1 for null) -> codes of this dictionary."""
+        values, codes = encoded
+        remap = [self._codes.setdefault(v, len(self._codes)) for v in values]
+        remap.append(-1)  # codes of -1 (null) pick this last entry
+        return np.array(remap, np.int32)[codes]
 
     def categorical(self, codes: np.ndarray) -> pd.Categorical:
         """The codes (-1 for null) as a pandas Categorical over this dictionary."""
@@ -679,7 +677,8 @@ def _convert(batch: pa.RecordBatch) -> dict[str, Any]:
             encoded.dictionary.validate(full=True)
         except pa.ArrowInvalid as exc:
             raise _BadBlock from exc
-        columns[name] = encoded
+        codes = encoded.indices.fill_null(-1).to_numpy()
+        columns[name] = (encoded.dictionary.to_pylist(), codes)
     return {name: columns[name] for name in schema.COLUMNS}
 
 
@@ -696,29 +695,59 @@ def _fixed_width(values: pa.StringArray, width: int) -> np.ndarray:
 
 
 def _played_at(dates: pa.StringArray, times: pa.StringArray) -> np.ndarray:
-    """``YYYY-MM-DD`` + ``HH:MM:SS`` -> seconds since 1970, validated, without strptime."""
+    """Arrow's ``date`` and ``time`` strings -> seconds since 1970 (see :func:`_seconds`)."""
     if not len(dates):
         return np.empty(0, np.int64)
-    d = _fixed_width(dates, 10)
-    t = _fixed_width(times, 8)
-    if not ((d[:, 4] == 45) & (d[:, 7] == 45)).all():
+    return _seconds(_fixed_width(dates, 10), _fixed_width(times, 8))
+
+
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int32)
+
+
+def _seconds(d: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DD`` and ``HH:MM:SS`` as (n, 10) and (n, 8) bytes -> seconds since 1970.
+
+    Validated like the careful path (a real date, year 1-9999, 00:00:00-23:59:59);
+    raises _BadBlock otherwise. No strptime: integer arithmetic on the bytes.
+    """
+    date_digits = (d - 48)[:, [0, 1, 2, 3, 5, 6, 8, 9]]
+    time_digits = (t - 48)[:, [0, 1, 3, 4, 6, 7]]
+    if (date_digits > 9).any() or (time_digits > 9).any():
         raise _BadBlock
-    try:  # Arrow's ISO-8601 parser: digits, month and day-of-month checked
-        days = pc.cast(dates, pa.timestamp("s"), memory_pool=_POOL)
-    except pa.ArrowInvalid as exc:
-        raise _BadBlock from exc
-    digits = t - 48
-    if (digits[:, [0, 1, 3, 4, 6, 7]] > 9).any() or not ((t[:, 2] == 58) & (t[:, 5] == 58)).all():
+    if not ((d[:, 4] == 45) & (d[:, 7] == 45) & (t[:, 2] == 58) & (t[:, 5] == 58)).all():
         raise _BadBlock
-    hours = digits[:, 0].astype(np.int32) * 10 + digits[:, 1]
-    minutes = digits[:, 3].astype(np.int32) * 10 + digits[:, 4]
-    seconds = digits[:, 6].astype(np.int32) * 10 + digits[:, 7]
+    dd = date_digits.astype(np.int32) @ np.array(
+        [
+            [1000, 0, 0],
+            [100, 0, 0],
+            [10, 0, 0],
+            [1, 0, 0],
+            [0, 10, 0],
+            [0, 1, 0],
+            [0, 0, 10],
+            [0, 0, 1],
+        ],
+        np.int32,
+    )
+    year, month, day = dd[:, 0], dd[:, 1], dd[:, 2]
+    hms = time_digits.astype(np.int32) @ np.array([36000, 3600, 600, 60, 10, 1], np.int32)
+    if (month < 1).any() or (month > 12).any() or (year < 1).any() or (day < 1).any():
+        raise _BadBlock
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if (day > _DAYS_IN_MONTH[month] + ((month == 2) & leap)).any():
+        raise _BadBlock
+    hours = time_digits[:, 0].astype(np.int32) * 10 + time_digits[:, 1]
+    minutes = time_digits[:, 2].astype(np.int32) * 10 + time_digits[:, 3]
+    seconds = time_digits[:, 4].astype(np.int32) * 10 + time_digits[:, 5]
     if (hours > 23).any() or (minutes > 59).any() or (seconds > 59).any():
         raise _BadBlock
-    secs = days.view(pa.int64()).to_numpy() + (hours * 3600 + minutes * 60 + seconds)
-    if len(secs) and secs.min() < _MIN_SECONDS:
-        raise _BadBlock  # year 0, which Python's date (the careful path) refuses
-    return secs
+    # Days from the civil date (H. Hinnant's algorithm), for years >= 1.
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    days = era.astype(np.int64) * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days * 86400 + hms
 
 
 # --------------------------------------------------------------------------- the careful path
