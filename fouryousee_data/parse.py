@@ -2,18 +2,20 @@
 
 The hot path every download goes through. The pipeline, per source::
 
-    reader thread: source.read() -> gunzip (member after member) --bounded queue-->
-    main thread:   cut at the last newline -> parse the block -> typed chunk
-    end:           concatenate the typed chunks (one shared dictionary per column)
+    reader thread:   source.read() -> gunzip, member after member --bounded queue-->
+    main thread:     cut the text into ~1 MiB blocks of whole lines
+    worker threads:  parse blocks in parallel -> typed numpy columns per block
+    main thread:     in file order: one shared dictionary per string column,
+                     rows appended to lazily committed slabs -> table / frame
 
-Only typed chunks are kept (``timestamp[s]``, ``int32``, dictionary indices:
-28 bytes a row), never the decompressed text nor a table of strings, so
-memory is bounded by the result. Each block is parsed by Arrow's JSON reader
-against an explicit schema; a block it rejects, or whose values break a rule
-(nulls, impossible dates, two objects on one line, ...), is parsed again line
-by line with :mod:`json` to name the exact first bad line. That careful path
-is the definition of a valid playlog; the fast path only accepts blocks for
-which it provably gives the same rows.
+Only typed rows are kept (``played_at`` seconds, ``int32`` ids and dictionary
+codes: 28 bytes a row), never the decompressed text nor a table of strings,
+so memory is bounded by the result. Each block is parsed by Arrow's JSON
+reader against an explicit schema; a block it rejects, or whose values break
+a rule (nulls, impossible dates, two objects on one line, ...), is parsed again
+line by line with :mod:`json` to name the exact first bad line. That careful
+path is the definition of a valid playlog; the fast path only accepts blocks
+for which it provably gives the same rows.
 """
 
 from __future__ import annotations
@@ -521,6 +523,7 @@ class _TableBuilder:
             )
         batches = parsed.columns
         if batches is None:  # name the first bad line, or vouch for the block
+            log.debug("lines %d+: parsed line by line", self._lines + 1)
             batches = [_convert(_careful_parse(parsed.block, self._lines + 1))]
         self._lines += parsed.n_lines
         n_rows = 0
