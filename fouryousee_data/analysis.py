@@ -36,6 +36,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset, BusinessHour, CustomBusinessHour, Day, Tick
 
+from fouryousee_data.schema import normalize_ids
 from fouryousee_data.timerange import DateLike, resolve_range, to_bound
 
 __all__ = [
@@ -148,15 +149,7 @@ def _bounds(
 def _id_list(ids: IdList, name: str) -> np.ndarray | None:
     if ids is None:
         return None
-    if isinstance(ids, int | np.integer):
-        ids = [int(ids)]
-    if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
-        raise ValueError(f"{name}: expected a list of integer ids, got {type(ids).__name__}")
-    try:
-        values = np.array([int(i) for i in ids], dtype=np.int64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: every id must be an integer") from exc
-    return np.unique(values)
+    return np.array(normalize_ids(ids, name), dtype=np.int64)
 
 
 class _Codes:

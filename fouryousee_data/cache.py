@@ -67,7 +67,7 @@ import pyarrow.parquet as pq
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data.report import Report
-from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA
+from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, normalize_ids
 from fouryousee_data.timerange import DateLike, resolve_range
 
 __all__ = [
@@ -78,7 +78,6 @@ __all__ = [
     "clear_cache",
     "day_end_utc",
     "is_settled",
-    "normalise_ids",
     "parse_settle",
     "report_days",
     "restrict",
@@ -110,31 +109,6 @@ _ONE_DAY = dt.timedelta(days=1)
 
 class CacheCorruptError(Exception):
     """Internal: a cached file is unusable (always turned into a cache miss)."""
-
-
-def normalise_ids(ids: int | Iterable[int] | None, name: str) -> tuple[int, ...]:
-    """Player or media ids as a sorted tuple of distinct ints (empty = all).
-
-    Examples
-    --------
-    >>> normalise_ids([3, 1, 3], "player_ids")
-    (1, 3)
-    >>> normalise_ids(None, "media_ids")
-    ()
-    >>> normalise_ids(["x"], "player_ids")
-    Traceback (most recent call last):
-    ...
-    ValueError: player_ids: expected integer ids, got 'x'
-    """
-    if ids is None:
-        return ()
-    values = [ids] if isinstance(ids, int) else list(ids)
-    out = set()
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name}: expected integer ids, got {value!r}")
-        out.add(int(value))
-    return tuple(sorted(out))
 
 
 def scope_name(player_ids: Sequence[int] = (), media_ids: Sequence[int] = ()) -> str:
@@ -378,8 +352,8 @@ class PlaylogCache:
         fetched_at: dt.datetime | None = None,
     ) -> CachedDay:
         """Write one day's rows (all of them, sorted stably by ``played_at``)."""
-        player_ids = normalise_ids(player_ids, "player_ids")
-        media_ids = normalise_ids(media_ids, "media_ids")
+        player_ids = normalize_ids(player_ids, "player_ids")
+        media_ids = normalize_ids(media_ids, "media_ids")
         scope = scope_name(player_ids, media_ids)
         table = _conform(table)
         if table.num_rows:
@@ -484,7 +458,7 @@ class PlaylogCache:
 
     def _scopes(self, player_ids: Sequence[int], media_ids: Sequence[int]) -> list[str]:
         own = scope_name(
-            normalise_ids(player_ids, "player_ids"), normalise_ids(media_ids, "media_ids")
+            normalize_ids(player_ids, "player_ids"), normalize_ids(media_ids, "media_ids")
         )
         return [ALL_SCOPE] if own == ALL_SCOPE else [ALL_SCOPE, own]
 
@@ -680,7 +654,7 @@ def restrict(
 def _filter_ids(value: Any, name: str) -> tuple[int, ...]:
     """Ids of an API filter as echoed by the API (ints, maybe as strings)."""
     try:
-        return normalise_ids([int(i) for i in value or ()], name)
+        return normalize_ids([int(i) for i in value or ()], name)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"filter: {name} must be a list of integer ids, got {value!r}") from exc
 

@@ -48,7 +48,7 @@ from fouryousee_data.errors import (
     ReportTimeoutError,
 )
 from fouryousee_data.report import FAILED, PENDING, SUCCESS, Report
-from fouryousee_data.schema import to_pandas
+from fouryousee_data.schema import normalize_ids, to_pandas
 from fouryousee_data.timerange import MAX_WINDOW_DAYS, DateLike, resolve_range
 
 __all__ = ["Client", "RetryPolicy", "parse_retry_after", "report_filter"]
@@ -162,21 +162,6 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     return seconds
 
 
-def _ids(value: Any, name: str) -> list[int]:
-    if value is None:
-        return []
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value]
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ValueError(f"{name} must be a list of integer ids, got {value!r}")
-    out: set[int] = set()
-    for item in value:
-        if isinstance(item, bool) or not hasattr(item, "__index__"):
-            raise ValueError(f"{name} must contain integer ids, got {item!r}")
-        out.add(int(item.__index__()))
-    return sorted(out)
-
-
 def report_filter(
     start: DateLike,
     end: DateLike,
@@ -224,8 +209,8 @@ def report_filter(
         )
     return {
         **bounds,
-        "mediaId": _ids(media_ids, "media_ids"),
-        "playerId": _ids(player_ids, "player_ids"),
+        "mediaId": list(normalize_ids(media_ids, "media_ids")),
+        "playerId": list(normalize_ids(player_ids, "player_ids")),
         "sort": sort,
     }
 

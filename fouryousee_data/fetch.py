@@ -37,7 +37,6 @@ from fouryousee_data.cache import (
     CachedDay,
     PlaylogCache,
     is_settled,
-    normalise_ids,
     parse_settle,
     restrict,
 )
@@ -49,7 +48,7 @@ from fouryousee_data.errors import (
     ReportFailedError,
 )
 from fouryousee_data.report import PENDING, SUCCESS, Report
-from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, to_pandas
+from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, normalize_ids, to_pandas
 from fouryousee_data.timerange import DateLike, TimeRange, resolve_range, split_windows
 
 __all__ = ["fetch_playlogs"]
@@ -158,8 +157,8 @@ def fetch_playlogs(
         raise ValueError(f"poll_interval: expected 0 < seconds <= 60, got {poll_interval!r}")
     job = _Job(
         client=client,
-        player_ids=normalise_ids(player_ids, "player_ids"),
-        media_ids=normalise_ids(media_ids, "media_ids"),
+        player_ids=normalize_ids(player_ids, "player_ids"),
+        media_ids=normalize_ids(media_ids, "media_ids"),
         settle=parse_settle(settle),
         tz=tz,
         webhook=webhook,

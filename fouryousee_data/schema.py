@@ -16,6 +16,10 @@ column          pandas dtype                         source key
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +30,7 @@ __all__ = [
     "REQUIRED_KEYS",
     "SOURCE_KEYS",
     "empty_playlogs",
+    "normalize_ids",
     "pandas_dtypes",
     "to_pandas",
 ]
@@ -140,3 +145,41 @@ def empty_playlogs(tz: str | None = None) -> pd.DataFrame:
     (0, ['played_at', 'account', 'player_id', 'media_id', 'media_type', 'ip'])
     """
     return to_pandas(PLAYLOG_SCHEMA.empty_table(), tz=tz)
+
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+def normalize_ids(ids: Any, name: str) -> tuple[int, ...]:
+    """Player or media ids as a sorted tuple of distinct ints; ``None`` or empty = all.
+
+    Accepts one id or any iterable of integers (lists, numpy arrays, pandas
+    Series); a bool, a float, a string or an id outside ``int32`` is a
+    ``ValueError`` that names the argument.
+
+    Examples
+    --------
+    >>> normalize_ids([3, 1, 3], "player_ids")
+    (1, 3)
+    >>> normalize_ids(np.array([7], dtype="int32"), "media_ids")
+    (7,)
+    >>> normalize_ids(["x"], "player_ids")
+    Traceback (most recent call last):
+    ...
+    ValueError: player_ids: expected integer ids, got 'x'
+    """
+    if ids is None:
+        return ()
+    if isinstance(ids, int | np.integer):
+        ids = [ids]
+    if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
+        raise ValueError(f"{name}: expected a list of integer ids, got {ids!r}")
+    out: set[int] = set()
+    for item in ids:
+        if isinstance(item, bool | np.bool_) or not hasattr(item, "__index__"):
+            raise ValueError(f"{name}: expected integer ids, got {item!r}")
+        value = operator.index(item)
+        if not _INT32_MIN <= value <= _INT32_MAX:
+            raise ValueError(f"{name}: id {value} is outside the 32-bit range of ids")
+        out.add(value)
+    return tuple(sorted(out))

@@ -19,13 +19,12 @@ from fouryousee_data.cache import (
     CachedDay,
     PlaylogCache,
     day_end_utc,
-    normalise_ids,
     parse_settle,
     report_days,
     scope_name,
 )
 from fouryousee_data.report import Report
-from fouryousee_data.schema import PLAYLOG_SCHEMA, to_pandas
+from fouryousee_data.schema import PLAYLOG_SCHEMA, normalize_ids, to_pandas
 
 FP = "00112233aabbccdd"
 DAY = dt.date(2024, 3, 1)
@@ -217,7 +216,7 @@ def test_argument_errors() -> None:
     with pytest.raises(ValueError, match="settle"):
         parse_settle(24)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="media_ids"):
-        normalise_ids([True], "media_ids")
+        normalize_ids([True], "media_ids")
     with pytest.raises(ValueError, match="fingerprint"):
         PlaylogCache("x", "../etc")
     with pytest.raises(ValueError, match="filter"):

@@ -136,3 +136,28 @@ def test_localize_is_deliberate_on_dst() -> None:
     assert out.notna().all()
     assert str(out[0]) == "2018-11-04 01:00:00-02:00"  # first instant after the gap
     assert str(out[1]) == "2019-02-16 23:30:00-02:00"  # first occurrence (daylight time)
+
+
+def test_normalize_ids_accepts_numpy_and_rejects_non_integers() -> None:
+    import numpy as np
+
+    from fouryousee_data.schema import normalize_ids
+
+    assert normalize_ids(pd.Series([5, 2, 5], dtype="int32"), "player_ids") == (2, 5)
+    assert normalize_ids(np.int64(9), "media_ids") == (9,)
+    assert normalize_ids([], "media_ids") == ()
+    for bad in ([1.5], [True], ["3"], "3", [2**31]):
+        with pytest.raises(ValueError, match="player_ids"):
+            normalize_ids(bad, "player_ids")
+
+
+def test_ids_taken_from_a_frame_work_everywhere(client: fy.Client, tmp_path: object) -> None:
+    """Ids picked from a DataFrame are numpy integers: fetch and analysis accept them."""
+    df = fy.fetch_playlogs("2024-03-04", "2024-03-04", client=client, cache_dir=tmp_path)
+    one = df["player_id"].iloc[0]
+    again = fy.fetch_playlogs(
+        "2024-03-04", "2024-03-04", client=client, cache_dir=tmp_path, player_ids=[one]
+    )
+    assert len(again) == int((df["player_id"] == one).sum()) > 0
+    table = fy.per_player(df, player_ids=df["player_id"].unique()[:2])
+    assert len(table) == 2
