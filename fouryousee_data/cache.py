@@ -52,7 +52,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +65,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+from fouryousee_data._fileio import atomic_write
 from fouryousee_data.report import Report
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, normalize_ids
 from fouryousee_data.timerange import DateLike, resolve_range
@@ -375,14 +375,7 @@ class PlaylogCache:
         path = self.day_path(scope, day)
         path.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(path.parent / ".lock"), timeout=LOCK_TIMEOUT):
-            fd, tmp = tempfile.mkstemp(prefix=f".{PART_NAME}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            try:
-                pq.write_table(table, tmp, **WRITE_OPTIONS)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, lambda tmp: pq.write_table(table, tmp, **WRITE_OPTIONS))
         log.debug("cached %s %s: %d rows (report %s)", scope, day, table.num_rows, report.id)
         return _entry(path, scope, day, info, path.stat().st_size)
 

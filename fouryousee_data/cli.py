@@ -26,27 +26,16 @@ Command = tuple[
 
 
 def write_frame(df: object, out: Path) -> None:
-    """Write a DataFrame to ``out`` by its suffix (.parquet or .csv), atomically."""
-    import os
-    import tempfile
+    """Write a DataFrame to ``out`` by its suffix (.parquet, .csv or .xlsx), atomically."""
+    from fouryousee_data.export import write
 
-    import pandas as pd
-
-    assert isinstance(df, pd.DataFrame)
-    suffix = out.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise ValueError(f"-o/--output must end in .parquet or .csv, got {out.name!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     try:
-        if suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        write(df, out)  # type: ignore[arg-type]
+    except ValueError as exc:
+        if out.suffix.lower() not in (".parquet", ".csv", ".xlsx"):
+            raise ValueError(
+                f"-o/--output must end in .parquet, .csv or .xlsx, got {out.name!r}"
+            ) from exc
         raise
 
 

@@ -19,31 +19,17 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from fouryousee_data._fileio import atomic_write
+
 __all__ = ["EXCEL_MAX_ROWS", "to_csv", "to_excel", "to_parquet", "write"]
 
 #: Rows an Excel sheet holds (header included).
 EXCEL_MAX_ROWS = 1_048_576
-
-
-def _atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = f".tmp{target.suffix}"  # writers such as openpyxl check the extension
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def _flat(df: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +61,7 @@ def to_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     ...     pd.read_parquet(p)["a"].tolist()
     [1]
     """
-    return _atomic(path, lambda tmp: df.to_parquet(tmp, engine="pyarrow"))
+    return atomic_write(path, lambda tmp: df.to_parquet(tmp, engine="pyarrow"))
 
 
 def to_csv(
@@ -117,7 +103,7 @@ def to_csv(
             options[key] = value
     if options["sep"] == options["decimal"]:
         raise ValueError(f"sep and decimal must differ, both are {options['sep']!r}")
-    return _atomic(path, lambda tmp: flat.to_csv(tmp, index=False, **options))
+    return atomic_write(path, lambda tmp: flat.to_csv(tmp, index=False, **options))
 
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -172,7 +158,7 @@ def to_excel(
             for name, df in zip(_sheet_names(list(sheets)), sheets.values(), strict=True):
                 _naive_local(_flat(df)).to_excel(writer, sheet_name=name, index=False)
 
-    return _atomic(path, write)
+    return atomic_write(path, write, keep_suffix=True)
 
 
 def write(df: pd.DataFrame, path: str | os.PathLike[str], **options: object) -> Path:

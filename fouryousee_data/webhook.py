@@ -37,7 +37,6 @@ import queue
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -51,6 +50,7 @@ from urllib.parse import urlsplit
 import filelock
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+from fouryousee_data._fileio import atomic_write
 from fouryousee_data.errors import FouryouseeError, InvalidNotificationError
 from fouryousee_data.report import Report
 from fouryousee_data.timerange import MAX_WINDOW_DAYS
@@ -525,14 +525,8 @@ class _Record:
             "rows": outcome.rows,
             "processed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(data)
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         with _DONE_LOCK:
             _DONE[self.key] = outcome.action
 

@@ -11,6 +11,7 @@ from pandas.testing import assert_frame_equal
 
 import fouryousee_data as fy
 from fouryousee_data import export
+from fouryousee_data._fileio import atomic_write
 from tests.test_analysis import ROWS, TZ, frame
 
 
@@ -88,7 +89,7 @@ def test_write_by_suffix_and_atomicity(tmp_path: Path) -> None:
             raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        export._atomic(target, lambda tmp: Boom().to_csv(tmp))
+        atomic_write(target, lambda tmp: Boom().to_csv(tmp))
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     with pytest.raises(ValueError, match="path"):
