@@ -82,7 +82,7 @@ def test_bad_input_is_one_line_and_exit_1(
     "argv",
     [
         ["read", "{missing}", "-o", "{out}.parquet"],
-        ["read", "{report}", "-o", "{out}.xlsx"],
+        ["read", "{report}", "-o", "{out}.txt"],
         ["read", "{report}", "-o", "{out}.csv", "--tz", "Mars/Olympus_Mons"],
     ],
 )
