@@ -686,72 +686,81 @@ def _convert(batch: pa.RecordBatch) -> dict[str, Any]:
     return {name: columns[name] for name in schema.COLUMNS}
 
 
-def _fixed_width(values: pa.BinaryArray, width: int) -> np.ndarray:
-    """The strings as an (n, width) uint8 matrix, or _BadBlock if any has another length."""
+def _words(values: pa.BinaryArray, width: int) -> np.ndarray:
+    """The first 8 bytes of each value as a little-endian uint64 (a strided view).
+
+    Raises _BadBlock unless every value is exactly ``width`` (>= 8) bytes long.
+    """
     n = len(values)
     offsets = np.frombuffer(values.buffers()[1], np.int32, n + 1, values.offset * 4)
     if offsets[-1] - offsets[0] != width * n or (np.diff(offsets) != width).any():
         raise _BadBlock
-    data = values.buffers()[2]
-    if n == 0:
-        return np.empty((0, width), np.uint8)
-    return np.frombuffer(data, np.uint8, width * n, int(offsets[0])).reshape(n, width)
+    return np.ndarray((n,), "<u8", values.buffers()[2], int(offsets[0]), (width,))
+
+
+_U = np.uint64
+_ASCII_ZEROS = _U(0x3030303030303030)
+
+
+def _digit(x: np.ndarray, k: int) -> np.ndarray:
+    """Byte ``k`` of words whose digit bytes were XORed with ``'0'``."""
+    return ((x >> _U(8 * k)) & _U(0xFF)).astype(np.int32)
+
+
+def _not_digits(x: np.ndarray, high_bits: int) -> bool:
+    """Any byte under ``high_bits`` (0x80 marks) of ``x`` (XORed with '0') above 9."""
+    return bool(
+        ((((x & _U(0x7F7F7F7F7F7F7F7F)) + _U(0x7676767676767676)) | x) & _U(high_bits)).any()
+    )
 
 
 def _played_at(dates: pa.BinaryArray, times: pa.BinaryArray) -> np.ndarray:
-    """Arrow's ``date`` and ``time`` strings -> seconds since 1970 (see :func:`_seconds`)."""
+    """``YYYY-MM-DD`` + ``HH:MM:SS`` -> seconds since 1970; _BadBlock unless all are valid.
+
+    Validated like the careful path (a real date, year 1-9999, 00:00:00-23:59:59).
+    No strptime: the time is read from its 8 bytes as one 64-bit word; a block
+    holds a few distinct dates, each checked with :class:`datetime.date`.
+    """
     if not len(dates):
         return np.empty(0, np.int64)
-    return _seconds(_fixed_width(dates, 10), _fixed_width(times, 8))
-
-
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int32)
-
-
-def _seconds(d: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``YYYY-MM-DD`` and ``HH:MM:SS`` as (n, 10) and (n, 8) bytes -> seconds since 1970.
-
-    Validated like the careful path (a real date, year 1-9999, 00:00:00-23:59:59);
-    raises _BadBlock otherwise. No strptime: integer arithmetic on the bytes.
-    """
-    date_digits = (d - 48)[:, [0, 1, 2, 3, 5, 6, 8, 9]]
-    time_digits = (t - 48)[:, [0, 1, 3, 4, 6, 7]]
-    if (date_digits > 9).any() or (time_digits > 9).any():
+    date_head = _words(dates, 10)  # "YYYY-MM-"
+    tail_offset = np.frombuffer(dates.buffers()[1], np.int32, 1, dates.offset * 4)[0] + 8
+    date_tail = np.ndarray((len(dates),), "<u2", dates.buffers()[2], int(tail_offset), (10,))
+    time = _words(times, 8)  # "HH:MM:SS"
+    if not ((time & _U(0x0000FF0000FF0000)) == _U(0x00003A00003A0000)).all():
         raise _BadBlock
-    if not ((d[:, 4] == 45) & (d[:, 7] == 45) & (t[:, 2] == 58) & (t[:, 5] == 58)).all():
+    t = time ^ _ASCII_ZEROS
+    if _not_digits(t, 0x8080008080008080):
         raise _BadBlock
-    dd = date_digits.astype(np.int32) @ np.array(
-        [
-            [1000, 0, 0],
-            [100, 0, 0],
-            [10, 0, 0],
-            [1, 0, 0],
-            [0, 10, 0],
-            [0, 1, 0],
-            [0, 0, 10],
-            [0, 0, 1],
-        ],
-        np.int32,
-    )
-    year, month, day = dd[:, 0], dd[:, 1], dd[:, 2]
-    hms = time_digits.astype(np.int32) @ np.array([36000, 3600, 600, 60, 10, 1], np.int32)
-    if (month < 1).any() or (month > 12).any() or (year < 1).any() or (day < 1).any():
-        raise _BadBlock
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    if (day > _DAYS_IN_MONTH[month] + ((month == 2) & leap)).any():
-        raise _BadBlock
-    hours = time_digits[:, 0].astype(np.int32) * 10 + time_digits[:, 1]
-    minutes = time_digits[:, 2].astype(np.int32) * 10 + time_digits[:, 3]
-    seconds = time_digits[:, 4].astype(np.int32) * 10 + time_digits[:, 5]
+    hours = _digit(t, 0) * 10 + _digit(t, 1)
+    minutes = _digit(t, 3) * 10 + _digit(t, 4)
+    seconds = _digit(t, 6) * 10 + _digit(t, 7)
     if (hours > 23).any() or (minutes > 59).any() or (seconds > 59).any():
         raise _BadBlock
-    # Days from the civil date (H. Hinnant's algorithm), for years >= 1.
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    days = era.astype(np.int64) * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return days * 86400 + hms
+    if not ((date_head & _U(0xFF0000FF00000000)) == _U(0x2D00002D00000000)).all():
+        raise _BadBlock
+    # "YYYY-MM-" with "DD" in place of the two '-': one key per distinct date.
+    date_key = (
+        (date_head & _U(0x00FFFF00FFFFFFFF))
+        | ((date_tail.astype(np.uint64) & _U(0xFF)) << _U(32))
+        | ((date_tail.astype(np.uint64) >> _U(8)) << _U(56))
+    )
+    codes, keys = pd.factorize(date_key)
+    firsts = np.empty(len(keys), np.int64)
+    firsts[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # each date's first row
+    epoch = date(1970, 1, 1).toordinal()
+    day_seconds = np.empty(len(keys), np.int64)
+    for i, row in enumerate(firsts):
+        text = bytes(dates[int(row)].as_buffer())
+        if not _DATE_RE.match(text.decode("ascii", "replace")):
+            raise _BadBlock
+        try:
+            day_seconds[i] = (
+                date(int(text[:4]), int(text[5:7]), int(text[8:])).toordinal() - epoch
+            ) * 86400
+        except ValueError as exc:
+            raise _BadBlock from exc
+    return day_seconds[codes] + (hours * 3600 + minutes * 60 + seconds)
 
 
 # --------------------------------------------------------------------------- the careful path
