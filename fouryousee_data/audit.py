@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from fouryousee_data import export
+from fouryousee_data._fileio import atomic_write
 from fouryousee_data.analysis import _table, per_player
 from fouryousee_data.timerange import DateLike, resolve_range, to_bound
 
@@ -437,7 +438,7 @@ def to_pdf(
                 for page in _player_pages(days, str(campaign), int(player_id)):
                     pdf.savefig(page)
 
-    return export._atomic(path, write)
+    return atomic_write(path, write, keep_suffix=True)
 
 
 _A4 = (8.27, 11.69)
