@@ -1,0 +1,246 @@
+"""The C scanner (_fastscan) is an accelerator only: it agrees with the Python path or declines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from unittest import mock
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fouryousee_data import parse
+from fouryousee_data.errors import FouryouseeError
+from fouryousee_data.parse import DEFAULT_MAX_LINE, read_table
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+BASE = (
+    '"date":"2021-07-26","time":"15:58:52","playerId":4,"mediaId":48,'
+    '"account":"alfareiza-3385E2","ip":"0.0.0.0","type":"I"'
+)
+
+
+def obj(**changes: str) -> bytes:
+    """A line from BASE: each change replaces a key's raw JSON value (``""`` drops it)."""
+    pairs = dict(pair.split(":", 1) for pair in BASE.split(",") if pair)
+    pairs.update({f'"{k}"': v for k, v in changes.items()})
+    return ("{" + ",".join(f"{k}:{v}" for k, v in pairs.items() if v) + "}").encode(
+        "utf-8",
+        "surrogateescape",  # "\udcff" is the raw byte 0xFF
+    )
+
+
+def vouches(data: bytes, max_line: int = DEFAULT_MAX_LINE) -> bool:
+    """Whether the C scanner takes a block (of whole lines) on its own."""
+    return parse._scan(memoryview(data), max_line) is not None
+
+
+def outcome(data: bytes, *, fast: bool, **kwargs: Any) -> Any:
+    """read_table's table, or its error as (type, message, line number)."""
+    with mock.patch.object(parse, "_fastscan", parse._fastscan if fast else None):
+        try:
+            return read_table(data, **kwargs)
+        except FouryouseeError as exc:
+            return type(exc), str(exc), getattr(exc, "line_number", None)
+
+
+def assert_same(data: bytes, **kwargs: Any) -> Any:
+    fast, reference = outcome(data, fast=True, **kwargs), outcome(data, fast=False, **kwargs)
+    if isinstance(reference, pa.Table):
+        assert isinstance(fast, pa.Table), fast
+        assert fast.equals(reference), (fast.to_pydict(), reference.to_pydict())
+        # the same dictionaries in the same order (the order is the categories' order)
+        for name in ("account", "media_type", "ip"):
+            assert (
+                fast.column(name)
+                .chunk(0)
+                .dictionary.equals(reference.column(name).chunk(0).dictionary)
+            )
+    else:
+        assert fast == reference
+    return reference
+
+
+def test_the_extension_is_built_and_used() -> None:
+    from fouryousee_data import _fastscan
+
+    assert parse._fastscan is _fastscan
+    assert vouches(obj() + b"\n")
+
+
+# (line, whether the C scanner vouches for it, whether it is a valid playlog)
+CASES = [
+    (obj(), True, True),
+    (obj(account='"çà🙂 ü"', ip='"::1"'), True, True),
+    (obj(account='"a\\"b"'), False, True),  # an escape in a kept string
+    (obj(type='"\\u0056"'), False, True),
+    (obj(x='"a\\"b\\u00e9\\n\\/"'), True, True),  # escapes in an unknown value are skipped
+    (obj(x='"\\x"'), False, False),
+    (obj(x='"\\u12g4"'), False, False),
+    (obj(x='{"a":[1,-2.5e3,{"b":null}],"c":true,"d":false,"e":[],"f":{}}'), True, True),
+    (obj(x="[1,]"), False, False),
+    (obj(x="01"), False, False),
+    (obj(x="1."), False, False),
+    (obj(x="NaN"), False, True),  # json.loads takes NaN: not vouched, still valid
+    (obj(x="[" * 40 + "]" * 40), False, True),  # deep nesting: declined
+    (obj(x='"\udcff\udcfe"'), True, True),  # bytes that are not UTF-8 in an unknown value
+    (obj(account='"\udcff"'), False, False),  # ... in a kept value
+    (obj(account='"a\tb"'), False, False),  # a control character in a string
+    (obj(x="9" * 5000), False, False),  # json.loads refuses > 4300 digits
+    (obj()[:-1] + b',"playerId":5}', False, True),  # a duplicated key: the last wins
+    (obj()[:-1] + b',"x":1,"x":2}', True, True),  # duplicated unknown keys are fine
+    (b'{"d\\u0061te":"2021-07-27",' + obj()[1:], False, True),
+    (obj(playerId="2147483647", mediaId="-2147483648"), True, True),
+    (obj(playerId="2147483648"), False, False),
+    (obj(mediaId="-2147483649"), False, False),
+    (obj(playerId="99999999999999999999"), False, False),
+    (obj(playerId="-7", mediaId="0"), True, True),
+    (obj(playerId="-0"), True, True),
+    (obj(playerId="4.0"), False, False),
+    (obj(playerId="4e2"), False, False),
+    (obj(playerId='"4"'), False, False),
+    (obj(playerId="true"), False, False),
+    (obj(playerId="null"), False, False),
+    (obj(playerId="04"), False, False),
+    (obj(date='"2024-02-29"'), True, True),
+    (obj(date='"2023-02-29"'), False, False),
+    (obj(date='"2000-02-29"', time='"00:00:00"'), True, True),
+    (obj(date='"1900-02-29"'), False, False),
+    (obj(date='"0001-01-01"'), True, True),
+    (obj(date='"9999-12-31"'), True, True),
+    (obj(date='"0000-12-31"'), False, False),
+    (obj(date='"2024-13-01"'), False, False),
+    (obj(date='"2024-04-31"'), False, False),
+    (obj(date='"2024-4-01"'), False, False),
+    (obj(date='"2024-04-01 "'), False, False),
+    (obj(time='"23:59:59"'), True, True),
+    (obj(time='"24:00:00"'), False, False),
+    (obj(time='"12:60:00"'), False, False),
+    (obj(time='"12:00:60"'), False, False),
+    (obj(time='"12:00"'), False, False),
+    (obj(account="null", ip="null", type="null"), True, True),
+    (obj(account="", ip="", type=""), True, True),
+    (obj(account="1"), False, False),
+    (obj(date=""), False, False),
+    (obj(mediaId=""), False, False),
+    (
+        b'{"type":"V","mediaId":1,"ip":"1.2.3.4","playerId":2,"time":"01:02:03","date":"2024-01-02"}',
+        True,
+        True,
+    ),
+    (
+        b' { "date" : "2024-01-02" ,\t"time":"01:02:03", "playerId" : 1 , "mediaId":2 } \r',
+        True,
+        True,
+    ),
+    (obj() + obj(), False, False),  # two objects on one line
+    (obj() + b" x", False, False),
+    (b"{}", False, False),
+    (b"[1, 2]", False, False),
+    (b"\xef\xbb\xbf" + obj(), False, False),  # a BOM that is not at the file's start
+]
+
+
+@pytest.mark.parametrize(("data", "fast", "valid"), CASES)
+def test_the_scanner_agrees_or_declines(data: bytes, fast: bool, valid: bool) -> None:
+    block = obj() + b"\n \r\n" + data + b"\n" + obj() + b"\r\n"
+    assert vouches(block) is fast
+    reference = assert_same(block)
+    assert isinstance(reference, pa.Table) is valid, reference
+    if not valid:
+        assert reference[2] == 3  # the line number of the error
+
+
+def test_blank_lines_crlf_and_a_bom_at_the_start() -> None:
+    data = b"\xef\xbb\xbf" + obj() + b"\r\n\r\n\t \n" + obj(ip='"x"') + b"\r\n"
+    table = assert_same(data)
+    assert table.column("ip").to_pylist() == ["0.0.0.0", "x"]
+
+
+def test_values_and_dictionaries_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse, "_BLOCK", 300)
+    rows = [
+        obj(playerId=str(i), type=f'"{"VI"[i % 2]}"', ip=f'"10.0.0.{i % 5}"', account="null")
+        for i in range(40)
+    ]
+    table = assert_same(b"\n".join(rows))
+    assert table.column("player_id").to_pylist() == list(range(40))
+    assert table.column("ip").chunk(0).dictionary.to_pylist() == [f"10.0.0.{i}" for i in range(5)]
+    assert table.column("account").null_count == 40
+
+
+def test_a_line_over_max_line_bytes_is_left_to_the_python_path() -> None:
+    data = obj() + b"\n" + obj(x='"' + "y" * 200 + '"') + b"\n"
+    assert not vouches(data, max_line=150)
+    reference = assert_same(data, max_line_bytes=150)
+    assert "longer than 150 bytes" in reference[1]
+
+
+# --------------------------------------------------------------------------- properties
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=6,
+)
+KNOWN = ("date", "time", "playerId", "mediaId", "account", "ip", "type")
+
+
+@st.composite
+def playlog(draw: st.DrawFn) -> dict[str, Any]:
+    when = draw(st.datetimes())
+    row: dict[str, Any] = {
+        "date": when.strftime("%Y-%m-%d").rjust(10, "0"),
+        "time": when.strftime("%H:%M:%S"),
+        "playerId": draw(st.integers(-(2**31), 2**31 - 1)),
+        "mediaId": draw(st.integers(-(2**31), 2**31 - 1)),
+    }
+    for key in ("account", "ip", "type"):
+        if draw(st.booleans()):
+            row[key] = draw(st.none() | st.text(max_size=8) | st.sampled_from(["V", "I"]))
+    extra = draw(st.dictionaries(st.text(max_size=5), json_values, max_size=2))
+    row.update({k: v for k, v in extra.items() if k not in KNOWN})
+    keys = draw(st.permutations(list(row)))
+    return {key: row[key] for key in keys}
+
+
+@st.composite
+def report(draw: st.DrawFn) -> bytes:
+    rows = draw(st.lists(playlog(), max_size=20))
+    ascii_only = draw(st.booleans())  # \\u escapes in kept strings: the scanner declines
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
+    newline = draw(st.sampled_from([b"\n", b"\r\n"]))
+    return b"".join(
+        json.dumps(row, ensure_ascii=ascii_only, separators=separators).encode() + newline
+        for row in rows
+    )
+
+
+@SETTINGS
+@given(report())
+def test_random_valid_reports_give_the_same_table(data: bytes) -> None:
+    assert isinstance(assert_same(data), pa.Table)
+
+
+NOISE = st.sampled_from([*b'{}[]",:\\ \t\r\n0123456789.-+eEnultrfa', 0xFF, 0xC3, 0])
+
+
+@SETTINGS
+@given(report(), st.lists(st.tuples(st.integers(0), st.integers(0, 2), NOISE), max_size=4))
+def test_corrupted_reports_are_declined_or_agree(
+    data: bytes, edits: list[tuple[int, int, int]]
+) -> None:
+    text = bytearray(data)
+    for position, kind, byte in edits:
+        at = position % (len(text) + 1)
+        if kind == 0:
+            text[at:at] = bytes([byte])  # insert
+        elif kind == 1:
+            text[at : at + 1] = bytes([byte])  # replace
+        else:
+            del text[at : at + 1]
+    assert_same(bytes(text))
