@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from typing import Any
 from unittest import mock
 
@@ -38,29 +39,37 @@ def vouches(data: bytes, max_line: int = DEFAULT_MAX_LINE) -> bool:
     return parse._scan(memoryview(data), max_line) is not None
 
 
-def outcome(data: bytes, *, fast: bool, **kwargs: Any) -> Any:
-    """read_table's table, or its error as (type, message, line number)."""
-    with mock.patch.object(parse, "_fastscan", parse._fastscan if fast else None):
+def outcome(data: bytes, path: str, **kwargs: Any) -> Any:
+    """read_table by one path (c, arrow, careful): its table, or its error as (type, text, line)."""
+    refuse = mock.patch.object(parse, "_fast_parse", side_effect=parse._BadBlock)
+    with (
+        mock.patch.object(parse, "_fastscan", parse._fastscan if path == "c" else None),
+        refuse if path == "careful" else nullcontext(),
+    ):
         try:
             return read_table(data, **kwargs)
         except FouryouseeError as exc:
             return type(exc), str(exc), getattr(exc, "line_number", None)
 
 
+def dictionaries(table: pa.Table) -> list[list[Any]]:
+    """Each dictionary column's values, in order (the order of the categories)."""
+    return [
+        table.column(n).chunk(0).dictionary.to_pylist() for n in ("account", "media_type", "ip")
+    ]
+
+
 def assert_same(data: bytes, **kwargs: Any) -> Any:
-    fast, reference = outcome(data, fast=True, **kwargs), outcome(data, fast=False, **kwargs)
-    if isinstance(reference, pa.Table):
-        assert isinstance(fast, pa.Table), fast
-        assert fast.equals(reference), (fast.to_pydict(), reference.to_pydict())
-        # the same dictionaries in the same order (the order is the categories' order)
-        for name in ("account", "media_type", "ip"):
-            assert (
-                fast.column(name)
-                .chunk(0)
-                .dictionary.equals(reference.column(name).chunk(0).dictionary)
-            )
-    else:
-        assert fast == reference
+    """The C scanner, Arrow's reader and the careful path give the same outcome."""
+    reference = outcome(data, "careful", **kwargs)
+    for path in ("c", "arrow"):
+        result = outcome(data, path, **kwargs)
+        if isinstance(reference, pa.Table):
+            assert isinstance(result, pa.Table), (path, result)
+            assert result.equals(reference), (path, result.to_pydict(), reference.to_pydict())
+            assert dictionaries(result) == dictionaries(reference), path
+        else:
+            assert result == reference, path
     return reference
 
 
