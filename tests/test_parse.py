@@ -242,7 +242,9 @@ def test_fast_and_careful_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> None:
         raise parse._BadBlock
 
-    monkeypatch.setattr(parse, "_fast_parse", refuse)
+    monkeypatch.setattr(parse, "_fastscan", None)  # Arrow's reader, not the C scanner
+    pd.testing.assert_frame_equal(read_playlogs(data), fast)
+    monkeypatch.setattr(parse, "_fast_parse", refuse)  # the careful per-line path alone
     pd.testing.assert_frame_equal(read_playlogs(data), fast)
 
 

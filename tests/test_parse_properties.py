@@ -120,7 +120,10 @@ def test_valid_reports_round_trip_exactly(
     source = gzipped(data, members) if compress else data
     with small_blocks(block, piece):
         if careful:  # the per-line path alone must give the very same frame
-            with mock.patch.object(parse, "_fast_parse", side_effect=parse._BadBlock):
+            with (
+                mock.patch.object(parse, "_fastscan", None),
+                mock.patch.object(parse, "_fast_parse", side_effect=parse._BadBlock),
+            ):
                 df = read_playlogs(source)
         else:
             df = read_playlogs(source)
