@@ -37,8 +37,6 @@ __all__ = ["Simulator"]
 
 log = logging.getLogger("fouryousee_data.simulator")
 
-FAILED_ERROR = {"code": 422, "message": "There was an error generating the report"}
-
 
 @dataclass
 class _Report:
