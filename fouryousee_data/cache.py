@@ -68,7 +68,7 @@ from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data._fileio import atomic_write
 from fouryousee_data.report import Report
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, normalize_ids
-from fouryousee_data.timerange import DateLike, resolve_range
+from fouryousee_data.timerange import DateLike, day_span, resolve_range
 
 __all__ = [
     "ALL_SCOPE",
@@ -217,7 +217,7 @@ def report_days(filter_: dict[str, Any]) -> list[dt.date]:
         first += _ONE_DAY
     if end_time < dt.time(23, 59, 59):
         last -= _ONE_DAY
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    return day_span(first, last)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,13 @@ from fouryousee_data.errors import (
 )
 from fouryousee_data.report import PENDING, SUCCESS, Report
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, normalize_ids, to_pandas
-from fouryousee_data.timerange import DateLike, TimeRange, resolve_range, split_windows
+from fouryousee_data.timerange import (
+    DateLike,
+    TimeRange,
+    day_span,
+    resolve_range,
+    split_windows,
+)
 
 __all__ = ["fetch_playlogs"]
 
@@ -321,7 +327,7 @@ def _fetch_window(job: _Job, first: dt.date, last: dt.date, bars: _Progress) -> 
             # A failed report is replaced; a file that did not parse comes from a new report;
             # a download that broke is tried again from the same report (a fresh URL).
             reuse = isinstance(exc, ReportFailedError | DownloadError)
-    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    days = day_span(first, last)
     table = restrict(
         _conform(table),
         start=pd.Timestamp(first),
@@ -416,9 +422,7 @@ def _lineage(
 ) -> dict[str, Any]:
     ids = {e.report_id for e in served.values() if e.report_id is not None}
     ids.update(f.report.id for f in fetched)
-    fetched_days = sorted(
-        f.first + dt.timedelta(days=i) for f in fetched for i in range((f.last - f.first).days + 1)
-    )
+    fetched_days = sorted(d for f in fetched for d in day_span(f.first, f.last))
     return {
         "report_ids": sorted(ids),
         "cached_days": [d.isoformat() for d in sorted(served)],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["DateLike", "TimeRange", "resolve_range", "split_windows", "to_bound"]
+__all__ = ["DateLike", "TimeRange", "day_span", "resolve_range", "split_windows", "to_bound"]
 
 #: What ``start`` and ``end`` accept.
 DateLike = str | dt.date | dt.datetime | pd.Timestamp
@@ -57,8 +57,7 @@ class TimeRange:
         """
         if self.end <= self.start:
             return []
-        n = (self.last_day - self.first_day).days + 1
-        return [self.first_day + dt.timedelta(days=i) for i in range(n)]
+        return day_span(self.first_day, self.last_day)
 
     def api_filter_bounds(self) -> dict[str, str]:
         """``startDate/startTime/endDate/endTime`` for the API (its end is inclusive).
@@ -148,6 +147,17 @@ def resolve_range(start: DateLike, end: DateLike, *, tz: str | None = None) -> T
     if hi < lo or (end_is_day and hi <= lo):
         raise ValueError(f"end ({end}) is before start ({start})")
     return TimeRange(lo, hi)
+
+
+def day_span(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from ``first`` to ``last``, both included (empty if ``last < first``).
+
+    Examples
+    --------
+    >>> day_span(dt.date(2024, 2, 28), dt.date(2024, 3, 1))
+    [datetime.date(2024, 2, 28), datetime.date(2024, 2, 29), datetime.date(2024, 3, 1)]
+    """
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def split_windows(

@@ -53,7 +53,7 @@ from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data._fileio import atomic_write
 from fouryousee_data.errors import FouryouseeError, InvalidNotificationError
 from fouryousee_data.report import Report
-from fouryousee_data.timerange import MAX_WINDOW_DAYS
+from fouryousee_data.timerange import MAX_WINDOW_DAYS, day_span
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -475,7 +475,7 @@ def whole_days(filt: dict[str, Any]) -> list[dt.date] | None:
     last = dt.date.fromisoformat(filt["endDate"])
     if not 0 <= (last - first).days < MAX_WINDOW_DAYS:
         return None
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    return day_span(first, last)
 
 
 class _Record:

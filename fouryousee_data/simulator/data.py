@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fouryousee_data import schema
-from fouryousee_data.timerange import MAX_WINDOW_DAYS
+from fouryousee_data.timerange import MAX_WINDOW_DAYS, day_span
 
 __all__ = [
     "MAX_UPLOAD_LAG",
@@ -86,7 +86,7 @@ class Filter:
         """The local days the window touches, in the file's order."""
         first = (_EPOCH + dt.timedelta(seconds=self.start)).date()
         last = (_EPOCH + dt.timedelta(seconds=self.end)).date()
-        days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        days = day_span(first, last)
         return days[::-1] if self.sort == -1 else days
 
 
