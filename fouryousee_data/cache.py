@@ -67,7 +67,7 @@ import pyarrow.parquet as pq
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data._fileio import atomic_write
 from fouryousee_data.report import Report
-from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, normalize_ids
+from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, conform, normalize_ids
 from fouryousee_data.timerange import DateLike, day_span, resolve_range
 
 __all__ = [
@@ -323,7 +323,7 @@ class PlaylogCache:
         Rows outside ``days`` are ignored. Each day is written atomically under a lock
         and replaces what was there.
         """
-        table = _conform(table)
+        table = conform(table)
         fetched_at = fetched_at or dt.datetime.now(dt.UTC)
         dates = pc.cast(table.column("played_at"), pa.date32())
         written = []
@@ -355,7 +355,7 @@ class PlaylogCache:
         player_ids = normalize_ids(player_ids, "player_ids")
         media_ids = normalize_ids(media_ids, "media_ids")
         scope = scope_name(player_ids, media_ids)
-        table = _conform(table)
+        table = conform(table)
         if table.num_rows:
             table = table.sort_by("played_at")
         info = {
@@ -650,14 +650,6 @@ def _filter_ids(value: Any, name: str) -> tuple[int, ...]:
         return normalize_ids([int(i) for i in value or ()], name)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"filter: {name} must be a list of integer ids, got {value!r}") from exc
-
-
-def _conform(table: pa.Table) -> pa.Table:
-    """``table`` in exactly :data:`PLAYLOG_SCHEMA` (column order, types, no metadata)."""
-    try:
-        return table.select(list(COLUMNS)).cast(PLAYLOG_SCHEMA)
-    except (KeyError, pa.ArrowException) as exc:
-        raise ValueError(f"table: not in the playlog schema: {exc}") from exc
 
 
 class _Handle:

@@ -48,7 +48,7 @@ from fouryousee_data.errors import (
     ReportFailedError,
 )
 from fouryousee_data.report import PENDING, SUCCESS, Report
-from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, normalize_ids, to_pandas
+from fouryousee_data.schema import PLAYLOG_SCHEMA, conform, normalize_ids, to_pandas
 from fouryousee_data.timerange import (
     DateLike,
     TimeRange,
@@ -329,7 +329,7 @@ def _fetch_window(job: _Job, first: dt.date, last: dt.date, bars: _Progress) -> 
             reuse = isinstance(exc, ReportFailedError | DownloadError)
     days = day_span(first, last)
     table = restrict(
-        _conform(table),
+        conform(table),
         start=pd.Timestamp(first),
         end=pd.Timestamp(last + dt.timedelta(days=1)),
         player_ids=job.player_ids,
@@ -393,10 +393,6 @@ def _stale(
             if report.created_at and entry.created_at and entry.created_at >= report.created_at:
                 return True
     return False
-
-
-def _conform(table: pa.Table) -> pa.Table:
-    return table.select(list(COLUMNS)).cast(PLAYLOG_SCHEMA)
 
 
 def _combined(

@@ -29,6 +29,7 @@ __all__ = [
     "PLAYLOG_SCHEMA",
     "REQUIRED_KEYS",
     "SOURCE_KEYS",
+    "conform",
     "empty_playlogs",
     "normalize_ids",
     "pandas_dtypes",
@@ -91,6 +92,24 @@ def pandas_dtypes(tz: str | None = None) -> dict[str, object]:
         else:
             dtypes[field.name] = pd.api.types.pandas_dtype(field.type.to_pandas_dtype())
     return dtypes
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """``table`` in exactly :data:`PLAYLOG_SCHEMA` (column order, types, no metadata).
+
+    Examples
+    --------
+    >>> conform(PLAYLOG_SCHEMA.empty_table()).schema == PLAYLOG_SCHEMA
+    True
+    >>> conform(pa.table({"played_at": [1]}))
+    Traceback (most recent call last):
+    ...
+    ValueError: table: not in the playlog schema: ...
+    """
+    try:
+        return table.select(list(COLUMNS)).cast(PLAYLOG_SCHEMA)
+    except (KeyError, pa.ArrowException) as exc:
+        raise ValueError(f"table: not in the playlog schema: {exc}") from exc
 
 
 def to_pandas(table: pa.Table, tz: str | None = None) -> pd.DataFrame:
