@@ -60,13 +60,7 @@ def _resource(path: str) -> tuple[str | None, str | None]:
 class APIHandler(Handler):
     """Answers the API routes from the simulator's state."""
 
-    def do_GET(self) -> None:
-        try:
-            self._dispatch()
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = Handler.do_GET
 
     def reply(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         """Send ``obj`` as JSON."""
@@ -77,7 +71,7 @@ class APIHandler(Handler):
         """Send a JSON error ``{"message": text}``."""
         self.reply(status, {"message": text}, headers)
 
-    def _dispatch(self) -> None:
+    def answer(self) -> None:
         sim = self.server.sim
         body = self.read_body()
         url = urlsplit(self.path)

@@ -121,6 +121,18 @@ class Handler(BaseHTTPRequestHandler):
         self._fault = None  # one handler serves every request of a keep-alive connection
         super().handle_one_request()
 
+    def do_GET(self) -> None:
+        try:
+            self.answer()
+        except (ConnectionError, TimeoutError):  # the client hung up mid-answer
+            self.close_connection = True
+
+    do_HEAD = do_GET
+
+    def answer(self) -> None:
+        """Answer the current request (each server's handler says how)."""
+        raise NotImplementedError
+
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header: the API follows the simulated clock, the store real time."""
         if timestamp is None and self.server.name == "api":

@@ -98,18 +98,10 @@ def xml_error(code: str, message: str, **extra: str) -> bytes:
 class StoreHandler(Handler):
     """``GET``/``HEAD`` of an object by its presigned URL."""
 
-    def do_GET(self) -> None:
-        try:
-            self._serve()
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-
-    do_HEAD = do_GET
-
     def _error(self, status: int, code: str, message: str, **extra: str) -> None:
         self.send(status, xml_error(code, message, **extra), "application/xml")
 
-    def _serve(self) -> None:
+    def answer(self) -> None:
         sim = self.server.sim
         store: ObjectStore = sim._store
         self.read_body()
