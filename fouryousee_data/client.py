@@ -596,7 +596,7 @@ class Client:
             else:
                 if response.status_code not in RETRY_STATUSES or attempt == attempts:
                     return self._json_or_raise(response, f"GET {path}")
-                retry_after = self._retry_after(response)
+                retry_after = _retry_after(response)
                 why = f"HTTP {response.status_code}"
             wait = self.retry.delay(attempt - 1, retry_after)
             log.warning("GET %s: %s; retry %d/%d in %.2f s", path, why, attempt, attempts - 1, wait)
@@ -693,9 +693,6 @@ class Client:
         if date is not None:
             self._server_offset = (date - dt.datetime.now(dt.UTC)).total_seconds()
 
-    def _retry_after(self, response: requests.Response) -> float | None:
-        return _Failure("", False, response=response).retry_after
-
     def _json_or_raise(self, response: requests.Response, what: str) -> Any:
         status = response.status_code
         if 200 <= status < 300:
@@ -715,7 +712,7 @@ class Client:
             raise RateLimitError(
                 f"{text} (rate limited; retry later)",
                 status,
-                retry_after=self._retry_after(response),
+                retry_after=_retry_after(response),
             )
         if 300 <= status < 400:
             location = download.redact(response.headers.get("Location", "?"))
@@ -738,10 +735,15 @@ class _Failure:
 
     @property
     def retry_after(self) -> float | None:
-        if self.response is None or self.response.status_code not in (429, 503):
-            return None
-        headers = self.response.headers
-        return parse_retry_after(headers.get("Retry-After"), now=_http_date(headers.get("Date")))
+        return _retry_after(self.response)
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    """The wait a 429 or 503 asks for (``Retry-After``), if it can be trusted."""
+    if response is None or response.status_code not in (429, 503):
+        return None
+    headers = response.headers
+    return parse_retry_after(headers.get("Retry-After"), now=_http_date(headers.get("Date")))
 
 
 def _close_all(sessions: tuple[requests.Session, ...]) -> None:
