@@ -52,7 +52,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -458,19 +458,24 @@ class PlaylogCache:
     def entries(self, scope: str | None = None) -> list[CachedDay | Path]:
         """Every cached day of this account (``Path`` for an unreadable file), sorted."""
         out: list[CachedDay | Path] = []
-        if not self.path.is_dir():
-            return out
-        for path in sorted(self.path.glob(f"scope=*/date=*/{PART_NAME}")):
-            s = path.parent.parent.name.removeprefix("scope=")
-            if scope is not None and s != scope:
-                continue
-            try:
-                day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
-            except ValueError:
+        for s, day, folder in self._day_folders():
+            path = folder / PART_NAME
+            if (scope is not None and s != scope) or not path.exists():
                 continue
             entry = self._load_entry(path, s, day, quiet=True)
             out.append(entry if entry is not None else path)
         return out
+
+    def _day_folders(self) -> Iterator[tuple[str, dt.date, Path]]:
+        """``(scope, day, folder)`` of every ``scope=*/date=*`` folder, sorted."""
+        if not self.path.is_dir():
+            return
+        for folder in sorted(self.path.glob("scope=*/date=*")):
+            try:
+                day = dt.date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            yield folder.parent.name.removeprefix("scope="), day, folder
 
     def read(
         self,
@@ -565,15 +570,10 @@ class PlaylogCache:
         how many day files were removed."""
         lo = resolve_range(start, start).first_day if start is not None else None
         hi = resolve_range(end, end).last_day if end is not None else None
-        removed = 0
         if not self.path.is_dir():
             return 0
-        for folder in sorted(self.path.glob("scope=*/date=*")):
-            s = folder.parent.name.removeprefix("scope=")
-            try:
-                day = dt.date.fromisoformat(folder.name.removeprefix("date="))
-            except ValueError:
-                continue
+        removed = 0
+        for s, day, folder in self._day_folders():
             if (scope is not None and s != scope) or (lo and day < lo) or (hi and day > hi):
                 continue
             removed += (folder / PART_NAME).is_file()
