@@ -124,16 +124,88 @@ def to_pandas(table: pa.Table, tz: str | None = None) -> pd.DataFrame:
     True
     """
     table = table.select(list(COLUMNS))
-    df = table.to_pandas(ignore_metadata=True)
-    # An all-null dictionary column may come back as object: force the dtype.
-    for name in _CATEGORICAL:
-        if not isinstance(df[name].dtype, pd.CategoricalDtype):
-            df[name] = df[name].astype("category")
-    if df["played_at"].dtype != f"datetime64[{TIME_UNIT}]":
-        df["played_at"] = df["played_at"].astype(f"datetime64[{TIME_UNIT}]")
+    if table.num_rows and table.schema.equals(PLAYLOG_SCHEMA):
+        df = _frame(table)
+    else:
+        df = table.to_pandas(ignore_metadata=True)
+        # An all-null dictionary column may come back as object: force the dtype.
+        for name in _CATEGORICAL:
+            if not isinstance(df[name].dtype, pd.CategoricalDtype):
+                df[name] = df[name].astype("category")
+        if df["played_at"].dtype != f"datetime64[{TIME_UNIT}]":
+            df["played_at"] = df["played_at"].astype(f"datetime64[{TIME_UNIT}]")
     if tz:
         df["played_at"] = localize(df["played_at"], tz)
     return df
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """``Table.to_pandas`` for a non-empty table in exactly :data:`PLAYLOG_SCHEMA`,
+    writing each value once.
+
+    ``Table.to_pandas`` goes through int32 dictionary indices and one consolidated
+    block per dtype. Here every column is a view into one buffer, allocated at once
+    (so the kernel can hand out 2 MiB pages instead of thousands of 4 KiB faults), and
+    each is filled by one ``np.concatenate`` of its chunks in its final dtype
+    (category codes straight into int8 where the categories fit; two threads were
+    measured and gained nothing: the copy is bound by memory). About half the time of
+    ``Table.to_pandas`` for a month read from the cache (1 M rows in 30 chunks). The
+    frame is identical: a property test compares the two.
+    """
+    table = table.unify_dictionaries()  # every chunk of a column: one dictionary
+    if any(table.column(n).null_count for n in COLUMNS if n not in _CATEGORICAL):
+        return table.to_pandas(ignore_metadata=True)  # not in the schema: let Arrow decide
+    categories = {n: _categories(table.column(n).chunk(0).dictionary) for n in _CATEGORICAL}
+    dtypes = {
+        name: _codes_dtype(len(categories[name]))
+        if name in categories
+        else np.dtype(PLAYLOG_SCHEMA.field(name).type.to_pandas_dtype())
+        for name in COLUMNS
+    }
+    out = _one_buffer(table.num_rows, dtypes)
+
+    def fill(name: str) -> None:
+        chunks = table.column(name).chunks
+        if name in categories:
+            chunks = [c.indices.fill_null(-1) if c.null_count else c.indices for c in chunks]
+        # unsafe: category indices are below len(categories), so they fit the codes
+        np.concatenate([c.to_numpy() for c in chunks], out=out[name], casting="unsafe")
+
+    for name in COLUMNS:
+        fill(name)
+    columns: dict[str, Any] = dict(out)
+    for name, cats in categories.items():
+        dtype = pd.CategoricalDtype(cats, ordered=False)
+        columns[name] = pd.Categorical.from_codes(out[name], dtype=dtype, validate=False)
+    return pd.DataFrame({name: columns[name] for name in COLUMNS}, copy=False)
+
+
+def _categories(dictionary: pa.Array) -> pd.Index:
+    """A dictionary as pandas categories; none at all are ``object``, as in
+    :func:`empty_playlogs` (and as ``Table.to_pandas`` gives them)."""
+    if not len(dictionary):
+        return pd.Index([], dtype=object)
+    return pd.Index(dictionary.to_pandas())
+
+
+def _one_buffer(n: int, dtypes: dict[str, np.dtype]) -> dict[str, np.ndarray]:
+    """Empty arrays of ``n`` rows, one per dtype, as aligned views into one allocation."""
+    widest_first = sorted(dtypes, key=lambda name: -dtypes[name].itemsize)
+    buffer = np.empty(n * sum(d.itemsize for d in dtypes.values()), np.uint8)
+    views, offset = {}, 0
+    for name in widest_first:
+        size = n * dtypes[name].itemsize
+        views[name] = buffer[offset : offset + size].view(dtypes[name])
+        offset += size
+    return views
+
+
+def _codes_dtype(n_categories: int) -> np.dtype:
+    """The integer type pandas gives the codes of ``n_categories`` categories."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def localize(naive: pd.Series, tz: str) -> pd.Series:

@@ -3,12 +3,22 @@
 import datetime as dt
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fouryousee_data as fy
 from fouryousee_data import _config
 from fouryousee_data.report import Report
-from fouryousee_data.schema import COLUMNS, empty_playlogs, localize, pandas_dtypes
+from fouryousee_data.schema import (
+    COLUMNS,
+    PLAYLOG_SCHEMA,
+    empty_playlogs,
+    localize,
+    pandas_dtypes,
+    to_pandas,
+)
 from fouryousee_data.timerange import resolve_range, split_windows
 
 
@@ -161,3 +171,70 @@ def test_ids_taken_from_a_frame_work_everywhere(client: fy.Client, tmp_path: obj
     assert len(again) == int((df["player_id"] == one).sum()) > 0
     table = fy.per_player(df, player_ids=df["player_id"].unique()[:2])
     assert len(table) == 2
+
+
+# -- to_pandas: the hand-written conversion equals Arrow's ---------------------------
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """The reference: ``Table.to_pandas`` with the schema's dtypes."""
+    df = table.to_pandas(ignore_metadata=True)
+    for name in ("account", "media_type", "ip"):
+        if not isinstance(df[name].dtype, pd.CategoricalDtype):
+            df[name] = df[name].astype("category")
+    return df
+
+
+_VALUES = st.sampled_from(["acme", "I", "V", "10.0.0.1", "10.0.0.2", "é", ""])
+
+
+@st.composite
+def _chunked_tables(draw: st.DrawFn) -> pa.Table:
+    chunks = []
+    for _ in range(draw(st.integers(1, 4))):
+        n = draw(st.integers(0, 6))
+        columns = {
+            "played_at": pa.array(draw(st.lists(st.integers(0, 2**40), min_size=n, max_size=n)),
+                                  pa.timestamp("s")),
+            "player_id": pa.array(draw(st.lists(st.integers(-(2**31), 2**31 - 1),
+                                                min_size=n, max_size=n)), pa.int32()),
+            "media_id": pa.array(range(n), pa.int32()),
+        }  # fmt: skip
+        for name in ("account", "media_type", "ip"):
+            values = draw(st.lists(st.none() | _VALUES, min_size=n, max_size=n))
+            # Each chunk its own dictionary, in its own order, maybe with unused entries.
+            extra = draw(st.lists(_VALUES, max_size=3))
+            dictionary = pa.array(
+                list(dict.fromkeys(extra + [v for v in values if v is not None])), pa.string()
+            )
+            indices = [None if v is None else dictionary.to_pylist().index(v) for v in values]
+            columns[name] = pa.DictionaryArray.from_arrays(
+                pa.array(indices, pa.int32()), dictionary
+            )
+        chunks.append(pa.table(columns).select(list(COLUMNS)).cast(PLAYLOG_SCHEMA))
+    return pa.concat_tables(chunks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_chunked_tables())
+def test_to_pandas_equals_arrows_conversion(table: pa.Table) -> None:
+    ours, reference = to_pandas(table), _arrow_to_pandas(table)
+    pd.testing.assert_frame_equal(ours, reference)
+    for name in ("account", "media_type", "ip"):  # same categories, in the same order
+        assert ours[name].cat.categories.tolist() == reference[name].cat.categories.tolist()
+
+
+def test_to_pandas_codes_widen_with_the_categories() -> None:
+    n = 40_000
+    ips = pa.array([f"10.0.{i // 256}.{i % 256}" for i in range(n)])  # too many for int16
+    table = pa.table(
+        {
+            "played_at": pa.array(range(n), pa.timestamp("s")),
+            "account": pa.array(["acme"] * n).dictionary_encode(),
+            "player_id": pa.array(range(n), pa.int32()),
+            "media_id": pa.array(range(n), pa.int32()),
+            "media_type": pa.array(["I", "V"] * (n // 2)).dictionary_encode(),
+            "ip": ips.dictionary_encode(),
+        }
+    ).cast(PLAYLOG_SCHEMA)
+    df = to_pandas(table)
+    pd.testing.assert_frame_equal(df, _arrow_to_pandas(table))
+    assert df["ip"].cat.codes.dtype == "int32" and df["media_type"].cat.codes.dtype == "int8"
