@@ -19,6 +19,7 @@ message listing every failed window. A rerun fetches only what is missing.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 import sys
@@ -30,7 +31,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data.cache import (
@@ -224,8 +224,8 @@ def _fetch(
         (f.first, restrict(f.table, start=span.start, end=span.end)) for f in fetched
     ]
     pieces.sort(key=lambda piece: piece[0])
-    table = pa.concat_tables([t for _, t in pieces]) if pieces else PLAYLOG_SCHEMA.empty_table()
-    if not _is_sorted(table):  # each piece is sorted: in day order, so is the whole
+    table = pa.concat_tables([t for _, t in pieces] or [PLAYLOG_SCHEMA.empty_table()])
+    if not _in_order(pieces):  # each piece is sorted by played_at; in day order, so is all
         table = table.sort_by("played_at")
     df = to_pandas(table, job.tz)
     df.attrs.update(_lineage(served, fetched, job))
@@ -260,11 +260,15 @@ class _Fetched:
     provisional: list[dt.date]
 
 
-def _is_sorted(table: pa.Table) -> bool:
-    ts = table.column("played_at")
-    if len(ts) < 2:
-        return True
-    return bool(pc.all(pc.greater_equal(ts.slice(1), ts.slice(0, len(ts) - 1))).as_py())
+def _in_order(pieces: list[tuple[dt.date, pa.Table]]) -> bool:
+    """Whether sorted pieces, one after the other, are sorted: each ends before the next
+    starts (always, for pieces of distinct days in day order)."""
+    bounds = []
+    for _, table in pieces:
+        chunks = [c for c in table.column("played_at").chunks if len(c)]
+        if chunks:
+            bounds.append((chunks[0][0].value, chunks[-1][-1].value))
+    return all(a[1] <= b[0] for a, b in itertools.pairwise(bounds))
 
 
 def _run_windows(

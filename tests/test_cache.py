@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 
 import duckdb
@@ -14,8 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import fouryousee_data as fy
+from fouryousee_data import cache as cache_module
 from fouryousee_data.cache import (
     ALL_SCOPE,
+    READ_COPY_NAME,
     CachedDay,
     PlaylogCache,
     day_end_utc,
@@ -295,3 +298,157 @@ def test_concurrent_writers_and_readers_never_see_a_partial_day(tmp_path: Path) 
         w.join(timeout=30)
     assert not errors and seen <= {1, 3}
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+# -- the read copy -----------------------------------------------------------------------
+def rows(table: pa.Table) -> list[dict[str, object]]:
+    """The rows as Python values (a snapshot, independent of any mapped file)."""
+    return table.to_pylist()
+
+
+def copy_of(cache: PlaylogCache, day: dt.date = DAY) -> Path:
+    return cache.day_path(ALL_SCOPE, day).with_name(READ_COPY_NAME)
+
+
+def parquet_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the days read from Parquet (not from their read copy)."""
+    calls: list[int] = []
+    real = cache_module._parquet_rows
+    monkeypatch.setattr(
+        cache_module, "_parquet_rows", lambda reader: calls.append(1) or real(reader)
+    )
+    return calls
+
+
+def test_read_copy_is_hidden_and_holds_the_same_rows(
+    cache: PlaylogCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert all(copy_of(cache, d).is_file() for d in DAYS)
+    assert READ_COPY_NAME.startswith(".")  # pyarrow/Spark skip it; DuckDB's *.parquet too
+    from_parquet = parquet_reads(monkeypatch)
+    entries = [e for d in DAYS for e in cache.entries_for([d])[d]]
+    via_copy = cache.read(entries).table
+    assert from_parquet == []
+    parquet_size = cache.day_path(ALL_SCOPE, DAY).stat().st_size
+    assert entries[0].bytes == parquet_size + copy_of(cache).stat().st_size
+    for d in DAYS:
+        copy_of(cache, d).unlink()
+    via_parquet = cache.read(entries).table
+    assert len(from_parquet) == len(DAYS)
+    assert via_copy.equals(via_parquet) and via_copy.schema.equals(PLAYLOG_SCHEMA)
+    assert all(copy_of(cache, d).is_file() for d in DAYS)  # written again on the way
+
+
+def test_a_day_read_without_read_copy_gets_its_copy(
+    cache: PlaylogCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = [rows(t) for _, t in cache.load(DAYS).parts]
+    copy_of(cache).unlink()  # a cache written before read copies, or copied elsewhere
+    from_parquet = parquet_reads(monkeypatch)
+    assert [rows(t) for _, t in cache.load(DAYS).parts] == expected
+    assert from_parquet == [1] and copy_of(cache).is_file()
+    assert [rows(t) for _, t in cache.load(DAYS).parts] == expected
+    assert from_parquet == [1]  # the second time, from the copy
+    copy_of(cache).unlink()
+    assert rows(cache.read(cache.entries_for([DAY])[DAY]).table) == expected[0]
+    assert from_parquet == [1, 1] and copy_of(cache).is_file()  # read() gives it too
+
+
+def _rewrite_copy(cache: PlaylogCache, rows: pa.Table, day: dt.date = DAY) -> None:
+    """Replace the day's read copy with ``rows`` and the genuine copy's metadata."""
+    copy = copy_of(cache, day)
+    with pa.memory_map(str(copy)) as source:
+        metadata = pa.ipc.open_file(source).schema.metadata
+    table = rows.replace_schema_metadata(metadata)
+    with pa.OSFile(str(copy), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+@pytest.mark.parametrize(
+    "damage", ["truncate", "garbage", "rows lie", "rows of another day", "wrong schema"]
+)
+def test_a_bad_read_copy_falls_back_to_the_parquet_file(
+    cache: PlaylogCache,
+    damage: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A snapshot: tables read from a copy are views of the mapped file, which this
+    # test then damages in place (the toolkit itself only ever replaces files).
+    expected = rows(cache.read(cache.entries_for([DAY])[DAY]).table)
+    table = pa.Table.from_pylist(expected, PLAYLOG_SCHEMA)
+    copy = copy_of(cache)
+    data = copy.read_bytes()
+    if damage == "truncate":
+        copy.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        copy.write_bytes(b"\0" * len(data))
+    elif damage == "rows lie":
+        _rewrite_copy(cache, table.slice(0, 1))
+    elif damage == "rows of another day":
+        _rewrite_copy(cache, pa.concat_tables([table.slice(1), playlogs(ROWS[3:4])]))
+    else:
+        _rewrite_copy(cache, table.drop_columns(["ip"]))
+    from_parquet = parquet_reads(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
+        entries = cache.entries_for([DAY])[DAY]
+        assert rows(cache.read(entries).table) == expected
+        assert [rows(t) for _, t in cache.load([DAY]).parts] == [expected]
+    assert from_parquet == [1]  # and the read copy was written again, whole
+    assert "unusable" not in caplog.text  # the day itself is fine
+    assert rows(pa.ipc.open_file(pa.memory_map(str(copy))).read_all()) == expected
+
+
+@pytest.mark.parametrize("change", ["rewritten by another tool", "same size, same clock tick"])
+def test_a_read_copy_never_serves_a_replaced_parquet_file(
+    cache: PlaylogCache, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = cache.day_path(ALL_SCOPE, DAY)
+    if change == "rewritten by another tool":
+        table = pq.read_table(path)  # our metadata kept, other rows
+        other = table.set_column(2, "player_id", pa.array([7, 8, 9], pa.int32()))
+        pq.write_table(other, path)
+        expected = [7, 8, 9]
+    else:  # in place, same size and mtime: only the footer's checksum tells
+        before = path.stat()
+        data = path.read_bytes()
+        at = data.rindex(b'"fetched_at": "') + len(b'"fetched_at": "')
+        data = data[:at] + b"1999" + data[at + 4 :]  # another fetch, same length
+        with open(path, "r+b") as f:
+            f.write(data)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert (path.stat().st_size, path.stat().st_mtime_ns) == (
+            before.st_size,
+            before.st_mtime_ns,
+        )
+        expected = [2, 1, 1]
+    from_parquet = parquet_reads(monkeypatch)
+    entry = cache.entries_for([DAY])[DAY][0]
+    assert cache.read([entry]).table.column("player_id").to_pylist() == expected
+    assert from_parquet == [1]
+    if change != "rewritten by another tool":
+        assert entry.fetched_at is not None and entry.fetched_at.year == 1999
+
+
+def test_a_read_copy_that_cannot_be_written_only_costs_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pa.ipc, "new_file", disk_full)
+    c = PlaylogCache(tmp_path, FP)
+    with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
+        written = c.store_days(playlogs(ROWS), DAYS[:1], report=report())
+    assert "no read copy" in caplog.text and "No space left" in caplog.text
+    assert not copy_of(c).exists() and not list(tmp_path.rglob("*.tmp"))
+    assert c.read(written).table.num_rows == 3
+
+
+def test_a_day_rewritten_unsorted_by_another_tool_reads_sorted(cache: PlaylogCache) -> None:
+    path = cache.day_path(ALL_SCOPE, DAY)
+    table = pq.read_table(path)  # our metadata kept
+    pq.write_table(table.take([2, 1, 0]), path)  # not by played_at any more
+    got = cache.read(cache.entries_for([DAY])[DAY]).table
+    assert got.column("played_at").to_pylist() == sorted(table.column("played_at").to_pylist())
+    assert got.column("media_id").to_pylist() == [12, 11, 10]  # same-second rows: file order

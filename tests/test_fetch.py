@@ -10,11 +10,12 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
 import fouryousee_data as fy
-from fouryousee_data.cache import ALL_SCOPE, PlaylogCache, scope_name
+from fouryousee_data.cache import ALL_SCOPE, READ_COPY_NAME, PlaylogCache, scope_name
 from fouryousee_data.schema import localize
 from fouryousee_data.simulator import Simulator
 
@@ -80,6 +81,13 @@ def test_long_range_split_cached_then_zero_requests(
     same(again, df)
     assert len(again.attrs["cached_days"]) == 34 and again.attrs["fetched_days"] == []
     assert again.attrs["report_ids"] == df.attrs["report_ids"]
+    # Served from the days' read copies; without them, from Parquet: the same frame.
+    copies = list(tmp_path.rglob(READ_COPY_NAME))
+    assert len(copies) == 34
+    for copy in copies:
+        copy.unlink()
+    same(fy.fetch_playlogs("2024-02-01", "2024-03-05", client=api, cache_dir=tmp_path), df)
+    assert simulator.requests == [] and len(list(tmp_path.rglob(READ_COPY_NAME))) == 34
 
     # The cache directory reads directly with pyarrow and DuckDB.
     root = tmp_path / api.fingerprint
@@ -376,3 +384,14 @@ def test_gaps_split_windows_and_concurrency_is_bounded(
             in_flight -= 1
         peak = max(peak, in_flight)
     assert peak <= 2
+
+
+def test_pieces_out_of_order_are_detected() -> None:
+    from fouryousee_data.fetch import _in_order
+
+    def piece(*times: str) -> tuple[dt.date, pa.Table]:
+        ts = pa.array([pd.Timestamp(t) for t in times], pa.timestamp("s"))
+        return dt.date(2024, 3, 1), pa.table({"played_at": ts})
+
+    assert _in_order([piece("2024-03-01 08:00", "2024-03-01 09:00"), piece(), piece("2024-03-02")])
+    assert not _in_order([piece("2024-03-01 08:00", "2024-03-02 09:00"), piece("2024-03-02")])
