@@ -8,7 +8,9 @@ failures (:class:`~fouryousee_data.errors.FouryouseeError`, ``ValueError``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -429,6 +431,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`fouryousee-data demo | head`): stop quietly, as a
+        # SIGPIPE would, and keep Python's exit-time flush from complaining.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except (FouryouseeError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -116,3 +116,22 @@ def test_the_installed_command(report: Path, tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert failed.stderr.count("\n") == 1 and "not NDJSON" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_a_closed_pipe_ends_quietly(report: Path, tmp_path: Path) -> None:
+    """`fouryousee-data ... | head`: the reader is gone before the command prints."""
+    exe = shutil.which("fouryousee-data") or str(Path(sys.executable).parent / "fouryousee-data")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails with EPIPE
+    try:
+        done = subprocess.run(
+            [exe, "read", str(report), "-o", str(tmp_path / "out.parquet")],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == ""  # as a SIGPIPE, without a word
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 2  # the work was done
