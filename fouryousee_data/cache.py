@@ -18,12 +18,10 @@ Layout (SPEC section 4)::
   ``fouryousee_data.day``, JSON): report id and ``createdAt``, the filter,
   ``fetched_at``, the row count. Data and metadata are one atomic file.
 * Next to each Parquet file is the day's *read copy*, ``.part-0.arrow``: the same
-  rows as an uncompressed Arrow IPC file, which :meth:`PlaylogCache.load` memory-maps
-  instead of decoding Parquet (see "Why a read copy" below). The Parquet file is the
-  truth: the copy records the Parquet file's identity (inode, size, modification time
-  and a checksum of its footer) and is used only while that still matches; a copy
-  that is missing, stale or unreadable means the day is read from Parquet, and given
-  a fresh copy on the way. Deleting copies is always safe.
+  rows as an uncompressed Arrow IPC file, which reads memory-map instead of decoding
+  Parquet (why and how: :mod:`fouryousee_data._readcopy`). It serves only while it
+  belongs to the Parquet file as it is; otherwise the day is read from Parquet and
+  given a fresh copy on the way.
 * Temp, lock and read-copy files start with ``.``, which pyarrow's dataset discovery,
   Spark and DuckDB's ``*.parquet`` globs skip, so the tree reads directly::
 
@@ -34,14 +32,6 @@ Layout (SPEC section 4)::
 A file that cannot be read, does not carry our metadata, or disagrees with it
 (row count, schema, rows outside its day) is a cache miss: it is logged as a
 warning and fetched again, never an exception and never fewer rows.
-
-Why a read copy: a month of a busy account (1 M plays in 30 day files) decodes from
-Parquet in ~40 ms plus ~15 ms to build the DataFrame: only ~4x faster than parsing
-the report itself (~250 ms, at gunzip speed). From the read copies it is ~11 ms
-(mapping 30 files and checking them) plus ~8 ms for the frame, for ~28 bytes per
-play on disk next to Parquet's ~11. Files in the cache are only ever replaced (renamed into
-place), never rewritten in place, so a mapped copy stays valid while it is read; other
-tools must not edit them in place either.
 
 The small API used by :func:`~fouryousee_data.fetch.fetch_playlogs` and by the
 webhook receiver::
@@ -65,10 +55,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import mmap
 import os
 import shutil
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,9 +67,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc
 import pyarrow.parquet as pq
 
+from fouryousee_data import _readcopy as readcopy
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data._fileio import atomic_write
 from fouryousee_data.report import Report
@@ -123,17 +111,12 @@ LOCK_TIMEOUT = 60.0
 #: Parquet writer options: uncompressed pages read ~20% faster than snappy here, for
 #: ~30% more disk (about 11 bytes per playlog); integer and dictionary encodings stay.
 WRITE_OPTIONS: dict[str, Any] = {"compression": "none"}
-#: The day's read copy next to its Parquet file: the same rows as uncompressed Arrow
-#: IPC, memory-mapped on read (see "Why a read copy" in the module docstring).
-READ_COPY_NAME = ".part-0.arrow"
+#: The day's read copy next to its Parquet file (see :mod:`fouryousee_data._readcopy`).
+READ_COPY_NAME = readcopy.NAME
 #: "The day ended" when the account's time zone is unknown: the latest zone on earth.
 CONSERVATIVE_OFFSET = dt.timezone(dt.timedelta(hours=-12))
 
 _ONE_DAY = dt.timedelta(days=1)
-#: Bytes at the end of a Parquet file that :func:`_identity` checksums (our footer is ~2 KB).
-_TAIL_BYTES = 8192
-#: What :func:`_identity` returns.
-Identity = dict[str, int]
 _ZERO = pd.Timedelta(0)
 _EPOCH = dt.date(1970, 1, 1)
 _PER_DAY = int(np.timedelta64(1, "D") // np.timedelta64(1, TIME_UNIT))  # played_at units
@@ -581,14 +564,20 @@ class PlaylogCache:
         """The day's entry and the open file to read it from: its read copy when the
         copy belongs to this Parquet file, else the Parquet file; None if unusable."""
         try:
-            identity = _identity(path)
+            identity = readcopy.identity(path)
         except OSError:
             return None  # not cached
         opened = _open_copy(path, scope, day, identity)
         return opened or self._open_parquet(path, scope, day, identity, quiet=quiet)
 
     def _open_parquet(
-        self, path: Path, scope: str, day: dt.date, identity: Identity, *, quiet: bool = False
+        self,
+        path: Path,
+        scope: str,
+        day: dt.date,
+        identity: readcopy.Identity,
+        *,
+        quiet: bool = False,
     ) -> tuple[CachedDay, _Handle] | None:
         """The day's entry (from the file's footer) and the open file; None if unusable."""
         try:
@@ -720,7 +709,7 @@ class _Handle:
         self,
         file: Any,
         read: Callable[[], pa.Table],
-        identity: Identity,
+        identity: readcopy.Identity,
         *,
         is_copy: bool = False,
     ) -> None:
@@ -782,61 +771,20 @@ def _seconds(chunk: pa.Array) -> np.ndarray:
     return chunk.to_numpy().view(np.int64)
 
 
-# -- the read copy ---------------------------------------------------------------------
-def _identity(path: Path) -> Identity:
-    """What ties a read copy to one Parquet file, as it is now: its inode, size and
-    modification time, and a checksum of its footer (where our metadata, with the
-    day's ``fetched_at``, lives). Replacing or rewriting the file changes it, even
-    within one tick of a coarse file-system clock."""
-    with open(path, "rb") as file:
-        stat = os.fstat(file.fileno())
-        file.seek(max(0, stat.st_size - _TAIL_BYTES))
-        tail = zlib.crc32(file.read(_TAIL_BYTES))
-    return {"ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "tail": tail}
-
-
-def _write_copy(path: Path, table: pa.Table, info: dict[str, Any]) -> None:
-    """Write the read copy of the Parquet file ``path`` (the caller holds the day's lock).
-
-    A copy that cannot be written is only slower reads: logged, and the day reads from
-    its Parquet file (any older copy no longer matches it and is removed).
-    """
-    copy = path.with_name(READ_COPY_NAME)
-    meta = json.dumps({**info, "parquet": _identity(path)}, default=str).encode()
-    # The IPC file format wants one dictionary per column.
-    table = table.unify_dictionaries().combine_chunks()
-    table = table.replace_schema_metadata({METADATA_KEY: meta})
-
-    def write(tmp: str) -> None:
-        with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-
-    try:
-        atomic_write(copy, write)
-    except (OSError, pa.ArrowException) as exc:
-        log.warning("cache: no read copy for %s (%s); it reads from Parquet", path, exc)
-        with contextlib.suppress(OSError):
-            copy.unlink()
-
-
+# -- the read copy (see fouryousee_data._readcopy) ------------------------------------
 def _open_copy(
-    path: Path, scope: str, day: dt.date, identity: Identity
+    path: Path, scope: str, day: dt.date, identity: readcopy.Identity
 ) -> tuple[CachedDay, _Handle] | None:
-    """The day's entry and its open read copy, if the copy exists and belongs to the
-    Parquet file as it is now (``identity``); None otherwise (read the Parquet file)."""
-    try:
-        source = _map(path.with_name(READ_COPY_NAME))
-    except (OSError, ValueError, pa.ArrowException):
+    """The day's entry and its open read copy, if the copy belongs to the Parquet file
+    as it is now (``identity``) and describes this day; None otherwise (read Parquet)."""
+    opened = readcopy.open_copy(path, identity)
+    if opened is None:
         return None
+    source, reader = opened
     try:
-        reader = pa.ipc.open_file(source)
         info = json.loads((reader.schema.metadata or {})[METADATA_KEY])
-        if info.pop("parquet", None) != identity:
-            raise CacheCorruptError("it belongs to an older Parquet file")
         _check_info(info, scope, day)
-        if not reader.schema.equals(PLAYLOG_SCHEMA):
-            raise CacheCorruptError("unexpected schema")
-    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException, CacheCorruptError) as exc:
+    except (KeyError, ValueError, TypeError, CacheCorruptError) as exc:
         source.close()
         log.debug("cache: read copy of %s not used (%s)", path, exc)
         return None
@@ -844,25 +792,16 @@ def _open_copy(
     return entry, _Handle(source, reader.read_all, identity, is_copy=True)
 
 
-def _map(path: Path) -> pa.BufferReader | pa.MemoryMappedFile:
-    """The file mapped read-only into memory, its pages loaded up front where the OS
-    can (``MAP_POPULATE``: one call instead of a page fault per few pages later)."""
-    if not hasattr(mmap, "MAP_POPULATE"):
-        return pa.memory_map(str(path))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        mapped = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
-    finally:
-        os.close(fd)
-    return pa.BufferReader(pa.py_buffer(mapped))  # unmapped when the last buffer goes
+def _write_copy(path: Path, table: pa.Table, info: dict[str, Any]) -> None:
+    readcopy.write_copy(path, table, {METADATA_KEY: json.dumps(info, default=str).encode()})
 
 
-def _heal_copy(entry: CachedDay, table: pa.Table, identity: Identity) -> None:
+def _heal_copy(entry: CachedDay, table: pa.Table, identity: readcopy.Identity) -> None:
     """Give a day read from Parquet its read copy (a cache written before copies
     existed, or copied from elsewhere), unless a writer holds the day or replaced it."""
     try:
         with filelock.FileLock(str(entry.path.parent / ".lock"), timeout=0):
-            if _identity(entry.path) == identity:
+            if readcopy.identity(entry.path) == identity:
                 _write_copy(entry.path, table, entry.extra)
     except (filelock.Timeout, OSError) as exc:
         log.debug("cache: no read copy for %s now (%s)", entry.path, exc)
@@ -871,7 +810,7 @@ def _heal_copy(entry: CachedDay, table: pa.Table, identity: Identity) -> None:
 def _day_bytes(path: Path) -> int:
     """Bytes on disk of a cached day: its Parquet file and its read copy."""
     total = 0
-    for file in (path, path.with_name(READ_COPY_NAME)):
+    for file in (path, readcopy.copy_path(path)):
         with contextlib.suppress(OSError):
             total += file.stat().st_size
     return total
