@@ -38,7 +38,9 @@ def test_start_and_stop_are_fast_and_leave_nothing_behind() -> None:
     assert refused(sim.base_url) and refused(sim.store_url)
 
 
-def test_stop_is_prompt_with_open_connections_and_pending_work() -> None:
+def test_stop_is_prompt_with_open_connections_and_pending_work(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     sim = Simulator(seed=0, players=2, medias=3, report_delay=60.0, now="2024-04-01").start()
     with requests.Session() as session:  # a keep-alive connection stays open on the server
         headers = {"Secret-Token": sim.token}
@@ -63,6 +65,7 @@ def test_stop_is_prompt_with_open_connections_and_pending_work() -> None:
     assert len(errors) == 1  # dropped, not answered after stop
     assert sim_threads() == []
     sim.stop()  # idempotent
+    assert "Traceback" not in capfd.readouterr().err  # no handler thread failed
 
 
 def test_restart_is_refused_while_running(simulator: Simulator) -> None:

@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fouryousee_data.simulator.faults import API_FAULTS, Fault, route_key
+from fouryousee_data.simulator.faults import API_FAULTS, route_key
 from fouryousee_data.simulator.server import Handler
 
 __all__ = ["APIHandler", "paginate"]
@@ -79,7 +79,7 @@ class APIHandler(Handler):
         concrete = route_key(f"{self.command} {url.path}")
         route = f"{self.command} {resource}" if resource else concrete
         fault = sim._faults.take(API_FAULTS, route, concrete)
-        if fault is not None and self._api_fault(fault):
+        if fault is not None and self.apply_fault(fault):
             return
         token = self.headers.get("Secret-Token")
         if token is None or not hmac.compare_digest(token.encode(), sim.token.encode()):
@@ -139,23 +139,11 @@ class APIHandler(Handler):
             return
         self.reply(201, report)
 
-    def _api_fault(self, fault: Fault) -> bool:
-        """Apply an API fault; True when the request is answered (or dropped) by it."""
-        self._fault = fault.name
-        if fault.name == "slow":
-            self.wait(float(fault.options["delay"]))
-            if not self.server.sim._stopping.is_set():
-                return False
-            self.drop()  # the simulator stopped meanwhile
-        if fault.name == "reset":
-            self.drop()
-        elif fault.name == "rate_limit":
-            headers = retry_after_header(fault.options["retry_after"])
-            self.message(429, "Too Many Requests", headers)
-        else:
-            status = int(fault.options["status"])
-            self.message(status, _phrase(status))
-        return True
+    def rate_limited(self, retry_after: Any) -> None:
+        self.message(429, "Too Many Requests", retry_after_header(retry_after))
+
+    def failed(self, status: int) -> None:
+        self.message(status, _phrase(status))
 
 
 def _phrase(status: int) -> str:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fouryousee_data.simulator.faults import Fault
+
 __all__ = ["Handler", "RequestRecord", "Server"]
 
 log = logging.getLogger("fouryousee_data.simulator")
@@ -232,3 +234,29 @@ class Handler(BaseHTTPRequestHandler):
     def wait(self, seconds: float) -> None:
         """Sleep, but wake up at once when the simulator stops."""
         self.server.sim._stopping.wait(max(0.0, seconds))
+
+    def apply_fault(self, fault: Fault) -> bool:
+        """Apply a request fault; True when it answered (or dropped) the request, False
+        when the request goes on (after a ``slow`` delay). How a rate limit or an error
+        looks is each server's own (:meth:`rate_limited`, :meth:`failed`)."""
+        self._fault = fault.name
+        if fault.name == "slow":
+            self.wait(float(fault.options["delay"]))
+            if not self.server.sim._stopping.is_set():
+                return False
+            self.drop()  # the simulator stopped meanwhile
+        elif fault.name == "reset":
+            self.drop()
+        elif fault.name == "rate_limit":
+            self.rate_limited(fault.options["retry_after"])
+        else:
+            self.failed(int(fault.options["status"]))
+        return True
+
+    def rate_limited(self, retry_after: Any) -> None:
+        """Answer a ``rate_limit`` fault (``retry_after``: its option)."""
+        raise NotImplementedError
+
+    def failed(self, status: int) -> None:
+        """Answer an error fault with ``status``."""
+        raise NotImplementedError

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -109,7 +110,7 @@ class StoreHandler(Handler):
         key = unquote(url.path.lstrip("/"))
         query = dict(parse_qsl(url.query))
         fault = sim._faults.take(API_FAULTS, STORE_ROUTE, STORE_ROUTE)
-        if fault is not None and self._api_fault(fault):
+        if fault is not None and self.apply_fault(fault):
             return
         if "Secret-Token" in self.headers:
             self._error(
@@ -144,24 +145,12 @@ class StoreHandler(Handler):
             self._fault = fault.name
         self._object(path, fault, store)
 
-    def _api_fault(self, fault: Fault) -> bool:
-        self._fault = fault.name
-        if fault.name == "slow":
-            self.wait(float(fault.options["delay"]))
-            if not self.server.sim._stopping.is_set():
-                return False
-            self.drop()  # the simulator stopped meanwhile
-            return True
-        if fault.name == "reset":
-            self.drop()
-        elif fault.name == "rate_limit":
-            headers = retry_after_header(fault.options["retry_after"])
-            self.send(503, xml_error("SlowDown", "Please reduce your request rate."),
-                      "application/xml", headers)  # fmt: skip
-        else:
-            status = int(fault.options["status"])
-            self._error(status, "InternalError", "We encountered an internal error.")
-        return True
+    def rate_limited(self, retry_after: Any) -> None:
+        self.send(503, xml_error("SlowDown", "Please reduce your request rate."),
+                  "application/xml", retry_after_header(retry_after))  # fmt: skip
+
+    def failed(self, status: int) -> None:
+        self._error(status, "InternalError", "We encountered an internal error.")
 
     def _expired(self, grant: _Grant) -> None:
         now = dt.datetime.now(dt.UTC)
