@@ -98,8 +98,7 @@ def _add_fetch(p: argparse.ArgumentParser) -> None:
 def _cmd_fetch(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    if args.output.suffix.lower() not in (".parquet", ".csv"):
-        raise ValueError(f"-o/--output must end in .parquet or .csv, got {args.output.name!r}")
+    _check_output(args.output)
     df = _fetch_from_args(args)
     assert isinstance(df, pd.DataFrame)
     write_frame(df, args.output)
@@ -111,6 +110,12 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         + (note if lineage["provisional_days"] else "")
     )
     return 0
+
+
+def _check_output(out: Path) -> None:
+    """Refuse an output ``fetch`` and ``summary`` cannot write, before fetching anything."""
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise ValueError(f"-o/--output must end in .parquet or .csv, got {out.name!r}")
 
 
 def _add_summary(p: argparse.ArgumentParser) -> None:
@@ -127,8 +132,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
     from fouryousee_data import analysis
 
-    if args.output is not None and args.output.suffix.lower() not in (".parquet", ".csv"):
-        raise ValueError(f"-o/--output must end in .parquet or .csv, got {args.output.name!r}")
+    if args.output is not None:
+        _check_output(args.output)
     df = _fetch_from_args(args)
     summarise = {
         "player": analysis.per_player,
