@@ -48,6 +48,7 @@ from isal import isal_zlib
 
 from fouryousee_data import schema
 from fouryousee_data.errors import CorruptReportError, InvalidPlaylogError
+from fouryousee_data.timerange import check_tz
 
 try:  # the C scanner of _fastscan.c, built by pip install; Arrow's reader without it
     from fouryousee_data import _fastscan
@@ -215,7 +216,7 @@ def read_playlogs(
     >>> str(read_playlogs(line, tz="America/Sao_Paulo").loc[0, "played_at"])
     '2024-03-01 08:00:05-03:00'
     """
-    _check_tz(tz)
+    check_tz(tz)
     # Built straight from the parsed numpy columns (no Arrow round trip, no copy):
     # the same frame as schema.to_pandas(read_table(...), tz), with less memory.
     return _parse(source, max_decompressed_bytes, max_line_bytes, None).frame(tz)
@@ -236,17 +237,6 @@ def _parse(
             if on_progress is not None:
                 on_progress(n_source, n_rows)
     return builder
-
-
-def _check_tz(tz: str | None) -> None:
-    if tz is None:
-        return
-    try:
-        if not isinstance(tz, str):
-            raise TypeError(type(tz).__name__)
-        pd.Timestamp(0).tz_localize(tz)
-    except Exception as exc:  # zoneinfo, pytz and dateutil each raise their own
-        raise ValueError(f"tz: unknown time zone {tz!r} (e.g. 'America/Sao_Paulo')") from exc
 
 
 def _check_limits(max_decompressed_bytes: int, max_line_bytes: int) -> None:

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["DateLike", "TimeRange", "day_span", "resolve_range", "split_windows", "to_bound"]
+__all__ = [
+    "DateLike",
+    "TimeRange",
+    "check_tz",
+    "day_span",
+    "resolve_range",
+    "split_windows",
+    "to_bound",
+]
 
 #: What ``start`` and ``end`` accept.
 DateLike = str | dt.date | dt.datetime | pd.Timestamp
@@ -128,8 +136,29 @@ def _as_day(value: object, name: str) -> dt.date | None:
     )
 
 
+def check_tz(tz: str | None) -> None:
+    """``ValueError`` unless ``tz`` is None or a time zone pandas knows (a name, or a
+    ``tzinfo`` such as the one of a tz-aware frame).
+
+    Examples
+    --------
+    >>> check_tz("America/Sao_Paulo")
+    >>> check_tz("Nowhere/City")
+    Traceback (most recent call last):
+    ...
+    ValueError: tz: unknown time zone 'Nowhere/City' (e.g. 'America/Sao_Paulo')
+    """
+    if tz is None:
+        return
+    try:
+        pd.Timestamp(0).tz_localize(tz)
+    except Exception as exc:  # zoneinfo, pytz and dateutil each raise their own
+        raise ValueError(f"tz: unknown time zone {tz!r} (e.g. 'America/Sao_Paulo')") from exc
+
+
 def resolve_range(start: DateLike, end: DateLike, *, tz: str | None = None) -> TimeRange:
-    """Resolve ``start``/``end`` to a :class:`TimeRange`; end before start is ``ValueError``.
+    """Resolve ``start``/``end`` to a :class:`TimeRange`; end before start is ``ValueError``
+    (so is an unknown ``tz``).
 
     Examples
     --------
@@ -141,6 +170,7 @@ def resolve_range(start: DateLike, end: DateLike, *, tz: str | None = None) -> T
     ...
     ValueError: end (2024-03-01) is before start (2024-03-02)
     """
+    check_tz(tz)
     lo = to_bound(start, "start", is_end=False, tz=tz)
     hi = to_bound(end, "end", is_end=True, tz=tz)
     end_is_day = _as_day(end, "end") is not None

@@ -115,6 +115,7 @@ def test_report_filter_thirty_days_is_the_limit() -> None:
         ({"media_ids": [True]}, "media_ids"),
         ({"player_ids": "12"}, "player_ids"),
         ({"sort": 0}, "sort"),
+        ({"end": "2024-01-02T10:00:00+00:00", "tz": "Mars/Olympus"}, "unknown time zone"),
     ],
 )
 def test_report_filter_bad_arguments(kwargs: dict, word: str) -> None:

@@ -347,6 +347,8 @@ def test_argument_errors(api: fy.Client, tmp_path: Path) -> None:
         fy.fetch_playlogs("2024-03-02", "2024-03-01", **call)
     with pytest.raises(ValueError, match="tz"):
         fy.fetch_playlogs("2024-03-01", "2024-03-02", tz="Mars/Olympus", **call)
+    with pytest.raises(ValueError, match="unknown time zone"):  # checked before it is used
+        fy.fetch_playlogs("2024-03-01T10:00:00+00:00", "2024-03-02", tz="Mars/Olympus", **call)
     with pytest.raises(ValueError, match="settle"):
         fy.fetch_playlogs("2024-03-01", "2024-03-02", settle="later", **call)
     with pytest.raises(ValueError, match="webhook"):
