@@ -18,9 +18,9 @@ missing, stale or unreadable copy means "read the Parquet file". Deleting copies
 always safe. Files in the cache are only ever replaced (renamed into place), never
 rewritten in place, so a mapped copy stays valid while it is read.
 
-    identity(parquet)                      # the Parquet file as it is now
-    write_copy(parquet, table, metadata)   # under the day's lock, after the Parquet file
-    open_copy(parquet, identity)           # (source, reader) or None
+    identity(parquet)                             # the Parquet file as it is now
+    write_copy(parquet, table, metadata, owner)   # under the day's lock, after the Parquet file
+    open_copy(parquet, identity, populate=True)   # (source, reader) or None
 """
 
 from __future__ import annotations
@@ -87,10 +87,13 @@ def identity(parquet: Path) -> Identity:
     return {"ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "tail": tail}
 
 
-def write_copy(parquet: Path, table: pa.Table, metadata: dict[bytes, bytes]) -> None:
+def write_copy(
+    parquet: Path, table: pa.Table, metadata: dict[bytes, bytes], owner: Identity
+) -> None:
     """Write the read copy of the Parquet file ``parquet``: ``table`` (in the playlog
-    schema, sorted by ``played_at``) with ``metadata`` and the file's :func:`identity`.
-    The caller holds the day's lock.
+    schema, sorted by ``played_at``) with ``metadata``, made from the file whose
+    :func:`identity` is ``owner`` (the one the caller wrote or read, not whatever is at
+    the path by now). The caller holds the day's lock.
 
     A copy that cannot be written only makes reads slower: logged as a warning, and the
     day reads from its Parquet file (an older copy no longer matches it; it is removed).
@@ -102,17 +105,18 @@ def write_copy(parquet: Path, table: pa.Table, metadata: dict[bytes, bytes]) -> 
     >>> with tempfile.TemporaryDirectory() as d:
     ...     p = Path(d) / "part-0.parquet"
     ...     pq.write_table(PLAYLOG_SCHEMA.empty_table(), p)
-    ...     write_copy(p, PLAYLOG_SCHEMA.empty_table(), {b"k": b"v"})
-    ...     source, reader = open_copy(p, identity(p))
+    ...     write_copy(p, PLAYLOG_SCHEMA.empty_table(), {b"k": b"v"}, identity(p))
+    ...     source, reader = open_copy(p, identity(p), populate=True)
     ...     reader.schema.metadata[b"k"], reader.read_all().num_rows
     (b'v', 0)
     """
     copy = copy_path(parquet)
     try:
-        owner = json.dumps(identity(parquet)).encode()
         # The IPC file format wants one dictionary per column.
         table = table.unify_dictionaries().combine_chunks()
-        table = table.replace_schema_metadata({**metadata, _IDENTITY_KEY: owner})
+        table = table.replace_schema_metadata(
+            {**metadata, _IDENTITY_KEY: json.dumps(owner).encode()}
+        )
 
         def write(tmp: str) -> None:
             with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
@@ -126,13 +130,14 @@ def write_copy(parquet: Path, table: pa.Table, metadata: dict[bytes, bytes]) -> 
 
 
 def open_copy(
-    parquet: Path, owner: Identity
+    parquet: Path, owner: Identity, *, populate: bool = False
 ) -> tuple[pa.NativeFile, pa.ipc.RecordBatchFileReader] | None:
     """The open read copy of ``parquet`` (the mapped file and its reader), if there is
     one, it was made from the Parquet file whose identity is ``owner``, and it holds
-    the playlog schema; None otherwise (read the Parquet file)."""
+    the playlog schema; None otherwise (read the Parquet file). ``populate`` loads all
+    its pages up front, for a caller that reads the rows (not just the metadata)."""
     try:
-        source = _map(copy_path(parquet))
+        source = _map(copy_path(parquet), populate)
     except (OSError, ValueError, pa.ArrowException):
         return None  # no copy
     try:
@@ -148,10 +153,11 @@ def open_copy(
     return source, reader
 
 
-def _map(path: Path) -> pa.NativeFile:
-    """The file mapped read-only into memory, its pages loaded up front where the OS
-    can (``MAP_POPULATE``: one call instead of a page fault per few pages later)."""
-    if not hasattr(mmap, "MAP_POPULATE"):
+def _map(path: Path, populate: bool) -> pa.NativeFile:
+    """The file mapped read-only into memory; with ``populate``, its pages loaded up
+    front where the OS can (``MAP_POPULATE``: one call instead of a page fault per few
+    pages later)."""
+    if not (populate and hasattr(mmap, "MAP_POPULATE")):
         return pa.memory_map(str(path))
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -388,16 +388,21 @@ class PlaylogCache:
             "fetched_at": _iso(fetched_at or dt.datetime.now(dt.UTC)),
             "rows": table.num_rows,
         }
-        table = table.replace_schema_metadata(
-            {METADATA_KEY: json.dumps(info, default=str).encode()}
-        )
+        metadata = {METADATA_KEY: json.dumps(info, default=str).encode()}
+        table = table.replace_schema_metadata(metadata)
         path = self.day_path(scope, day)
         path.parent.mkdir(parents=True, exist_ok=True)
+        written: readcopy.Identity = {}
+
+        def write(tmp: str) -> None:
+            pq.write_table(table, tmp, **WRITE_OPTIONS)
+            written.update(readcopy.identity(Path(tmp)))  # a rename keeps all of it
+
         with filelock.FileLock(str(path.parent / ".lock"), timeout=LOCK_TIMEOUT):
-            atomic_write(path, lambda tmp: pq.write_table(table, tmp, **WRITE_OPTIONS))
-            _write_copy(path, table, info)
+            atomic_write(path, write)
+            readcopy.write_copy(path, table, metadata, written)
         log.debug("cached %s %s: %d rows (report %s)", scope, day, table.num_rows, report.id)
-        return _entry(path, scope, day, info, _day_bytes(path))
+        return _entry(path, scope, day, info, _day_bytes(path, written))
 
     # -- reading ------------------------------------------------------------------------
     def entries_for(
@@ -444,7 +449,7 @@ class PlaylogCache:
         def one_day(day: dt.date) -> tuple[list[CachedDay], CachedDay | None, pa.Table | None]:
             known: list[CachedDay] = []
             for scope in scopes:
-                opened = self._open(self.day_path(scope, day), scope, day)
+                opened = self._open(self.day_path(scope, day), scope, day, rows=serve)
                 if opened is None:
                     continue
                 entry, handle = opened
@@ -456,13 +461,12 @@ class PlaylogCache:
                             return known, entry, _cut(table, entry, start, end, **ids)
             return known, None, None
 
-        days = list(days)
         # One after the other: a day's read copy costs ~0.3 ms, mostly the GIL-bound
         # glue, so threads were measured slower (a day read from Parquet is ~1.5 ms,
         # and is given its read copy on the way).
-        results = [one_day(day) for day in days]
         loaded = Loaded({}, {}, [])
-        for day, (known, entry, table) in zip(days, results, strict=True):
+        for day in days:
+            known, entry, table = one_day(day)
             if known:
                 loaded.known[day] = known
             if entry is not None and table is not None:
@@ -518,7 +522,7 @@ class PlaylogCache:
         ids = {"player_ids": tuple(player_ids), "media_ids": tuple(media_ids)}
         for listed in sorted(entries, key=lambda e: e.day):
             # Opened afresh: the day may have been replaced since it was listed.
-            opened = self._open(listed.path, listed.scope, listed.day)
+            opened = self._open(listed.path, listed.scope, listed.day, rows=True)
             table = None
             if opened is not None:
                 entry, handle = opened
@@ -559,15 +563,16 @@ class PlaylogCache:
         return opened[0]
 
     def _open(
-        self, path: Path, scope: str, day: dt.date, *, quiet: bool = False
+        self, path: Path, scope: str, day: dt.date, *, quiet: bool = False, rows: bool = False
     ) -> tuple[CachedDay, _Handle] | None:
         """The day's entry and the open file to read it from: its read copy when the
-        copy belongs to this Parquet file, else the Parquet file; None if unusable."""
+        copy belongs to this Parquet file, else the Parquet file; None if unusable.
+        ``rows``: the rows will be read (the copy's pages are loaded up front)."""
         try:
             identity = readcopy.identity(path)
         except OSError:
             return None  # not cached
-        opened = _open_copy(path, scope, day, identity)
+        opened = _open_copy(path, scope, day, identity, populate=rows)
         return opened or self._open_parquet(path, scope, day, identity, quiet=quiet)
 
     def _open_parquet(
@@ -593,7 +598,7 @@ class PlaylogCache:
                 raise CacheCorruptError("metadata disagrees with the file")
             if tuple(meta.schema.names) != COLUMNS:
                 raise CacheCorruptError("unexpected columns")
-            entry = _entry(path, scope, day, info, _day_bytes(path))
+            entry = _entry(path, scope, day, info, _day_bytes(path, identity))
             return entry, _Handle(handle, lambda: _parquet_rows(reader), identity)
         except (
             OSError,
@@ -773,11 +778,11 @@ def _seconds(chunk: pa.Array) -> np.ndarray:
 
 # -- the read copy (see fouryousee_data._readcopy) ------------------------------------
 def _open_copy(
-    path: Path, scope: str, day: dt.date, identity: readcopy.Identity
+    path: Path, scope: str, day: dt.date, identity: readcopy.Identity, *, populate: bool
 ) -> tuple[CachedDay, _Handle] | None:
     """The day's entry and its open read copy, if the copy belongs to the Parquet file
     as it is now (``identity``) and describes this day; None otherwise (read Parquet)."""
-    opened = readcopy.open_copy(path, identity)
+    opened = readcopy.open_copy(path, identity, populate=populate)
     if opened is None:
         return None
     source, reader = opened
@@ -792,28 +797,24 @@ def _open_copy(
     return entry, _Handle(source, reader.read_all, identity, is_copy=True)
 
 
-def _write_copy(path: Path, table: pa.Table, info: dict[str, Any]) -> None:
-    readcopy.write_copy(path, table, {METADATA_KEY: json.dumps(info, default=str).encode()})
-
-
 def _heal_copy(entry: CachedDay, table: pa.Table, identity: readcopy.Identity) -> None:
     """Give a day read from Parquet its read copy (a cache written before copies
     existed, or copied from elsewhere), unless a writer holds the day or replaced it."""
+    metadata = {METADATA_KEY: json.dumps(entry.extra, default=str).encode()}
     try:
         with filelock.FileLock(str(entry.path.parent / ".lock"), timeout=0):
             if readcopy.identity(entry.path) == identity:
-                _write_copy(entry.path, table, entry.extra)
+                readcopy.write_copy(entry.path, table, metadata, identity)
     except (filelock.Timeout, OSError) as exc:
         log.debug("cache: no read copy for %s now (%s)", entry.path, exc)
 
 
-def _day_bytes(path: Path) -> int:
-    """Bytes on disk of a cached day: its Parquet file and its read copy."""
-    total = 0
-    for file in (path, readcopy.copy_path(path)):
-        with contextlib.suppress(OSError):
-            total += file.stat().st_size
-    return total
+def _day_bytes(path: Path, identity: readcopy.Identity) -> int:
+    """Bytes on disk of a cached day: its Parquet file (``identity``) and its read copy."""
+    try:
+        return identity["size"] + readcopy.copy_path(path).stat().st_size
+    except OSError:
+        return identity["size"]  # no read copy
 
 
 def _cut(
