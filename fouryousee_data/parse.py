@@ -98,7 +98,6 @@ _STORE_TYPES = {
     "media_type": np.dtype(np.int32),
     "ip": np.dtype(np.int32),
 }
-_INT32 = (-(2**31), 2**31 - 1)
 
 # What a line is parsed into, before the conversion to the final dtypes.
 # (binary, not string: Arrow's JSON reader does not check UTF-8 anyway, and binary
@@ -709,7 +708,7 @@ def _convert(batch: pa.RecordBatch) -> dict[str, Any]:
 
     Raises _BadBlock on any doubt.
     """
-    for key in ("date", "time", "playerId", "mediaId"):
+    for key in schema.REQUIRED_KEYS:
         if batch.column(key).null_count:
             raise _BadBlock
     columns: dict[str, Any] = {"played_at": _played_at(batch.column("date"), batch.column("time"))}
@@ -874,7 +873,7 @@ def _check_id(obj: dict[str, Any], key: str, invalid: Callable[[str], Exception]
     value = obj[key]
     if type(value) is not int:
         raise invalid(f"{key!r} must be an integer, got {value!r}")
-    if not _INT32[0] <= value <= _INT32[1]:
+    if not schema.INT32_RANGE[0] <= value <= schema.INT32_RANGE[1]:
         raise invalid(f"{key!r} is out of the int32 range: {value}")
     return value
 

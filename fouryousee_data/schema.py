@@ -26,6 +26,7 @@ import pyarrow as pa
 
 __all__ = [
     "COLUMNS",
+    "INT32_RANGE",
     "PLAYLOG_SCHEMA",
     "REQUIRED_KEYS",
     "SOURCE_KEYS",
@@ -238,7 +239,8 @@ def empty_playlogs(tz: str | None = None) -> pd.DataFrame:
     return to_pandas(PLAYLOG_SCHEMA.empty_table(), tz=tz)
 
 
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+#: The ids' range (``int32``), as the parser and :func:`normalize_ids` check it.
+INT32_RANGE: tuple[int, int] = (-(2**31), 2**31 - 1)
 
 
 def normalize_ids(ids: Any, name: str) -> tuple[int, ...]:
@@ -270,7 +272,7 @@ def normalize_ids(ids: Any, name: str) -> tuple[int, ...]:
         if isinstance(item, bool | np.bool_) or not hasattr(item, "__index__"):
             raise ValueError(f"{name}: expected integer ids, got {item!r}")
         value = operator.index(item)
-        if not _INT32_MIN <= value <= _INT32_MAX:
+        if not INT32_RANGE[0] <= value <= INT32_RANGE[1]:
             raise ValueError(f"{name}: id {value} is outside the 32-bit range of ids")
         out.add(value)
     return tuple(sorted(out))
