@@ -328,7 +328,6 @@ def _add_serve_webhook(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_serve_webhook(args: argparse.Namespace) -> int:
-    import os
 
     from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
     from fouryousee_data.client import Client
