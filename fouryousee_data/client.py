@@ -150,12 +150,9 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     try:
         seconds = float(text)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        when = _http_date(text)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
         seconds = max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
     if not math.isfinite(seconds) or seconds < 0 or seconds > ABSURD_RETRY_AFTER:
         return None
@@ -199,8 +196,7 @@ def report_filter(
     if span.end <= span.start:
         raise ValueError(f"end ({end}) must be after start ({start})")
     bounds = span.api_filter_bounds()
-    first = dt.date.fromisoformat(bounds["startDate"])
-    last = dt.date.fromisoformat(bounds["endDate"])
+    first, last = span.first_day, span.last_day  # the dates of startDate and endDate
     days = (last - first).days + 1
     if days > MAX_WINDOW_DAYS:
         raise ValueError(
@@ -359,10 +355,9 @@ class Client:
         )
         if reuse:
             found = self.find_reports(filt, statuses=(*PENDING, SUCCESS))
-            usable = [r for r in found if not r.failed]
-            if usable:
-                log.info("reusing report %s (identical filter)", usable[0].id)
-                return usable[0]
+            if found:
+                log.info("reusing report %s (identical filter)", found[0].id)
+                return found[0]
         body: dict[str, Any] = {"type": "detailed", "filter": filt}
         if webhook is not None:
             if not isinstance(webhook, str) or not webhook.startswith(("http://", "https://")):
@@ -592,7 +587,7 @@ class Client:
                     raise _unreachable(self.base_url, f"GET {path}", attempts, exc) from (
                         download.scrub_exception(exc)
                     )
-                why = _kind(exc)
+                why = download.describe_failure(exc, broken="connection failed")
             else:
                 if response.status_code not in RETRY_STATUSES or attempt == attempts:
                     return self._json_or_raise(response, f"GET {path}")
@@ -642,7 +637,11 @@ class Client:
             try:
                 response = self._send("POST", "reports", json=body)
             except _TRANSIENT as exc:
-                failure = _Failure(_kind(exc), ambiguous=not _surely_not_sent(exc), exc=exc)
+                failure = _Failure(
+                    download.describe_failure(exc, broken="connection failed"),
+                    ambiguous=not _surely_not_sent(exc),
+                    exc=exc,
+                )
             else:
                 status = response.status_code
                 if status not in RETRY_STATUSES and status < 500:
@@ -804,12 +803,6 @@ def _error_message(response: requests.Response, token: str) -> str:
     return download.redact(message, secrets=(token,))
 
 
-def _kind(exc: BaseException) -> str:
-    if isinstance(exc, requests.Timeout):
-        return f"timed out ({type(exc).__name__})"
-    return f"connection failed ({type(exc).__name__})"
-
-
 def _surely_not_sent(exc: BaseException) -> bool:
     """True when the request cannot have reached the server (it was never connected)."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -821,9 +814,10 @@ def _surely_not_sent(exc: BaseException) -> bool:
 
 
 def _unreachable(base_url: str, what: str, attempts: int, exc: BaseException) -> APIError:
+    why = download.describe_failure(exc, broken="connection failed")
     return APIError(
         f"{what}: the API at {download.redact(base_url)} did not answer after {attempts} "
-        f"attempt(s): {_kind(exc)}"
+        f"attempt(s): {why}"
     )
 
 

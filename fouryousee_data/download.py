@@ -31,7 +31,7 @@ import requests
 import urllib3
 
 from fouryousee_data import parse
-from fouryousee_data.errors import CorruptReportError, DownloadError, InvalidPlaylogError
+from fouryousee_data.errors import CorruptReportError, DownloadError
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA
 
@@ -241,12 +241,10 @@ def stream_table(
             refreshed += 1
             log.info("report %s: file URL expired, refreshing it (%d)", report.id, refreshed)
             report = _refreshed(refresh, report)
-        except InvalidPlaylogError:
-            raise
         except (CorruptReportError, _RetryableStatus, *TRANSIENT_ERRORS) as exc:
             progress.undo()
             failures += 1
-            what = _describe(exc)
+            what = describe_failure(exc)
             if failures >= attempts:
                 if isinstance(exc, CorruptReportError):
                     raise CorruptReportError(
@@ -335,11 +333,24 @@ def _host(url: str | None) -> str:
     return redact(url or "?")
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException, *, broken: str = "connection broken") -> str:
+    """A short, redacted description of a failed attempt, for messages and logs.
+
+    A store status or corrupt file gives its own (redacted) message; a timeout
+    ``"timed out (Type)"``; any other transport error ``"<broken> (Type)"``.
+    The client passes ``broken="connection failed"``.
+
+    Examples
+    --------
+    >>> describe_failure(requests.ReadTimeout("read timed out"))
+    'timed out (ReadTimeout)'
+    >>> describe_failure(requests.ConnectionError("reset"), broken="connection failed")
+    'connection failed (ConnectionError)'
+    """
     if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
         kind = "timed out"
     elif isinstance(exc, CorruptReportError | _RetryableStatus):
         return redact(str(exc))
     else:
-        kind = "connection broken"
+        kind = broken
     return f"{kind} ({type(exc).__name__})"

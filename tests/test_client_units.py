@@ -8,6 +8,7 @@ import traceback
 
 import pandas as pd
 import pytest
+import requests
 
 import fouryousee_data as fy
 from fouryousee_data import client as client_mod
@@ -104,6 +105,28 @@ def test_report_filter_thirty_days_is_the_limit() -> None:
     assert report_filter("2024-01-01 00:00", "2024-01-31 00:00")["endDate"] == "2024-01-30"
     with pytest.raises(ValueError, match="30"):
         report_filter("2024-01-01", "2024-01-31")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "days"),
+    [
+        ("2024-01-01 00:00", "2024-01-31 00:00:00.5", 31),  # a sub-second end touches Jan 31
+        ("2024-01-01 23:59:59.5", "2024-01-31 00:00", 30),
+        ("2024-01-01 00:00:00.25", "2024-01-01 00:00:00.75", 1),
+    ],
+)
+def test_report_filter_counts_the_days_of_start_and_end_date(
+    start: str, end: str, days: int
+) -> None:
+    def count(f: dict) -> int:
+        first = dt.date.fromisoformat(f["startDate"])
+        return (dt.date.fromisoformat(f["endDate"]) - first).days + 1
+
+    if days <= 30:
+        assert count(report_filter(start, end)) == days
+    else:
+        with pytest.raises(ValueError, match=f"spans {days} days"):
+            report_filter(start, end)
 
 
 @pytest.mark.parametrize(
@@ -219,6 +242,28 @@ def test_urllib3_debug_records_are_redacted(caplog: pytest.LogCaptureFixture) ->
     for record in caplog.records:
         assert "deadbeefcafe" not in record.getMessage()
         assert "<redacted>" in record.getMessage()
+
+
+def test_log_redaction_reaches_urllib3_loggers_created_later() -> None:
+    download.install_log_redaction()
+    late = logging.getLogger("urllib3.contrib.fouryousee_test_late")
+    assert download._FILTER not in late.filters
+    download.install_log_redaction()
+    assert late.filters.count(download._FILTER) == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "text"),
+    [
+        (requests.ConnectTimeout("x"), "timed out (ConnectTimeout)"),
+        (requests.ReadTimeout("x"), "timed out (ReadTimeout)"),
+        (requests.ConnectionError("x"), "connection failed (ConnectionError)"),
+        (requests.exceptions.ChunkedEncodingError("x"), "connection failed (ChunkedEncodingError)"),
+    ],
+)
+def test_unreachable_api_message_names_the_failure(exc: Exception, text: str) -> None:
+    err = client_mod._unreachable("http://127.0.0.1:9/api/", "GET players", 3, exc)
+    assert str(err).endswith(f"did not answer after 3 attempt(s): {text}")
 
 
 # -- pagination shapes ---------------------------------------------------------------------
