@@ -331,7 +331,7 @@ class Client:
         media_ids: Iterable[int] | None = (),
         sort: int = -1,
         webhook: str | None = None,
-        reuse: bool = False,
+        reuse: bool | Callable[[Report], bool] = False,
         tz: str | None = None,
     ) -> Report:
         """Ask the API for a detailed playlog report over ``start``..``end``.
@@ -339,7 +339,8 @@ class Client:
         ``start``/``end`` follow :func:`fouryousee_data.fetch_playlogs` (see
         :func:`report_filter`); one window of at most 30 days. With
         ``reuse=True`` an existing report with the identical filter that is
-        pending or ``success`` is returned instead of posting a new one.
+        pending or ``success`` is returned instead of posting a new one; ``reuse``
+        may also be a function that says which of those reports will do.
 
         After an ambiguous failure (timeout, reset, 5xx) the POST is repeated
         only if no report with the identical filter was created moments ago.
@@ -355,9 +356,10 @@ class Client:
         )
         if reuse:
             found = self.find_reports(filt, statuses=(*PENDING, SUCCESS))
-            if found:
-                log.info("reusing report %s (identical filter)", found[0].id)
-                return found[0]
+            usable = [r for r in found if reuse is True or reuse(r)]
+            if usable:
+                log.info("reusing report %s (identical filter)", usable[0].id)
+                return usable[0]
         body: dict[str, Any] = {"type": "detailed", "filter": filt}
         if webhook is not None:
             if not isinstance(webhook, str) or not webhook.startswith(("http://", "https://")):

@@ -47,7 +47,7 @@ from fouryousee_data.errors import (
     InvalidPlaylogError,
     ReportFailedError,
 )
-from fouryousee_data.report import PENDING, SUCCESS, Report
+from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, conform, normalize_ids, to_pandas
 from fouryousee_data.timerange import (
     DateLike,
@@ -365,21 +365,15 @@ def _request(job: _Job, first: dt.date, last: dt.date, *, reuse: bool) -> Report
     """The window's report: an existing one with the identical filter that is pending or
     ``success`` and newer than what the cache holds for these days (an older one would
     return the same rows), else a new one."""
-    from fouryousee_data.client import report_filter
-
-    if reuse:
-        filt = report_filter(first, last, player_ids=job.player_ids, media_ids=job.media_ids)
-        found = job.client.find_reports(filt, statuses=(*PENDING, SUCCESS))
-        fresh = [r for r in found if not _stale(r, first, last, job.known or {})]
-        if fresh:
-            log.info(
-                "window %s..%s: reusing report %s (%s)", first, last, fresh[0].id, fresh[0].status
-            )
-            return fresh[0]
     report = job.client.request_report(
-        first, last, player_ids=job.player_ids, media_ids=job.media_ids, webhook=job.webhook
+        first,
+        last,
+        player_ids=job.player_ids,
+        media_ids=job.media_ids,
+        webhook=job.webhook,
+        reuse=(lambda r: not _stale(r, first, last, job.known or {})) if reuse else False,
     )
-    log.info("window %s..%s: requested report %s", first, last, report.id)
+    log.info("window %s..%s: report %s (%s)", first, last, report.id, report.status)
     return report
 
 

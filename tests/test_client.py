@@ -109,6 +109,11 @@ def test_reuse_returns_an_existing_report_without_posting(
     assert api_calls(simulator, "POST") == []
     other = api.request_report(DAY, DAY, reuse=True)  # different filter: a new report
     assert other.id != first.id
+    # reuse= may say which existing reports will do
+    media = [simulator.medias[0]["id"]]
+    assert api.request_report(DAY, DAY, media_ids=media, reuse=lambda r: True).id == first.id
+    fresh = api.request_report(DAY, DAY, media_ids=media, reuse=lambda r: r.id != first.id)
+    assert fresh.id != first.id and len(api_calls(simulator, "POST")) == 2
 
 
 def test_find_reports_matches_the_normalised_filter(api: Client) -> None:
