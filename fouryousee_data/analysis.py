@@ -133,17 +133,27 @@ def _offset(freq: str | BaseOffset | None) -> BaseOffset | None:
     return offset
 
 
+def _range_bounds(
+    start: DateLike | None, end: DateLike | None, tz: Any
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """``start``/``end`` as naive local timestamps ``[lo, hi)`` (``fetch_playlogs`` rules);
+    ``None`` for an open side. Both given: checked together (end before start is an error)."""
+    if start is not None and end is not None:
+        rng = resolve_range(start, end, tz=tz)
+        return rng.start, rng.end
+    lo = None if start is None else to_bound(start, "start", is_end=False, tz=tz)
+    hi = None if end is None else to_bound(end, "end", is_end=True, tz=tz)
+    return lo, hi
+
+
 def _bounds(
     times: _Times, start: DateLike | None, end: DateLike | None
 ) -> tuple[int | None, int | None]:
-    if start is not None and end is not None:
-        rng = resolve_range(start, end, tz=times.tz)
-        return times.to_int(rng.start), times.to_int(rng.end)
-    lo = (
-        None if start is None else times.to_int(to_bound(start, "start", is_end=False, tz=times.tz))
+    lo, hi = _range_bounds(start, end, times.tz)
+    return (
+        None if lo is None else times.to_int(lo),
+        None if hi is None else times.to_int(hi),
     )
-    hi = None if end is None else times.to_int(to_bound(end, "end", is_end=True, tz=times.tz))
-    return lo, hi
 
 
 def _id_list(ids: IdList, name: str) -> np.ndarray | None:
@@ -331,10 +341,11 @@ def _tally(
     for col in {*keys, *ids, *([distinct] if distinct else [])}:
         if col not in df.columns:
             raise ValueError(f"df: expected a playlog frame with a {col!r} column")
-    values = {col: df[col].to_numpy() for col in {*keys, *ids}}
     lists = {col: _id_list(v, f"{col}s") for col, v in ids.items()}
-    codes = {col: _codes(values[col], lists.get(col)) for col in values}
     filters = [col for col in ids if col not in keys and lists[col] is not None]
+    # codes only where they are used: the keys and the filters that have a list
+    values = {col: df[col].to_numpy() for col in (*keys, *filters)}
+    codes = {col: _codes(values[col], lists.get(col)) for col in values}
     axis = _axis(times, offset, lo, hi)
     n_ids, n_b = int(np.prod([codes[k].n for k in keys])), axis.n_buckets
     size = n_ids * n_b
@@ -738,7 +749,8 @@ def _attach(
         raise ValueError(f"df: expected a {id_col!r} column or index level")
     if id_col not in table.columns:
         raise ValueError(f"{kind}s: expected a {id_col!r} column")
-    table = table.drop_duplicates(id_col, keep="last").set_index(table[id_col].astype(np.int64))
+    table = table.drop_duplicates(id_col, keep="last")
+    table = table.set_index(table[id_col].astype(np.int64))
     inverse, uniq = pd.factorize(ids.astype(np.int64))
     pos = table.index.get_indexer(uniq)
     known = pos >= 0

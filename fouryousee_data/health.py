@@ -22,7 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fouryousee_data.analysis import IdList, _bounds, _Codes, _codes, _id_list, _Times, _times
+from fouryousee_data.analysis import (
+    _WEEKDAYS,
+    IdList,
+    _bounds,
+    _Codes,
+    _codes,
+    _id_list,
+    _Times,
+    _times,
+)
 from fouryousee_data.timerange import DateLike, _as_day
 
 __all__ = ["DEFAULT_OPENING_HOURS", "gaps", "uptime"]
@@ -151,9 +160,6 @@ def _window(hours: Any) -> tuple[int, int]:
     close_s = _seconds_of_day(hours[1], "close")
     length = (close_s - open_s) % 86_400 or 86_400
     return open_s, length
-
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _weekdays(key: Any) -> list[int]:

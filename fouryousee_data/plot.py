@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fouryousee_data import health
 from fouryousee_data.analysis import IdList, hour_weekday, per_media, per_player
-from fouryousee_data.health import DEFAULT_OPENING_HOURS, OpeningHours, gaps, uptime
+from fouryousee_data.health import DEFAULT_OPENING_HOURS, OpeningHours
 from fouryousee_data.timerange import DateLike
 
 if TYPE_CHECKING:
@@ -180,15 +181,15 @@ def player_timeline(
     import matplotlib.dates as mdates
     from matplotlib.patches import Patch
 
-    options = {"start": start, "end": end, "player_ids": player_ids}
-    windows = uptime(df, min_gap, opening_hours, **options)
-    silent = gaps(df, min_gap, opening_hours, **options)
+    # one scan gives both what health.gaps and health.uptime return
+    silent, windows = health._scan(df, min_gap, opening_hours, start, end, player_ids)
     ids = windows.index.get_level_values("player_id").unique()
+    silent_of = dict(tuple(silent.groupby("player_id", sort=False)))
     ax = _axes(ax, (10, 0.6 * max(len(ids), 1) + 1.8))
     for row, pid in enumerate(ids):
         w = windows.xs(pid, level="player_id")
         w = w[w["open_s"] > 0]  # closed days have no window
-        g = silent[silent["player_id"] == pid]
+        g = silent_of.get(pid, silent.iloc[:0])
         for frame, color, key in (
             (w, _OPEN, ("opens", "closes")),
             (g, _GAP, ("gap_start", "gap_end")),
