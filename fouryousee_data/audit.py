@@ -42,8 +42,8 @@ import pandas as pd
 
 from fouryousee_data import export
 from fouryousee_data._fileio import atomic_write
-from fouryousee_data.analysis import _table, per_player
-from fouryousee_data.timerange import DateLike, resolve_range, to_bound
+from fouryousee_data.analysis import _attach, _range_bounds, _table, per_player
+from fouryousee_data.timerange import DateLike
 
 __all__ = ["CONTRACT_COLUMNS", "compliance", "read_contract", "summary", "to_excel", "to_pdf"]
 
@@ -257,11 +257,17 @@ def compliance(
     parts = [_campaign(df, row, start, end, provisional) for row in table.itertuples()]
     result = pd.concat(parts).sort_index(level="campaign", sort_remaining=False, kind="stable")
     if players is not None:
-        names = _table(players, "players")
-        lookup = dict(zip(names["player_id"].astype(int), names["name"], strict=False))
-        ids = result.index.get_level_values("player_id")
-        result.insert(0, "player_name", [lookup.get(int(i), f"unknown player {i}") for i in ids])
+        result.insert(0, "player_name", _player_names(result, _table(players, "players")))
     return result
+
+
+def _player_names(result: pd.DataFrame, players: pd.DataFrame) -> np.ndarray:
+    """``player_name`` of each row (``"unknown player 17"`` when not in ``players``)."""
+    if "name" not in players.columns:
+        raise ValueError("players: expected a 'name' column")
+    names = pd.DataFrame(index=result.index)
+    _attach(names, "player_id", players, {"name": "player_name"}, "player")
+    return names["player_name"].to_numpy(dtype=object)
 
 
 def _flight(
@@ -269,12 +275,7 @@ def _flight(
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The campaign's audited interval ``[lo, hi)`` as naive local timestamps."""
     tz = getattr(df["played_at"].dtype, "tz", None)
-    if start is not None and end is not None:
-        rng = resolve_range(start, end, tz=tz)
-        lo, hi = rng.start, rng.end
-    else:
-        lo = None if start is None else to_bound(start, "start", is_end=False, tz=tz)
-        hi = None if end is None else to_bound(end, "end", is_end=True, tz=tz)
+    lo, hi = _range_bounds(start, end, tz)
     if not pd.isna(row.start):
         lo = max(lo, row.start) if lo is not None else row.start
     if not pd.isna(row.end):

@@ -281,6 +281,15 @@ def test_enrich_aggregates_and_clients() -> None:
         fy.enrich(table, players=42)
 
 
+def test_enrich_repeated_ids_in_table_keep_the_last_row() -> None:
+    players = pd.DataFrame(
+        {"player_id": np.array([1, 2, 1], dtype="int32"), "name": ["Old", "Hall", "Lobby"]}
+    )
+    got = fy.enrich(frame(ROWS), players)
+    assert got["player_name"].tolist() == ["Lobby", "Lobby", "Hall", "Hall"]
+    assert got["player_known"].all()
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(

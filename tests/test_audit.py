@@ -106,6 +106,17 @@ def test_tz_aware_frames_and_names() -> None:
     assert got["delivered"].sum() == 4
 
 
+def test_player_names_repeated_ids_and_missing_name_column() -> None:
+    players = pd.DataFrame(
+        {"player_id": np.array([2, 1, 2], dtype="int32"), "name": ["Old", "Lobby", "Hall"]}
+    )
+    got = fy.compliance(frame(ROWS), CONTRACT, players=players)
+    assert got.columns[0] == "player_name"
+    assert got["player_name"].unique().tolist() == ["Lobby", "Hall"]  # the last row wins
+    with pytest.raises(ValueError, match="players: expected a 'name' column"):
+        fy.compliance(frame(ROWS), CONTRACT, players=players.drop(columns="name"))
+
+
 def test_summary() -> None:
     got = audit.summary(fy.compliance(frame(ROWS), CONTRACT))
     assert got.loc[("Summer", 1)].to_dict() == {
