@@ -236,6 +236,14 @@ def test_whole_days() -> None:
     assert whole_days({**FILTER, "endDate": "bogus"}) is None
 
 
+def test_whole_days_are_the_days_the_cache_stores() -> None:
+    from fouryousee_data.cache import report_days
+
+    for filt in (FILTER, {**FILTER, "endDate": "2024-03-30"}, {**FILTER, "startTime": None}):
+        filt = {k: v for k, v in filt.items() if v is not None}
+        assert whole_days(filt) == report_days(filt)
+
+
 # --------------------------------------------------------------------------- the receiver
 
 
