@@ -12,6 +12,7 @@ Internally a range is two naive local timestamps, ``start`` inclusive and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -21,6 +22,8 @@ __all__ = [
     "TimeRange",
     "check_tz",
     "day_span",
+    "is_iso_date",
+    "is_iso_time",
     "resolve_range",
     "split_windows",
     "to_bound",
@@ -34,6 +37,39 @@ MAX_WINDOW_DAYS = 30
 
 _ONE_DAY = pd.Timedelta(days=1)
 _ONE_SECOND = pd.Timedelta(seconds=1)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_TIME = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
+def is_iso_date(value: object) -> bool:
+    """True for a real calendar day written exactly ``YYYY-MM-DD`` (the API's and the
+    report lines' date format).
+
+    Examples
+    --------
+    >>> is_iso_date("2024-02-29"), is_iso_date("2023-02-29"), is_iso_date("2024-2-9")
+    (True, False, False)
+    """
+    if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+        return False
+    try:
+        dt.date(int(value[:4]), int(value[5:7]), int(value[8:]))
+    except ValueError:
+        return False
+    return True
+
+
+def is_iso_time(value: object) -> bool:
+    """True for a wall-clock time written exactly ``HH:MM:SS`` (00:00:00..23:59:59).
+
+    Examples
+    --------
+    >>> is_iso_time("23:59:59"), is_iso_time("24:00:00"), is_iso_time("9:00:00")
+    (True, False, False)
+    """
+    if not isinstance(value, str) or _ISO_TIME.fullmatch(value) is None:
+        return False
+    return int(value[:2]) <= 23 and int(value[3:5]) <= 59 and int(value[6:]) <= 59
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,14 @@ history and tests are deterministic.
 
 ``make_simulator``: a factory ``make_simulator(**overrides)`` for other
 configurations; every simulator it starts is stopped after the test.
+
+``client``: a :class:`~fouryousee_data.Client` of ``simulator`` with the default
+retry policy; ``api``: the same with :data:`FAST_RETRY` (tiny backoffs, 4 tries)
+and a 5 s timeout, for tests that provoke retries. ``fast_client(sim, **kw)``
+builds such a client for any simulator.
+
+``playlog_frame``: the factory of playlog frames in the exact schema, built
+without the parser (see :func:`make_playlog_frame`).
 """
 
 from __future__ import annotations
@@ -16,9 +24,12 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from fouryousee_data.client import Client
+from fouryousee_data.client import Client, RetryPolicy
+from fouryousee_data.schema import localize
 from fouryousee_data.simulator import Simulator
 
 #: The frozen simulated clock of the ``simulator`` fixture.
@@ -64,3 +75,69 @@ def client(simulator: Simulator) -> Iterator[Client]:
     """A :class:`~fouryousee_data.Client` for ``simulator`` (its token and base URL)."""
     with Client(token=simulator.token, base_url=simulator.base_url) as c:
         yield c
+
+
+#: Retries for tests that provoke them: tiny backoffs, four tries of a request.
+FAST_RETRY = RetryPolicy(backoff=0.01, backoff_max=0.05, attempts=4)
+
+
+def fast_client(sim: Simulator, **kwargs: Any) -> Client:
+    """A client of ``sim`` with :data:`FAST_RETRY` and a 5 s timeout (``kwargs`` override)."""
+    options: dict[str, Any] = {"timeout": 5.0, "retry": FAST_RETRY} | kwargs
+    return Client(token=sim.token, base_url=sim.base_url, **options)
+
+
+@pytest.fixture
+def api(simulator: Simulator) -> Iterator[Client]:
+    """A fast-retrying :class:`~fouryousee_data.Client` of ``simulator`` (see ``fast_client``)."""
+    with fast_client(simulator) as c:
+        yield c
+
+
+Row = tuple[str, int, int] | dict[str, Any]
+
+
+def make_playlog_frame(rows: list[Row], tz: str | None = None) -> pd.DataFrame:
+    """A playlog frame in the exact schema of SPEC section 3, built without the parser.
+
+    A row is ``(played_at, player_id, media_id)`` (account ``"acme"``, type
+    ``"I"``, no ip) or a report line as a dict (``date``, ``time``, ``playerId``,
+    ``mediaId`` and optionally ``account``, ``type``, ``ip``).
+    """
+    lines = [_as_line(r) for r in rows]
+    df = pd.DataFrame(
+        {
+            "played_at": pd.to_datetime(
+                [f"{r['date']} {r['time']}" for r in lines], format="%Y-%m-%d %H:%M:%S"
+            ).as_unit("s"),
+            "account": pd.Categorical([r.get("account") for r in lines]),
+            "player_id": np.array([r["playerId"] for r in lines], np.int32),
+            "media_id": np.array([r["mediaId"] for r in lines], np.int32),
+            "media_type": pd.Categorical([r.get("type") for r in lines]),
+            "ip": pd.Categorical([r.get("ip") for r in lines]),
+        }
+    )
+    if tz:
+        df["played_at"] = localize(df["played_at"], tz)
+    return df
+
+
+def _as_line(row: Row) -> dict[str, Any]:
+    if isinstance(row, dict):
+        return row
+    played_at, player_id, media_id = row
+    stamp = pd.Timestamp(played_at)
+    return {
+        "date": stamp.strftime("%Y-%m-%d"),
+        "time": stamp.strftime("%H:%M:%S"),
+        "playerId": player_id,
+        "mediaId": media_id,
+        "account": "acme",
+        "type": "I",
+    }
+
+
+@pytest.fixture(scope="session")
+def playlog_frame() -> Callable[..., pd.DataFrame]:
+    """:func:`make_playlog_frame`, as a fixture (session-scoped: fine under hypothesis)."""
+    return make_playlog_frame
