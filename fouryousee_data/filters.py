@@ -230,12 +230,12 @@ def _edges(obj: dict[str, Any]) -> tuple[dt.date, str, dt.date, str]:
     """``(first day, start time, last day, end time)`` of a filter, or ``ValueError``."""
     start_time = obj.get("startTime") or DAY_START
     end_time = obj.get("endTime") or DAY_END
-    dates = (obj.get("startDate"), obj.get("endDate"))
-    if not all(is_iso_date(d) for d in dates) or not all(
-        is_iso_time(t) for t in (start_time, end_time)
+    first, last = obj.get("startDate"), obj.get("endDate")
+    if not (is_iso_date(first) and is_iso_date(last) and is_iso_time(start_time)) or not (
+        is_iso_time(end_time)
     ):
         raise ValueError(f"filter: cannot read the report's date range from {_bounds(obj)}")
-    return dt.date.fromisoformat(dates[0]), start_time, dt.date.fromisoformat(dates[1]), end_time
+    return dt.date.fromisoformat(str(first)), start_time, dt.date.fromisoformat(str(last)), end_time
 
 
 def _bounds(obj: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Timestamp unit of ``played_at`` (the source has whole seconds).
-TIME_UNIT = "s"
+TIME_UNIT: Literal["s"] = "s"
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 

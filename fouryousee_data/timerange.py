@@ -141,7 +141,7 @@ def to_bound(value: DateLike, name: str, *, is_end: bool, tz: str | None = None)
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name}: cannot read {value!r} as a date or a date and time") from exc
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise ValueError(f"{name}: {value!r} is not a date")
     if ts.tzinfo is not None:
         if tz is None:

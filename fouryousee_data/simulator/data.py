@@ -60,6 +60,7 @@ DAY = 86_400
 MAX_UPLOAD_LAG = 20 * 3600
 
 _EPOCH = dt.datetime(1970, 1, 1)
+_NULL = np.array(None, dtype=object)  # a null string where the legacy format omits a key
 _P_DAY_OFF = 0.03  # the player does not run at all that day
 _P_GAP = 0.2  # the player is powered off for 1-5 hours
 _P_OUTAGE = 0.3  # the player loses its connection and uploads late
@@ -474,10 +475,10 @@ class Network:
             old = legacy[c.player_pos]
             columns = {
                 "played_at": pa.array(c.local, pa.timestamp("s")),
-                "account": _dict(np.where(old, None, self.account)),
+                "account": _dict(np.where(old, _NULL, self.account)),
                 "player_id": pa.array(c.player_id, pa.int32()),
                 "media_id": pa.array(c.media_id, pa.int32()),
-                "media_type": _dict(np.where(old, None, types[c.media_pos])),
+                "media_type": _dict(np.where(old, _NULL, types[c.media_pos])),
                 "ip": _dict(ips[c.player_pos]),
             }
             tables.append(pa.table(columns, schema=schema.PLAYLOG_SCHEMA))

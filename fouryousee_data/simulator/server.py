@@ -93,7 +93,7 @@ class Server(ThreadingHTTPServer):
                 ready = sel.select()
                 if any(key.fileobj is wake for key, _ in ready):
                     return
-                self._handle_request_noblock()
+                self._handle_request_noblock()  # type: ignore[attr-defined]  # socketserver, untyped
 
     def stop(self, timeout: float = 2.0) -> None:
         """After ``wake`` was signalled: join the loop, drop connections, close."""

@@ -166,6 +166,7 @@ class StoreHandler(Handler):
 
     def _object(self, path: Path, fault: Fault | None, store: ObjectStore) -> None:
         name = fault.name if fault else None
+        options: dict[str, Any] = fault.options if fault else {}
         if name == "expired_url":
             self._expired(_Grant("", time.time() - 1, max(1, math.ceil(store.url_ttl))))
             return
@@ -185,10 +186,10 @@ class StoreHandler(Handler):
         headers = {"ETag": f'"{path.stem}"', "Accept-Ranges": "bytes"}
         content_type = "application/gzip"
         if name == "malformed_line":
-            path = _with_line(path, int(fault.options["line"]), str(fault.options["text"]))
+            path = _with_line(path, int(options["line"]), str(options["text"]))
             size = path.stat().st_size
         elif name == "truncated_gzip":
-            keep = fault.options["keep_bytes"]
+            keep = options["keep_bytes"]
             size = max(1, size // 2) if keep is None else min(int(keep), size)
         elif name == "corrupt_crc" and size >= 8:
             with open(path, "rb") as f:
@@ -198,12 +199,12 @@ class StoreHandler(Handler):
             headers["Content-Encoding"] = "gzip"
             content_type = "application/json"
         elif name == "store_reset":
-            after = fault.options["after_bytes"]
+            after = options["after_bytes"]
             drop_after = size // 2 if after is None else int(after)
         start, end = 0, size
         status = 200
         ranged = _parse_range(self.headers.get("Range"), size)
-        if ranged == "invalid":
+        if isinstance(ranged, str):  # "invalid"
             self._error(416, "InvalidRange", "The requested range is not satisfiable")
             return
         if ranged is not None:
