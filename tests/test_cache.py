@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fouryousee_data as fy
-from fouryousee_data import cache as cache_module
+from fouryousee_data.cache import _store as cache_module
 from fouryousee_data.cache import (
     ALL_SCOPE,
     READ_COPY_NAME,

@@ -69,7 +69,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fouryousee_data import _readcopy as readcopy
+from fouryousee_data.cache import _readcopy as readcopy
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data._fileio import atomic_write
 from fouryousee_data.report import Report
