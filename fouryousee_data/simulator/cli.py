@@ -14,8 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-from fouryousee_data.simulator.core import Simulator, _utc
+from fouryousee_data.simulator.core import Simulator
 from fouryousee_data.simulator.data import Network
+from fouryousee_data.simulator.objects import to_utc
 
 __all__ = ["add_arguments", "run", "write_report"]
 
@@ -74,7 +75,7 @@ def write_report(
     567
     >>> shutil.rmtree(folder)
     """
-    moment = _utc(now) if now is not None else dt.datetime.now(dt.UTC)
+    moment = to_utc(now) if now is not None else dt.datetime.now(dt.UTC)
     net = Network(seed, players, medias, tz=tz, plays_per_hour=plays_per_hour)
     flt = {"startDate": start, "endDate": end, "sort": 1}
     out.parent.mkdir(parents=True, exist_ok=True)

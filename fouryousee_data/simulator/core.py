@@ -14,7 +14,6 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pandas as pd
 from fouryousee_data.simulator import data
 from fouryousee_data.simulator.api import APIHandler
 from fouryousee_data.simulator.faults import CREATE_FAULTS, Fault, FaultSet
+from fouryousee_data.simulator.objects import ReportRecord, player_json, to_utc
 from fouryousee_data.simulator.server import RequestRecord, Server
 from fouryousee_data.simulator.store import ObjectStore, StoreHandler
 from fouryousee_data.simulator.webhooks import (
@@ -36,33 +36,6 @@ from fouryousee_data.simulator.webhooks import (
 __all__ = ["Simulator"]
 
 log = logging.getLogger("fouryousee_data.simulator")
-
-
-@dataclass
-class _Report:
-    id: int
-    body_filter: dict[str, Any]  #: the filter as sent
-    flt: data.Filter
-    created: dt.datetime
-    webhook: str | None
-    status: str = "waiting"
-    updated: dt.datetime | None = None
-    error: dict[str, Any] | None = None
-    key: str | None = None  #: object key once the file exists
-    null_url: bool = False
-    faults: dict[str, Fault] = field(default_factory=dict)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
-def _utc(value: dt.datetime | str) -> dt.datetime:
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if not isinstance(value, dt.datetime):
-        raise ValueError(f"now: expected a datetime or an ISO 8601 string, got {value!r}")
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Simulator:
@@ -150,10 +123,10 @@ class Simulator:
         self.gzip_level = int(gzip_level)
         self.token = token or secrets.token_urlsafe(24)
         self._ports = (int(port), int(store_port))
-        self._frozen: dt.datetime | None = None if now is None else _utc(now)
+        self._frozen: dt.datetime | None = None if now is None else to_utc(now)
         self._offset = dt.timedelta(0)
         self._lock = threading.RLock()
-        self._reports: dict[int, _Report] = {}
+        self._reports: dict[int, ReportRecord] = {}
         self._next_id = 5_215_464
         self._requests: list[RequestRecord] = []
         self._deliveries: list[WebhookDelivery] = []
@@ -244,7 +217,7 @@ class Simulator:
     def set_now(self, moment: dt.datetime | str) -> None:
         """Freeze the simulated clock at ``moment`` (naive means UTC)."""
         with self._lock:
-            self._frozen = _utc(moment)
+            self._frozen = to_utc(moment)
 
     def advance(self, delta: dt.timedelta | float) -> None:
         """Move the simulated clock forward by ``delta`` (a timedelta or seconds)."""
@@ -266,39 +239,15 @@ class Simulator:
         """The objects ``GET players`` serves (fixed when first asked for)."""
         with self._lock:
             if self._players is None:
-                self._players = [self._player_json(p) for p in self.network.players]
+                self._players = [
+                    player_json(p, self.network, self._now_s()) for p in self.network.players
+                ]
             return copy.deepcopy(self._players)
 
     @property
     def medias(self) -> list[dict[str, Any]]:
         """The objects ``GET medias`` serves."""
         return [m.to_api() for m in self.network.medias]
-
-    def _player_json(self, p: data.Player) -> dict[str, Any]:
-        now = self._now_s()
-        last = self.network.last_log(p, now.timestamp())
-        last_text = None
-        minutes = None
-        if last is not None:
-            last_local = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=last)
-            last_text = f"{last_local:%Y-%m-%d %H:%M:%S}"
-            utc = last_local.replace(tzinfo=self.network.zone).astimezone(dt.UTC)
-            minutes = max(0, int((now - utc).total_seconds() // 60))
-        online = minutes is not None and minutes <= 15
-        return {
-            "id": p.id,
-            "name": p.name,
-            "description": p.description,
-            "platform": p.platform,
-            "group": {"id": p.group[0], "name": p.group[1]},
-            "playerStatus": {
-                "id": 1 if online else 2,
-                "name": "Online" if online else "Offline",
-                "time": last_text,
-            },
-            "lastContactInMinutes": minutes,
-            "lastLogReceived": last_text,
-        }
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -342,7 +291,7 @@ class Simulator:
         return self.network.frame(filter, self._as_of(as_of), tz)
 
     def _as_of(self, as_of: dt.datetime | str | None) -> float:
-        moment = self._now_s() if as_of is None else _utc(as_of).replace(microsecond=0)
+        moment = self._now_s() if as_of is None else to_utc(as_of).replace(microsecond=0)
         return moment.timestamp()
 
     # ----------------------------------------------------------------- faults
@@ -395,7 +344,7 @@ class Simulator:
         with self._lock:
             rid = self._next_id
             self._next_id += 1
-            report = _Report(rid, body["filter"], flt, self._now_s(), webhook, faults=faults)
+            report = ReportRecord(rid, body["filter"], flt, self._now_s(), webhook, faults=faults)
             report.updated = report.created
             self._reports[rid] = report
             obj = self._json(report)
@@ -442,7 +391,7 @@ class Simulator:
                 self._tmp = Path(tempfile.mkdtemp(prefix="fouryousee-sim-"))
             return self._tmp
 
-    def _settle(self, report: _Report, status: str, **changes: Any) -> None:
+    def _settle(self, report: ReportRecord, status: str, **changes: Any) -> None:
         with self._lock:
             report.status = status
             report.updated = max(report.created, self._now_s())
@@ -473,27 +422,11 @@ class Simulator:
             when = first + RETRY_MINUTES[attempt - 1] * 60 * self.webhook_time_scale
             self._hooks.call_at(when, lambda: self._notify(rid, attempt + 1, first))
 
-    def _json(self, report: _Report) -> dict[str, Any]:
+    def _json(self, report: ReportRecord) -> dict[str, Any]:
         url = None
         if report.status == "success" and report.key is not None:
             url = self._store.presign(report.key)
-        status = report.status
-        never = report.faults.get("report_never_ready")
-        if never is not None:
-            status = str(never.options["status"])
-        obj: dict[str, Any] = {
-            "id": report.id,
-            "type": "detailed",
-            "format": "json",
-            "filter": report.body_filter,
-            "status": status,
-            "url": url,
-            "createdAt": _iso(report.created),
-            "updatedAt": _iso(report.updated or report.created),
-        }
-        if report.error is not None:
-            obj["error"] = report.error
-        return obj
+        return report.to_json(url)
 
     def _report_json(self, rid: str) -> dict[str, Any] | None:
         if not rid.isdigit():

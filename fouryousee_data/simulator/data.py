@@ -523,7 +523,11 @@ def _clock_strings() -> pa.StringArray:
 
 
 def _dict(values: np.ndarray) -> pa.Array:
-    return pa.array(values.tolist(), pa.string()).dictionary_encode().cast(schema._DICT)
+    return (
+        pa.array(values.tolist(), pa.string())
+        .dictionary_encode()
+        .cast(schema.PLAYLOG_SCHEMA.field("account").type)
+    )
 
 
 def _string_bytes(arr: pa.StringArray) -> memoryview:
