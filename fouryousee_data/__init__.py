@@ -1,8 +1,30 @@
 """fouryousee_data: 4YouSee digital-signage playlogs as typed pandas DataFrames.
 
-The data flow, module by module::
+The data path, module by module (request → wait → download → parse → cache →
+fetch → analysis → export)::
 
-    client (request → wait) → download → parse (schema) → cache → fetch → analysis / plot
+    _config.py    argument > environment > default, resolved in one place
+    errors.py     the error tree (every exception the toolkit raises)
+    timerange.py  dates and instants: whole days vs [start, end), report windows
+    filters.py    the report filter: build, normalise, check, whole days, cache scope
+    report.py     the Report object (status, url, filter, timestamps)
+    redaction.py  secrets out of messages, reprs and log records
+    transport.py  HTTP with one retry policy (statuses, transient errors, Retry-After)
+    client.py     Client: request a report, wait for it, download it, list names
+    catalog.py    players and medias listings as typed frames
+    download.py   the report file, streamed from the object store without the token
+    parse/        gzip/NDJSON stream → typed Arrow table (C scanner, Arrow, careful)
+    schema.py     the one playlog schema: Arrow, pandas dtypes, ids
+    _fileio.py    atomic_write: a file is whole or absent
+    cache/        the Parquet cache: day files, read copies, settle policy, admin
+    progress.py   progress bars for fetch (tqdm, terminal or notebook)
+    fetch.py      fetch_playlogs: windows, reuse, cache, one sorted frame
+    analysis/     counts, names, screen health and the proof-of-play audit
+    plot.py       charts (matplotlib) of plays, heatmaps, timelines, compliance
+    export.py     Parquet, CSV (Brazilian dialect) and Excel writers
+    webhook/      report notifications: parsing, once-only handling, HTTP receiver
+    cli.py        the fouryousee-data command, a thin layer over the public API
+    simulator/    a fake 4YouSee (API + object store) on loopback, for tests and demos
 
 Examples
 --------
