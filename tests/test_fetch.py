@@ -15,16 +15,13 @@ import pyarrow.dataset as ds
 import pytest
 
 import fouryousee_data as fy
-from fouryousee_data.cache import ALL_SCOPE, READ_COPY_NAME, PlaylogCache, scope_name
+from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
+from fouryousee_data.fetch import in_played_order
+from fouryousee_data.filters import ALL_SCOPE, scope
 from fouryousee_data.schema import localize
 from fouryousee_data.simulator import Simulator
 
 FAST = {"progress": False, "poll_interval": 0.02}
-
-
-@pytest.fixture
-def api(client: fy.Client) -> fy.Client:
-    return client  # conftest's client of the simulator fixture
 
 
 def posts(sim: Simulator) -> int:
@@ -124,8 +121,8 @@ def test_instants_filters_and_tz(simulator: Simulator, api: fy.Client, tmp_path:
     assert len(exp) > 0
     same(df, exp)
     # The filtered days live in their own scope and serve the same filter again...
-    scope = scope_name((player,), tuple(sorted(medias)))
-    assert (tmp_path / api.fingerprint / f"scope={scope}").is_dir()
+    own = scope((player,), tuple(sorted(medias)))
+    assert (tmp_path / api.fingerprint / f"scope={own}").is_dir()
     simulator.reset_requests()
     again = fy.fetch_playlogs(
         start, end, player_ids=[player], media_ids=medias, client=api, cache_dir=tmp_path, **FAST
@@ -218,8 +215,8 @@ def test_refresh_and_no_cache(simulator: Simulator, api: fy.Client, tmp_path: Pa
     assert posts(simulator) == 1 and again.attrs["fetched_days"] == ["2024-03-01", "2024-03-02"]
     assert again.attrs["report_ids"] != first.attrs["report_ids"]
     same(again, first)
-    entry = PlaylogCache(tmp_path, api.fingerprint).entries_for([dt.date(2024, 3, 1)])
-    assert entry[dt.date(2024, 3, 1)][0].report_id == again.attrs["report_ids"][0]
+    info = fy.cache_info(tmp_path, api)
+    assert info["report_id"].tolist() == again.attrs["report_ids"] * 2
 
     nocache = tmp_path / "none"
     df = fy.fetch_playlogs("2024-03-01", "2024-03-02", client=api, cache_dir=None, **FAST)
@@ -272,13 +269,32 @@ def test_a_failed_report_is_requested_again_once(
     assert simulator.token not in caplog.text
 
 
-def test_malformed_file_is_fetched_from_a_new_report(
+def test_malformed_file_is_an_error_and_the_rerun_fetches_it(
     simulator: Simulator, api: fy.Client, tmp_path: Path
 ) -> None:
+    # Not retried by fetch (a report is requested again only when it failed): the error
+    # is raised, and a rerun downloads the same report again.
     simulator.inject("malformed_line", times=1, line=3, text='{"date": oops')
+    with pytest.raises(fy.InvalidPlaylogError) as info:
+        fy.fetch_playlogs("2024-03-01", "2024-03-02", client=api, cache_dir=tmp_path, **FAST)
+    assert info.value.failed_windows == [(dt.date(2024, 3, 1), dt.date(2024, 3, 2))]
+    assert posts(simulator) == 1
     df = fy.fetch_playlogs("2024-03-01", "2024-03-02", client=api, cache_dir=tmp_path, **FAST)
     same(df, expected(simulator, "2024-03-01", "2024-03-02"))
-    assert posts(simulator) == 2
+    assert posts(simulator) == 1
+
+
+def test_corrupt_downloads_are_retried_once_per_attempt_not_per_window(
+    simulator: Simulator, api: fy.Client, tmp_path: Path
+) -> None:
+    attempts = api.retry.download_attempts
+    simulator.inject("truncated_gzip", times=attempts)
+    with pytest.raises(fy.CorruptReportError, match=f"after {attempts} download attempts"):
+        fy.fetch_playlogs(
+            "2024-03-01", "2024-03-02", client=api, cache_dir=tmp_path, retries=3, **FAST
+        )
+    downloads = [r for r in simulator.requests if r.server == "store"]
+    assert (posts(simulator), len(downloads)) == (1, attempts)  # not (retries + 1) x attempts
 
 
 def test_timeout_is_typed_and_the_rest_is_cached(
@@ -389,11 +405,11 @@ def test_gaps_split_windows_and_concurrency_is_bounded(
 
 
 def test_pieces_out_of_order_are_detected() -> None:
-    from fouryousee_data.fetch import _in_order
-
-    def piece(*times: str) -> tuple[dt.date, pa.Table]:
+    def piece(*times: str) -> pa.Table:
         ts = pa.array([pd.Timestamp(t) for t in times], pa.timestamp("s"))
-        return dt.date(2024, 3, 1), pa.table({"played_at": ts})
+        return pa.table({"played_at": ts})
 
-    assert _in_order([piece("2024-03-01 08:00", "2024-03-01 09:00"), piece(), piece("2024-03-02")])
-    assert not _in_order([piece("2024-03-01 08:00", "2024-03-02 09:00"), piece("2024-03-02")])
+    assert in_played_order(
+        [piece("2024-03-01 08:00", "2024-03-01 09:00"), piece(), piece("2024-03-02")]
+    )
+    assert not in_played_order([piece("2024-03-01 08:00", "2024-03-02 09:00"), piece("2024-03-02")])
