@@ -23,7 +23,7 @@ from fouryousee_data import webhook
 from fouryousee_data.cache import PlaylogCache
 from fouryousee_data.client import Client
 from fouryousee_data.simulator import Simulator
-from fouryousee_data.webhook import WebhookReceiver, handle_notification
+from fouryousee_data.webhook import Registry, WebhookReceiver, handle_notification
 
 SECRET = "hook-secret-0123456789abcdef"
 
@@ -35,12 +35,6 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(predicate())
-
-
-@pytest.fixture
-def api(simulator: Simulator) -> Iterator[Client]:
-    with Client(token=simulator.token, base_url=simulator.base_url) as client:
-        yield client
 
 
 def api_paths(sim: Simulator) -> list[tuple[str, str, str]]:
@@ -187,7 +181,7 @@ def test_retry_after_503_from_a_full_queue(
             decoy = ready_report(client)
             busy = notification(sim, client, decoy.id)
             assert post(rcv.url, busy) == 200  # taken by the worker, which waits at the gate
-            assert wait_until(rcv._queue.empty)
+            assert wait_until(lambda: rcv.pending == 0)
             decoy2 = ready_report(client, "2024-03-03", "2024-03-03")
             assert post(rcv.url, notification(sim, client, decoy2.id)) == 200  # fills the queue
             report = client.request_report("2024-03-05", "2024-03-05", webhook=rcv.url)
@@ -231,8 +225,8 @@ def test_duplicate_and_concurrent_deliveries_are_processed_once(
     with WebhookReceiver(api, cache_dir=tmp_path) as rcv:
         assert [post(rcv.url, body) for _ in range(3)] == [200, 200, 200]
         assert rcv.wait_idle(10)
-    webhook._DONE.clear()  # as if the process restarted: only the files remain
-    with WebhookReceiver(api, cache_dir=tmp_path) as rcv2:
+    # a receiver's own registry starts empty, as after a restart: only the files remain
+    with WebhookReceiver(api, cache_dir=tmp_path, registry=Registry()) as rcv2:
         assert post(rcv2.url, body) == 200
         assert rcv2.wait_idle(10)
     assert {o.action for o in [*rcv.outcomes, *rcv2.outcomes]} == {"duplicate"}
