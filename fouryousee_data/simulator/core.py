@@ -25,13 +25,7 @@ from fouryousee_data.simulator.faults import CREATE_FAULTS, Fault, FaultSet
 from fouryousee_data.simulator.objects import ReportRecord, player_json, to_utc
 from fouryousee_data.simulator.server import RequestRecord, Server
 from fouryousee_data.simulator.store import ObjectStore, StoreHandler
-from fouryousee_data.simulator.webhooks import (
-    RETRY_MINUTES,
-    Scheduler,
-    WebhookDelivery,
-    is_loopback_url,
-    post_webhook,
-)
+from fouryousee_data.simulator.webhooks import Notifier, Scheduler, WebhookDelivery
 
 __all__ = ["Simulator"]
 
@@ -129,14 +123,13 @@ class Simulator:
         self._reports: dict[int, ReportRecord] = {}
         self._next_id = 5_215_464
         self._requests: list[RequestRecord] = []
-        self._deliveries: list[WebhookDelivery] = []
         self._faults = FaultSet()
         self._store = ObjectStore(url_ttl, store_bandwidth)
         self._stopping = threading.Event()
         self._servers: list[Server] = []
         self._wake: tuple[socket.socket, socket.socket] | None = None
         self._ready = Scheduler("reports")
-        self._hooks = Scheduler("webhooks")
+        self._notifier = Notifier(time_scale=self.webhook_time_scale, timeout=self.webhook_timeout)
         self._tmp: Path | None = None
         self._players: list[dict[str, Any]] | None = None
         self.base_url = ""
@@ -185,7 +178,7 @@ class Simulator:
         """Stop both servers, pending jobs and webhook retries; remove the files."""
         self._stopping.set()
         self._ready.stop()
-        self._hooks.stop()
+        self._notifier.stop()
         if self._wake is not None:
             self._wake[1].send(b"x")
         for server in self._servers:
@@ -267,8 +260,7 @@ class Simulator:
     @property
     def webhook_deliveries(self) -> list[WebhookDelivery]:
         """Every webhook attempt so far, in order (a copy)."""
-        with self._lock:
-            return list(self._deliveries)
+        return self._notifier.deliveries
 
     def expected_rows(
         self, filter: dict[str, Any], as_of: dt.datetime | str | None = None
@@ -399,28 +391,11 @@ class Simulator:
                 setattr(report, name, value)
             webhook = report.webhook
         if webhook:
-            first = time.monotonic()
-            self._hooks.call_at(first, lambda: self._notify(report.id, 1, first))
+            self._notifier.notify(webhook, report.id, lambda: self._webhook_body(report.id))
 
-    def _notify(self, rid: int, attempt: int, first: float) -> None:
+    def _webhook_body(self, rid: int) -> bytes:
         with self._lock:
-            report = self._reports[rid]
-            url = report.webhook
-            body = json.dumps(self._json(report)).encode()
-        assert url is not None
-        refused = not is_loopback_url(url)
-        if refused:
-            log.warning("webhook of report %s refused: only loopback hosts are contacted", rid)
-            status = None
-        else:
-            status = post_webhook(url, body, self.webhook_timeout)
-        with self._lock:
-            self._deliveries.append(
-                WebhookDelivery(url, rid, attempt, status, refused, time.monotonic())
-            )
-        if status != 200 and not refused and attempt <= len(RETRY_MINUTES):
-            when = first + RETRY_MINUTES[attempt - 1] * 60 * self.webhook_time_scale
-            self._hooks.call_at(when, lambda: self._notify(rid, attempt + 1, first))
+            return json.dumps(self._json(self._reports[rid])).encode()
 
     def _json(self, report: ReportRecord) -> dict[str, Any]:
         url = None

@@ -1,9 +1,11 @@
 """Timed jobs (reports becoming ready) and webhook deliveries.
 
 A :class:`Scheduler` runs callables at given monotonic times in one background
-thread. Webhooks follow SPEC section 1: POST the report object; unless answered
-200, repeat 3 more times, 2, 6 and 18 minutes (× ``webhook_time_scale``) after
-the first attempt. Only loopback hosts are ever contacted.
+thread. A :class:`Notifier` delivers webhooks as SPEC section 1 says: POST the
+report object; unless answered 200, repeat 3 more times, 2, 6 and 18 minutes
+(× ``webhook_time_scale``) after the first attempt. Every attempt is recorded as
+a :class:`WebhookDelivery` stamped with the instant it started, the same instant
+the repeats are scheduled from. Only loopback hosts are ever contacted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-__all__ = ["RETRY_MINUTES", "Scheduler", "WebhookDelivery", "is_loopback_url", "post_webhook"]
+__all__ = [
+    "RETRY_MINUTES",
+    "Notifier",
+    "Scheduler",
+    "WebhookDelivery",
+    "is_loopback_url",
+    "post_webhook",
+]
 
 log = logging.getLogger("fouryousee_data.simulator")
 
@@ -37,7 +46,7 @@ class WebhookDelivery:
     attempt: int  #: 1 for the first notification, up to 4
     status: int | None
     refused: bool = False  #: not a loopback host: never sent
-    at: float = 0.0  #: ``time.monotonic()`` of the attempt
+    at: float = 0.0  #: ``time.monotonic()`` when the attempt started (before the POST)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -128,3 +137,60 @@ class Scheduler:
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+
+class Notifier:
+    """The webhook deliveries of one simulator, in one background :class:`Scheduler`.
+
+    Attempt 1 runs at once; unless answered 200 (or refused: not a loopback
+    host), attempt ``k + 1`` runs ``RETRY_MINUTES[k - 1] × 60 × time_scale``
+    seconds after attempt 1 **started**. Each :class:`WebhookDelivery` is stamped
+    with the instant its attempt started, so the recorded times and the schedule
+    use the same clock readings (a slow POST delays nothing but its own answer).
+
+    Examples
+    --------
+    >>> notifier = Notifier(time_scale=0.001, timeout=1.0)
+    >>> notifier.notify("https://example.org/hook", 7, lambda: b"{}")
+    >>> notifier.stop()
+    """
+
+    def __init__(self, *, time_scale: float, timeout: float) -> None:
+        self.time_scale = float(time_scale)
+        self.timeout = float(timeout)
+        self._scheduler = Scheduler("webhooks")
+        self._lock = threading.Lock()
+        self._deliveries: list[WebhookDelivery] = []
+
+    def notify(self, url: str, report_id: int, body: Callable[[], bytes]) -> None:
+        """Deliver ``body()`` (read again at each attempt) to ``url``, in the background."""
+        self._scheduler.call_at(
+            time.monotonic(), lambda: self._attempt(url, report_id, body, 1, None)
+        )
+
+    @property
+    def deliveries(self) -> list[WebhookDelivery]:
+        """Every attempt so far, in order (a copy)."""
+        with self._lock:
+            return list(self._deliveries)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel pending repeats and wait for an attempt in progress."""
+        self._scheduler.stop(timeout)
+
+    def _attempt(
+        self, url: str, rid: int, body: Callable[[], bytes], attempt: int, first: float | None
+    ) -> None:
+        started = time.monotonic()
+        first = started if first is None else first
+        refused = not is_loopback_url(url)
+        if refused:
+            log.warning("webhook of report %s refused: only loopback hosts are contacted", rid)
+            status = None
+        else:
+            status = post_webhook(url, body(), self.timeout)
+        with self._lock:
+            self._deliveries.append(WebhookDelivery(url, rid, attempt, status, refused, started))
+        if status != 200 and not refused and attempt <= len(RETRY_MINUTES):
+            when = first + RETRY_MINUTES[attempt - 1] * 60 * self.time_scale
+            self._scheduler.call_at(when, lambda: self._attempt(url, rid, body, attempt + 1, first))
