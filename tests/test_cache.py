@@ -15,7 +15,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import fouryousee_data as fy
-from fouryousee_data.cache import _store as cache_module
 from fouryousee_data.cache import (
     ALL_SCOPE,
     READ_COPY_NAME,
@@ -23,9 +22,8 @@ from fouryousee_data.cache import (
     PlaylogCache,
     day_end_utc,
     parse_settle,
-    report_days,
-    scope_name,
 )
+from fouryousee_data.filters import scope
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, normalize_ids, to_pandas
 
@@ -73,14 +71,13 @@ def cache(tmp_path: Path) -> PlaylogCache:
 def test_layout_one_file_per_day_even_when_empty(cache: PlaylogCache) -> None:
     files = sorted(p.relative_to(cache.root).as_posix() for p in cache.root.rglob("*.parquet"))
     assert files == [f"{FP}/scope=all/date={d}/part-0.parquet" for d in DAYS]
-    entries = cache.entries_for(DAYS)
-    assert [entries[d][0].rows for d in DAYS] == [3, 1, 1, 0]
+    known = cache.load(DAYS).known
+    assert [known[d][0].rows for d in DAYS] == [3, 1, 1, 0]
     assert not [p for p in cache.root.rglob("*.tmp")]
 
 
 def test_roundtrip_sorted_stably_and_restricted(cache: PlaylogCache) -> None:
-    entries = [e for d in DAYS for e in cache.entries_for([d])[d]]
-    table = cache.read(entries).table
+    table = cache.load(DAYS).table
     df = to_pandas(table)
     assert df["played_at"].is_monotonic_increasing
     assert df[["player_id", "media_id"]].values.tolist() == [
@@ -91,8 +88,8 @@ def test_roundtrip_sorted_stably_and_restricted(cache: PlaylogCache) -> None:
         [3, 10],
     ]
     assert df["account"].dtype == "category"
-    part = cache.read(
-        entries,
+    part = cache.load(
+        DAYS,
         start=pd.Timestamp("2024-03-01 09:30"),
         end=pd.Timestamp("2024-03-03"),
         player_ids=(1,),
@@ -105,7 +102,7 @@ def test_metadata_in_the_file_without_token(cache: PlaylogCache) -> None:
     meta = pq.read_metadata(path).metadata
     text = meta[b"fouryousee_data.day"].decode()
     assert '"report_id": 7' in text and '"rows": 3' in text
-    entry = cache.entries_for([DAY])[DAY][0]
+    entry = cache.load([DAY]).served[DAY]
     assert entry.report_id == 7
     assert entry.created_at == dt.datetime(2024, 3, 10, tzinfo=dt.UTC)
 
@@ -127,9 +124,9 @@ def test_reads_directly_with_pyarrow_dataset_and_duckdb(cache: PlaylogCache) -> 
 
 def test_day_replaced_whole(cache: PlaylogCache) -> None:
     cache.store_days(playlogs([("2024-03-01 11:00:00", 9, 9)]), [DAY], report=report(8))
-    entry = cache.entries_for([DAY])[DAY][0]
-    assert (entry.rows, entry.report_id) == (1, 8)
-    assert cache.read([entry]).table.column("player_id").to_pylist() == [9]
+    loaded = cache.load([DAY])
+    assert (loaded.served[DAY].rows, loaded.served[DAY].report_id) == (1, 8)
+    assert loaded.table.column("player_id").to_pylist() == [9]
 
 
 @pytest.mark.parametrize(
@@ -154,32 +151,40 @@ def test_corrupt_file_is_a_miss_with_a_warning(
         other = cache.day_path(ALL_SCOPE, DAYS[1]).read_bytes()
         path.write_bytes(other)
     with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
-        assert DAY not in cache.entries_for([DAY])
+        assert DAY not in cache.load([DAY]).known
     assert "unusable" in caplog.text
 
 
-def test_data_pages_corrupt_after_footer_check(cache: PlaylogCache) -> None:
-    entry = cache.entries_for([DAY])[DAY][0]
-    path = entry.path
+def test_data_pages_corrupt_after_footer_check(
+    cache: PlaylogCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = cache.day_path(ALL_SCOPE, DAY)
     data = bytearray(path.read_bytes())
     data[4:40] = b"\xff" * 36  # footer intact, first pages destroyed
     path.write_bytes(bytes(data))
-    result = cache.read([entry, *cache.entries_for([DAYS[1]])[DAYS[1]]])
-    assert result.bad == [DAY]
-    assert result.table.num_rows == 1
+    with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
+        loaded = cache.load(DAYS[:2])
+    assert DAY in loaded.known and list(loaded.served) == [DAYS[1]]  # a miss: fetched again
+    assert loaded.table.num_rows == 1
+    assert "unusable" in caplog.text
 
 
 def test_filtered_scope_serves_only_the_same_filter(tmp_path: Path) -> None:
     c = PlaylogCache(tmp_path, FP)
     c.store_days(playlogs(ROWS), [DAY], report=report(), player_ids=[2, 1])
-    assert c.entries_for([DAY]) == {}
-    assert c.entries_for([DAY], player_ids=[1]) == {}
-    assert c.entries_for([DAY], player_ids=[1, 2], media_ids=[3]) == {}
-    (entry,) = c.entries_for([DAY], player_ids=[1, 2, 2])[DAY]
-    assert entry.scope == scope_name((1, 2)) and entry.player_ids == (1, 2)
-    # an unfiltered day serves the filtered request too (listed first)
-    c.store_days(playlogs(ROWS), [DAY], report=report())
-    assert [e.scope for e in c.entries_for([DAY], player_ids=[1, 2])[DAY]] == ["all", entry.scope]
+    assert c.load([DAY]).known == {}
+    assert c.load([DAY], player_ids=[1]).known == {}
+    assert c.load([DAY], player_ids=[1, 2], media_ids=[3]).known == {}
+    loaded = c.load([DAY], player_ids=[1, 2, 2])
+    (entry,) = loaded.known[DAY]
+    assert entry.scope == scope((1, 2)) and entry.player_ids == (1, 2)
+    assert loaded.table.column("player_id").to_pylist() == [2, 1, 1]
+    # an unfiltered day serves the filtered request too (tried first)
+    c.store_days(playlogs(ROWS), [DAY], report=report(8))
+    loaded = c.load([DAY], player_ids=[1, 2])
+    assert [e.scope for e in loaded.known[DAY]] == ["all"] and loaded.served[DAY].report_id == 8
+    refresh = c.load([DAY], player_ids=[1, 2], serve=False)
+    assert [e.scope for e in refresh.known[DAY]] == ["all", entry.scope]
 
 
 def test_store_report_uses_whole_days_and_filter(tmp_path: Path) -> None:
@@ -194,7 +199,7 @@ def test_store_report_uses_whole_days_and_filter(tmp_path: Path) -> None:
     )
     written = c.store_report(r, playlogs(ROWS))
     assert [e.day for e in written] == DAYS[:2]
-    assert {e.scope for e in written} == {scope_name((1,))}
+    assert {e.scope for e in written} == {scope((1,))}
 
 
 def test_settled_rules() -> None:
@@ -223,7 +228,10 @@ def test_argument_errors() -> None:
     with pytest.raises(ValueError, match="fingerprint"):
         PlaylogCache("x", "../etc")
     with pytest.raises(ValueError, match="filter"):
-        report_days({"startDate": "2024-03-01"})
+        PlaylogCache("x", FP).store_report(report(startDate="2024-03-01"), playlogs([]))
+    with pytest.raises(ValueError, match="playerId"):
+        bad_ids = report(startDate="2024-03-01", endDate="2024-03-01", playerId=["one"])
+        PlaylogCache("x", FP).store_report(bad_ids, playlogs([]))
     with pytest.raises(ValueError, match="cache_dir"):
         fy.cache_info(None)
 
@@ -244,7 +252,7 @@ def test_cache_info_and_clear(cache: PlaylogCache) -> None:
     assert len(fy.cache_info(cache.root, FP, settle="400h")) == 5
     assert fy.cache_info(cache.root, "ffffffffffffffff").empty
 
-    assert fy.clear_cache(cache.root, FP, scope=scope_name((), (5,))) == 1
+    assert fy.clear_cache(cache.root, FP, scope=scope((), (5,))) == 1
     assert fy.clear_cache(cache.root, start="2024-03-02", end="2024-03-02") == 1
     assert sorted(fy.cache_info(cache.root)["date"].dt.day) == [1, 3, 4]
     assert fy.clear_cache(cache.root) == 3
@@ -288,10 +296,9 @@ def test_concurrent_writers_and_readers_never_see_a_partial_day(tmp_path: Path) 
     for w in writers:
         w.start()
     for _ in range(200):  # bounded
-        entries = c.entries_for([DAY])
-        result = c.read(entries[DAY])
-        assert result.bad == []
-        seen.add(result.table.num_rows)
+        loaded = c.load([DAY])
+        assert list(loaded.served) == [DAY]
+        seen.add(loaded.table.num_rows)
         if not any(w.is_alive() for w in writers):
             break
     for w in writers:
@@ -310,48 +317,35 @@ def copy_of(cache: PlaylogCache, day: dt.date = DAY) -> Path:
     return cache.day_path(ALL_SCOPE, day).with_name(READ_COPY_NAME)
 
 
-def parquet_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the days read from Parquet (not from their read copy)."""
-    calls: list[int] = []
-    real = cache_module._parquet_rows
-    monkeypatch.setattr(
-        cache_module, "_parquet_rows", lambda reader: calls.append(1) or real(reader)
-    )
-    return calls
-
-
-def test_read_copy_is_hidden_and_holds_the_same_rows(
-    cache: PlaylogCache, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_read_copy_is_hidden_and_holds_the_same_rows(cache: PlaylogCache) -> None:
     assert all(copy_of(cache, d).is_file() for d in DAYS)
     assert READ_COPY_NAME.startswith(".")  # pyarrow/Spark skip it; DuckDB's *.parquet too
-    from_parquet = parquet_reads(monkeypatch)
-    entries = [e for d in DAYS for e in cache.entries_for([d])[d]]
-    via_copy = cache.read(entries).table
-    assert from_parquet == []
+    loaded = cache.load(DAYS)
+    via_copy = loaded.table
+    assert loaded.from_parquet == []
     parquet_size = cache.day_path(ALL_SCOPE, DAY).stat().st_size
-    assert entries[0].bytes == parquet_size + copy_of(cache).stat().st_size
+    assert loaded.served[DAY].bytes == parquet_size + copy_of(cache).stat().st_size
     for d in DAYS:
         copy_of(cache, d).unlink()
-    via_parquet = cache.read(entries).table
-    assert len(from_parquet) == len(DAYS)
+    loaded = cache.load(DAYS)
+    via_parquet = loaded.table
+    assert loaded.from_parquet == DAYS
     assert via_copy.equals(via_parquet) and via_copy.schema.equals(PLAYLOG_SCHEMA)
     assert all(copy_of(cache, d).is_file() for d in DAYS)  # written again on the way
 
 
-def test_a_day_read_without_read_copy_gets_its_copy(
-    cache: PlaylogCache, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_day_read_without_read_copy_gets_its_copy(cache: PlaylogCache) -> None:
     expected = [rows(t) for _, t in cache.load(DAYS).parts]
     copy_of(cache).unlink()  # a cache written before read copies, or copied elsewhere
-    from_parquet = parquet_reads(monkeypatch)
-    assert [rows(t) for _, t in cache.load(DAYS).parts] == expected
-    assert from_parquet == [1] and copy_of(cache).is_file()
-    assert [rows(t) for _, t in cache.load(DAYS).parts] == expected
-    assert from_parquet == [1]  # the second time, from the copy
+    loaded = cache.load(DAYS)
+    assert [rows(t) for _, t in loaded.parts] == expected
+    assert loaded.from_parquet == [DAY] and copy_of(cache).is_file()
+    loaded = cache.load(DAYS)
+    assert [rows(t) for _, t in loaded.parts] == expected
+    assert loaded.from_parquet == []  # the second time, from the copy
     copy_of(cache).unlink()
-    assert rows(cache.read(cache.entries_for([DAY])[DAY]).table) == expected[0]
-    assert from_parquet == [1, 1] and copy_of(cache).is_file()  # read() gives it too
+    assert cache.load(DAYS, serve=False).from_parquet == []  # listing reads no rows...
+    assert not copy_of(cache).exists()  # ...and writes no copy
 
 
 def _rewrite_copy(cache: PlaylogCache, rows: pa.Table, day: dt.date = DAY) -> None:
@@ -368,14 +362,11 @@ def _rewrite_copy(cache: PlaylogCache, rows: pa.Table, day: dt.date = DAY) -> No
     "damage", ["truncate", "garbage", "rows lie", "rows of another day", "wrong schema"]
 )
 def test_a_bad_read_copy_falls_back_to_the_parquet_file(
-    cache: PlaylogCache,
-    damage: str,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    cache: PlaylogCache, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A snapshot: tables read from a copy are views of the mapped file, which this
     # test then damages in place (the toolkit itself only ever replaces files).
-    expected = rows(cache.read(cache.entries_for([DAY])[DAY]).table)
+    expected = rows(cache.load([DAY]).table)
     table = pa.Table.from_pylist(expected, PLAYLOG_SCHEMA)
     copy = copy_of(cache)
     data = copy.read_bytes()
@@ -389,20 +380,17 @@ def test_a_bad_read_copy_falls_back_to_the_parquet_file(
         _rewrite_copy(cache, pa.concat_tables([table.slice(1), playlogs(ROWS[3:4])]))
     else:
         _rewrite_copy(cache, table.drop_columns(["ip"]))
-    from_parquet = parquet_reads(monkeypatch)
     with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
-        entries = cache.entries_for([DAY])[DAY]
-        assert rows(cache.read(entries).table) == expected
-        assert [rows(t) for _, t in cache.load([DAY]).parts] == [expected]
-    assert from_parquet == [1]  # and the read copy was written again, whole
+        first, second = cache.load([DAY]), cache.load([DAY])
+    assert rows(first.table) == rows(second.table) == expected
+    assert first.from_parquet == [DAY]  # and the read copy was written again, whole...
+    assert second.from_parquet == []  # ...which serves the next read
     assert "unusable" not in caplog.text  # the day itself is fine
     assert rows(pa.ipc.open_file(pa.memory_map(str(copy))).read_all()) == expected
 
 
 @pytest.mark.parametrize("change", ["rewritten by another tool", "same size, same clock tick"])
-def test_a_read_copy_never_serves_a_replaced_parquet_file(
-    cache: PlaylogCache, change: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_read_copy_never_serves_a_replaced_parquet_file(cache: PlaylogCache, change: str) -> None:
     path = cache.day_path(ALL_SCOPE, DAY)
     if change == "rewritten by another tool":
         table = pq.read_table(path)  # our metadata kept, other rows
@@ -422,10 +410,10 @@ def test_a_read_copy_never_serves_a_replaced_parquet_file(
             before.st_mtime_ns,
         )
         expected = [2, 1, 1]
-    from_parquet = parquet_reads(monkeypatch)
-    entry = cache.entries_for([DAY])[DAY][0]
-    assert cache.read([entry]).table.column("player_id").to_pylist() == expected
-    assert from_parquet == [1]
+    loaded = cache.load([DAY])
+    entry = loaded.served[DAY]
+    assert loaded.table.column("player_id").to_pylist() == expected
+    assert loaded.from_parquet == [DAY]
     if change != "rewritten by another tool":
         assert entry.fetched_at is not None and entry.fetched_at.year == 1999
 
@@ -442,13 +430,15 @@ def test_a_read_copy_that_cannot_be_written_only_costs_speed(
         written = c.store_days(playlogs(ROWS), DAYS[:1], report=report())
     assert "no read copy" in caplog.text and "No space left" in caplog.text
     assert not copy_of(c).exists() and not list(tmp_path.rglob("*.tmp"))
-    assert c.read(written).table.num_rows == 3
+    assert [e.day for e in written] == DAYS[:1]
+    loaded = c.load(DAYS[:1])
+    assert loaded.table.num_rows == 3 and loaded.from_parquet == DAYS[:1]
 
 
 def test_a_day_rewritten_unsorted_by_another_tool_reads_sorted(cache: PlaylogCache) -> None:
     path = cache.day_path(ALL_SCOPE, DAY)
     table = pq.read_table(path)  # our metadata kept
     pq.write_table(table.take([2, 1, 0]), path)  # not by played_at any more
-    got = cache.read(cache.entries_for([DAY])[DAY]).table
+    got = cache.load([DAY]).table
     assert got.column("played_at").to_pylist() == sorted(table.column("played_at").to_pylist())
     assert got.column("media_id").to_pylist() == [12, 11, 10]  # same-second rows: file order

@@ -1,0 +1,97 @@
+"""The settle policy: when a cached day is final (*settled*) or *provisional*.
+
+Players upload playlogs late, so a report made soon after a day ended may miss some
+of its plays. A day is settled once the report that produced it was created at least
+``settle`` (default 24 h) after the day ended (SPEC section 4); provisional days are
+served by no cache read and fetched again next time. Without the account's time
+zone, "the day ended" is judged in the latest zone on earth (UTC-12): never too early.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+__all__ = ["CONSERVATIVE_OFFSET", "Settle", "day_end_utc", "is_settled", "parse_settle"]
+
+#: "The day ended" when the account's time zone is unknown: the latest zone on earth.
+CONSERVATIVE_OFFSET = dt.timezone(dt.timedelta(hours=-12))
+#: What ``settle=`` accepts.
+Settle = str | pd.Timedelta | dt.timedelta
+
+_ONE_DAY = dt.timedelta(days=1)
+_ZERO = pd.Timedelta(0)
+
+
+def parse_settle(settle: Settle) -> pd.Timedelta:
+    """``settle`` as a non-negative :class:`pandas.Timedelta` (``"24h"``, ``"2D"``, ...).
+
+    Raises
+    ------
+    ValueError
+        Not a duration, or a negative one.
+
+    Examples
+    --------
+    >>> parse_settle("24h")
+    Timedelta('1 days 00:00:00')
+    >>> parse_settle(dt.timedelta(hours=6))
+    Timedelta('0 days 06:00:00')
+    """
+    if isinstance(settle, pd.Timedelta) and settle >= _ZERO:  # already parsed
+        return settle
+    if isinstance(settle, bool) or not isinstance(settle, str | dt.timedelta | pd.Timedelta):
+        raise ValueError(f"settle: expected a duration like '24h' or a timedelta, got {settle!r}")
+    try:
+        value = pd.Timedelta(settle)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"settle: cannot read {settle!r} as a duration (e.g. '24h')") from exc
+    if pd.isna(value) or value < _ZERO:
+        raise ValueError(f"settle: must be a non-negative duration, got {settle!r}")
+    return value
+
+
+def day_end_utc(day: dt.date, tz: str | None = None) -> dt.datetime:
+    """The instant (aware, UTC) a local calendar day ends.
+
+    With ``tz`` it is the next local midnight there; without, the day's end in
+    the latest time zone on earth (UTC-12), which is never too early.
+
+    Examples
+    --------
+    >>> day_end_utc(dt.date(2024, 3, 1)).isoformat()
+    '2024-03-02T12:00:00+00:00'
+    >>> day_end_utc(dt.date(2024, 3, 1), "America/Sao_Paulo").isoformat()
+    '2024-03-02T03:00:00+00:00'
+    """
+    if tz is None:
+        end = dt.datetime.combine(day + _ONE_DAY, dt.time(), CONSERVATIVE_OFFSET)
+        return end.astimezone(dt.UTC)
+    midnight = pd.Timestamp(day + _ONE_DAY)
+    # A midnight that does not exist or repeats (DST) resolves to the later instant.
+    local = midnight.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
+    return local.tz_convert("UTC").to_pydatetime()
+
+
+def is_settled(
+    day: dt.date,
+    created_at: dt.datetime | None,
+    settle: Settle = "24h",
+    tz: str | None = None,
+) -> bool:
+    """True when a report created at ``created_at`` holds ``day`` settled: created at
+    least ``settle`` after the day ended (see :func:`day_end_utc`). Unknown
+    ``created_at`` is never settled.
+
+    Examples
+    --------
+    >>> created = dt.datetime(2024, 3, 3, 12, tzinfo=dt.UTC)
+    >>> is_settled(dt.date(2024, 3, 1), created), is_settled(dt.date(2024, 3, 2), created)
+    (True, False)
+    """
+    if created_at is None:
+        return False
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=dt.UTC)
+    return created_at >= day_end_utc(day, tz) + parse_settle(settle)
