@@ -20,8 +20,9 @@ SCALE = 0.001  # 2, 6, 18 minutes -> 0.12, 0.36, 1.08 s
 class Receiver:
     """A webhook endpoint on loopback answering a scripted list of statuses."""
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], first_delay: float = 0.0) -> None:
         self.statuses = list(statuses)
+        self.first_delay = first_delay  # seconds the first answer takes
         self.calls: list[tuple[float, dict[str, Any], dict[str, str]]] = []
         receiver = self
 
@@ -29,6 +30,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.calls.append((time.monotonic(), json.loads(body), dict(self.headers)))
+                if len(receiver.calls) == 1:
+                    time.sleep(receiver.first_delay)  # a slow receiver, not a test's wait
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -49,11 +52,11 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Callable[[list[int]], Receiver]]:
+def receiver() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
-    def make(statuses: list[int]) -> Receiver:
-        made.append(Receiver(statuses))
+    def make(statuses: list[int], first_delay: float = 0.0) -> Receiver:
+        made.append(Receiver(statuses, first_delay))
         return made[-1]
 
     yield make
@@ -69,7 +72,7 @@ def deliveries(sim: Simulator, n: int, timeout: float = 5.0) -> list[Any]:
 
 
 def test_notification_posts_the_ready_report(
-    simulator: Simulator, receiver: Callable[[list[int]], Receiver]
+    simulator: Simulator, receiver: Callable[..., Receiver]
 ) -> None:
     hook = receiver([200])
     obj = create(simulator, webhook=hook.url)
@@ -87,7 +90,7 @@ def test_notification_posts_the_ready_report(
 
 
 def test_failed_answers_are_repeated_at_2_6_18_minutes_scaled(
-    simulator: Simulator, receiver: Callable[[list[int]], Receiver]
+    simulator: Simulator, receiver: Callable[..., Receiver]
 ) -> None:
     hook = receiver([500, 404, 503, 500])
     obj = create(simulator, webhook=hook.url)
@@ -102,8 +105,21 @@ def test_failed_answers_are_repeated_at_2_6_18_minutes_scaled(
     assert len(simulator.webhook_deliveries) == 4  # three repeats at most
 
 
+def test_attempts_are_stamped_when_they_start_the_instant_repeats_count_from(
+    simulator: Simulator, receiver: Callable[..., Receiver]
+) -> None:
+    """A first answer taking 0.1 s (most of the 0.12 s until the first repeat) shifts
+    neither the recorded times nor the schedule: both use the attempt's start."""
+    hook = receiver([500, 500], first_delay=0.1)
+    create(simulator, webhook=hook.url)
+    first, second = deliveries(simulator, 2)[:2]
+    assert first.at <= hook.calls[0][0] and second.at <= hook.calls[1][0]
+    repeat = RETRY_MINUTES[0] * 60 * SCALE
+    assert first.at + repeat <= second.at < first.at + repeat + 0.5
+
+
 def test_retries_stop_once_answered_200(
-    simulator: Simulator, receiver: Callable[[list[int]], Receiver]
+    simulator: Simulator, receiver: Callable[..., Receiver]
 ) -> None:
     hook = receiver([500, 200])
     create(simulator, webhook=hook.url)
@@ -120,7 +136,7 @@ def test_unreachable_receiver_is_recorded_as_none(simulator: Simulator) -> None:
 
 
 def test_failed_reports_are_notified_too(
-    simulator: Simulator, receiver: Callable[[list[int]], Receiver]
+    simulator: Simulator, receiver: Callable[..., Receiver]
 ) -> None:
     hook = receiver([200])
     simulator.inject("report_failed")
@@ -139,7 +155,7 @@ def test_only_loopback_hosts_are_contacted(simulator: Simulator) -> None:
 
 
 def test_stop_cancels_pending_retries_promptly(
-    make_simulator: Callable[..., Simulator], receiver: Callable[[list[int]], Receiver]
+    make_simulator: Callable[..., Simulator], receiver: Callable[..., Receiver]
 ) -> None:
     sim = make_simulator(webhook_time_scale=1.0)
     hook = receiver([500])

@@ -1,4 +1,5 @@
-"""The webhook body parser and the HTTP receiver, without the API (a recording handler)."""
+"""The webhook body parser, the once-only registry and the HTTP receiver, without the API
+(a recording handler)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,6 +21,8 @@ from fouryousee_data.report import Report
 from fouryousee_data.webhook import (
     MAX_NOTIFICATION_BYTES,
     InvalidNotificationError,
+    NotificationOutcome,
+    Registry,
     WebhookReceiver,
     parse_notification,
     whole_days,
@@ -234,6 +238,57 @@ def test_whole_days() -> None:
     assert whole_days({**FILTER, "endTime": "12:00:00"}) is None
     assert whole_days({**FILTER, "endDate": "2024-04-30"}) is None  # over 30 days
     assert whole_days({**FILTER, "endDate": "bogus"}) is None
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_registry_processes_a_report_once(tmp_path: Path) -> None:
+    registry = Registry()
+    calls: list[int] = []
+
+    def process() -> NotificationOutcome:
+        calls.append(1)
+        time.sleep(0.05)  # others arrive meanwhile and must wait for this one
+        return NotificationOutcome(7, "stored", rows=3)
+
+    outcomes: list[NotificationOutcome] = []
+    threads = [
+        threading.Thread(
+            target=lambda: outcomes.append(registry.once(tmp_path, "acct", 7, process))
+        )
+        for _ in range(5)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and len(registry) == 1
+    assert sorted(o.action for o in outcomes) == ["duplicate"] * 4 + ["stored"]
+    assert all(o.detail == "stored" for o in outcomes if o.action == "duplicate")
+    record = json.loads((tmp_path / "acct" / "_webhook" / "7.json").read_text())
+    assert (record["action"], record["rows"]) == ("stored", 3)
+    # a new registry (a restarted process) knows it from the file; another account does not
+    assert Registry().once(tmp_path, "acct", 7, process).action == "duplicate"
+    assert Registry().once(tmp_path, "other", 7, process).action == "stored"
+    assert len(calls) == 2
+
+
+def test_registry_records_neither_errors_nor_pending(tmp_path: Path) -> None:
+    registry = Registry()
+
+    def fail() -> NotificationOutcome:
+        raise fy.DownloadError("store unreachable")
+
+    with pytest.raises(fy.DownloadError):
+        registry.once(tmp_path, "acct", 8, fail)
+    pending = registry.once(tmp_path, "acct", 8, lambda: NotificationOutcome(8, "pending"))
+    assert pending.action == "pending" and len(registry) == 0
+    assert registry.once(tmp_path, "acct", 8, lambda: NotificationOutcome(8, "failed")).action == (
+        "failed"
+    )
+    with pytest.raises(ValueError, match="lock_timeout"):
+        Registry(lock_timeout=0)
 
 
 # --------------------------------------------------------------------------- the receiver
@@ -475,6 +530,31 @@ def test_slow_client_does_not_block_others(receiver: WebhookReceiver) -> None:
         assert post(receiver.url, body()).status_code == 200
         answer = slow.recv(65536)  # the read timeout (0.5 s) closes the stalled request
     assert status_of(answer) == 408
+
+
+def test_read_timeout_bounds_the_whole_request(receiver: WebhookReceiver) -> None:
+    """A byte every 0.1 s never leaves a 0.5 s gap, yet the request is cut at 0.5 s in all."""
+    stop = threading.Event()
+    with socket.create_connection(receiver.address, timeout=5) as slow:
+
+        def trickle() -> None:
+            while not stop.wait(0.1):
+                try:
+                    slow.sendall(b" ")
+                except OSError:
+                    return
+
+        slow.sendall(_head(receiver, "Content-Length: 1000\r\n"))
+        started = time.monotonic()
+        thread = threading.Thread(target=trickle)
+        thread.start()
+        try:
+            answer = slow.recv(65536)
+        finally:
+            stop.set()
+            thread.join(5)
+    assert status_of(answer) == 408
+    assert time.monotonic() - started < 2.0
 
 
 def test_receiver_duplicate_while_queued_is_processed_once(
