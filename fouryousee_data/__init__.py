@@ -35,13 +35,16 @@ Examples
 
 from fouryousee_data.analysis import (
     airtime,
+    compliance,
     enrich,
+    gaps,
     hour_weekday,
     per_media,
     per_player,
     per_player_media,
+    read_contract,
+    uptime,
 )
-from fouryousee_data.audit import compliance, read_contract
 from fouryousee_data.cache import cache_info, clear_cache
 from fouryousee_data.client import Client, report_filter
 from fouryousee_data.errors import (
@@ -58,7 +61,6 @@ from fouryousee_data.errors import (
     ReportTimeoutError,
 )
 from fouryousee_data.fetch import fetch_playlogs
-from fouryousee_data.health import gaps, uptime
 from fouryousee_data.parse import read_playlogs
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, empty_playlogs

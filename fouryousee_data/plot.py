@@ -1,5 +1,8 @@
 """Charts of playlogs with matplotlib: look at the data rather than read it.
 
+``compliance_chart`` is drawn by :mod:`fouryousee_data.analysis.audit_report`
+(the audit's PDF uses it too) and re-exported here.
+
 Each function draws on ``ax`` (or a new figure when ``ax`` is None) and returns
 the ``Axes``, with a title, axis labels and readable dates. Nothing here calls
 ``plt.show()`` or picks a backend: in a notebook the figure shows itself, in a
@@ -19,12 +22,19 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from fouryousee_data import health
-from fouryousee_data.analysis import IdList, hour_weekday, per_media, per_player
-from fouryousee_data.health import DEFAULT_OPENING_HOURS, OpeningHours
+from fouryousee_data.analysis import (
+    DEFAULT_OPENING_HOURS,
+    IdList,
+    OpeningHours,
+    hour_weekday,
+    per_media,
+    per_player,
+)
+from fouryousee_data.analysis._charts import date_axis, new_axes, wall_clock
+from fouryousee_data.analysis.audit_report import compliance_chart
+from fouryousee_data.analysis.health import timeline
 from fouryousee_data.timerange import DateLike
 
 if TYPE_CHECKING:
@@ -32,30 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["compliance_chart", "daily_plays", "hour_weekday_heatmap", "player_timeline"]
 
-_DELIVERED, _CONTRACTED, _GAP, _OPEN = "#1f77b4", "#d62728", "#d62728", "#cfe8cf"
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt  # here, not at import: importing us picks no backend
-
-    _, new = plt.subplots(figsize=figsize, layout="constrained")
-    return new
-
-
-def _date_axis(ax: Axes) -> None:
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-
-
-def _naive(values: Any) -> pd.DatetimeIndex:
-    """Local wall-clock times for matplotlib (it would draw aware times in UTC)."""
-    index = pd.DatetimeIndex(values)
-    return index.tz_localize(None) if index.tz is not None else index
+_GAP, _OPEN = "#d62728", "#cfe8cf"
 
 
 def _labels(ids: Any, names: Any, kind: str) -> list[str]:
@@ -105,8 +92,8 @@ def daily_plays(
     shown.columns = _labels(shown.columns, names, by)
     if len(order) > top:
         shown = shown.assign(**{f"{len(order) - top} others": wide[order[top:]].sum(axis=1)})
-    ax = _axes(ax, (10, 4.5))
-    days = _naive(wide.index)
+    ax = new_axes(ax, (10, 4.5))
+    days = wall_clock(wide.index)
     for label in shown.columns:
         ax.plot(days, shown[label].to_numpy(), marker="o", markersize=3, label=label)
     ax.set_title(f"Daily plays per {by}")
@@ -115,7 +102,7 @@ def daily_plays(
     ax.set_ylim(bottom=0)
     if len(shown.columns):
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    _date_axis(ax)
+    date_axis(ax)
     return ax
 
 
@@ -141,7 +128,7 @@ def hour_weekday_heatmap(
     48
     """
     table = hour_weekday(df, start=start, end=end, player_ids=player_ids, media_ids=media_ids)
-    ax = _axes(ax, (6, 7))
+    ax = new_axes(ax, (6, 7))
     image = ax.imshow(table.to_numpy(), aspect="auto", cmap="viridis", origin="upper")
     ax.set_xticks(range(7), list(table.columns))
     ax.set_yticks(range(0, 24, 2), [f"{h:02d}:00" for h in range(0, 24, 2)])
@@ -163,9 +150,9 @@ def player_timeline(
     names: Any = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """One row per player: opening hours in green, silent gaps (``health.gaps``) in red.
+    """One row per player: opening hours in green, silent gaps (``gaps``) in red.
 
-    Arguments as in :func:`fouryousee_data.health.gaps`; ``names`` labels the
+    Arguments as in :func:`fouryousee_data.analysis.health.gaps`; ``names`` labels the
     rows (a players frame or ``{id: name}``).
 
     Examples
@@ -181,11 +168,13 @@ def player_timeline(
     import matplotlib.dates as mdates
     from matplotlib.patches import Patch
 
-    # one scan gives both what health.gaps and health.uptime return
-    silent, windows = health._scan(df, min_gap, opening_hours, start, end, player_ids)
+    # one scan gives both what gaps and uptime return
+    silent, windows = timeline(
+        df, min_gap, opening_hours, start=start, end=end, player_ids=player_ids
+    )
     ids = windows.index.get_level_values("player_id").unique()
     silent_of = dict(tuple(silent.groupby("player_id", sort=False)))
-    ax = _axes(ax, (10, 0.6 * max(len(ids), 1) + 1.8))
+    ax = new_axes(ax, (10, 0.6 * max(len(ids), 1) + 1.8))
     for row, pid in enumerate(ids):
         w = windows.xs(pid, level="player_id")
         w = w[w["open_s"] > 0]  # closed days have no window
@@ -194,15 +183,15 @@ def player_timeline(
             (w, _OPEN, ("opens", "closes")),
             (g, _GAP, ("gap_start", "gap_end")),
         ):
-            left = mdates.date2num(_naive(frame[key[0]]).to_pydatetime())
-            right = mdates.date2num(_naive(frame[key[1]]).to_pydatetime())
+            left = mdates.date2num(wall_clock(frame[key[0]]).to_pydatetime())
+            right = mdates.date2num(wall_clock(frame[key[1]]).to_pydatetime())
             ax.broken_barh(
                 list(zip(left, right - left, strict=True)), (row - 0.4, 0.8), color=color
             )
     ax.set_yticks(range(len(ids)), _labels(ids, names, "player"))
     ax.set_ylim(len(ids) - 0.5, -0.5)
     ax.xaxis_date()
-    _date_axis(ax)
+    date_axis(ax)
     ax.set_title(f"Player timeline: silent gaps of at least {_duration(min_gap)} in red")
     ax.set_xlabel("local time")
     ax.set_ylabel("player")
@@ -221,90 +210,3 @@ def _duration(value: Any) -> str:
         " ".join(p for p in (f"{hours}h" if hours else "", f"{minutes}min" if minutes else "") if p)
         or "0min"
     )
-
-
-def compliance_chart(
-    result: pd.DataFrame,
-    *,
-    campaign: str | None = None,
-    player_id: int | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """Delivered vs contracted plays from an ``audit.compliance`` result.
-
-    * with ``player_id``: that screen's days (bars delivered, contracted as a
-      line; provisional days hatched);
-    * else with ``campaign`` (or a result holding one campaign): totals per player;
-    * else: totals per campaign.
-
-    Examples
-    --------
-    >>> from matplotlib.figure import Figure
-    >>> df = pd.DataFrame({"played_at": pd.date_range("2024-03-01 08:00", periods=96, freq="h"),
-    ...                    "player_id": pd.array([1, 2] * 48, dtype="int32"),
-    ...                    "media_id": pd.array([7, 8, 9] * 32, dtype="int32")})
-    >>> from fouryousee_data.audit import compliance
-    >>> result = compliance(df, [{"campaign": "Summer", "media_ids": [7], "player_ids": [1, 2],
-    ...                           "plays_per_day": 10}])
-    >>> ax = compliance_chart(result, campaign="Summer", ax=Figure().subplots())
-    >>> [t.get_text() for t in ax.get_xticklabels()]
-    ['1', '2']
-    """
-    if campaign is not None:
-        if campaign not in result.index.get_level_values("campaign"):
-            raise ValueError(f"campaign: {campaign!r} is not in the result")
-        result = result.xs(campaign, level="campaign", drop_level=False)
-    campaigns = result.index.get_level_values("campaign").unique()
-    ax = _axes(ax, (10, 4.5))
-    if player_id is not None:
-        days = result.xs(player_id, level="player_id")
-        _daily_bars(ax, days.droplevel("campaign") if "campaign" in days.index.names else days)
-        where = (
-            f"{campaigns[0]}, player {player_id}" if len(campaigns) == 1 else f"player {player_id}"
-        )
-        ax.set_title(f"{where}: delivered vs contracted per day")
-        return ax
-    level = "player_id" if len(campaigns) == 1 else "campaign"
-    totals = result.groupby(level=level, sort=False)[["delivered", "contracted"]].sum()
-    x = np.arange(len(totals))
-    ax.bar(x - 0.2, totals["delivered"], width=0.4, color=_DELIVERED, label="delivered")
-    ax.bar(
-        x + 0.2, totals["contracted"], width=0.4, color=_CONTRACTED, alpha=0.6, label="contracted"
-    )
-    rate = totals["delivered"] / totals["contracted"].where(totals["contracted"] > 0)
-    for xi, (top, r) in enumerate(zip(totals.max(axis=1), rate, strict=True)):
-        if not np.isnan(r):
-            ax.annotate(f"{r:.0%}", (xi, top), ha="center", va="bottom", fontsize="small")
-    labels = [str(v) for v in totals.index]
-    ax.set_xticks(
-        x,
-        labels,
-        rotation=45 if len(labels) > 8 else 0,
-        ha="right" if len(labels) > 8 else "center",
-    )
-    what = f"{campaigns[0]}: per player" if level == "player_id" else "per campaign"
-    ax.set_title(f"Delivered vs contracted plays, {what}")
-    ax.set_xlabel("player" if level == "player_id" else "campaign")
-    ax.set_ylabel("plays")
-    ax.legend(fontsize="small", frameon=False)
-    return ax
-
-
-def _daily_bars(ax: Axes, days: pd.DataFrame) -> None:
-    when = _naive(days.index.get_level_values("day"))
-    provisional = days["provisional"].to_numpy(dtype=bool)
-    for day in when[provisional]:  # shaded even when nothing was delivered
-        ax.axvspan(day - pd.Timedelta(hours=12), day + pd.Timedelta(hours=12), color="0.9", lw=0)
-    bars = ax.bar(when, days["delivered"], width=0.8, color=_DELIVERED, label="delivered")
-    for bar, flag in zip(bars, provisional, strict=True):
-        if flag:
-            bar.set_hatch("//")
-            bar.set_alpha(0.5)
-    ax.step(when, days["contracted"], where="mid", color=_CONTRACTED, label="contracted")
-    if provisional.any():
-        ax.fill_between([], [], color="0.9", label="provisional (may still grow)")
-    ax.set_xlabel("day")
-    ax.set_ylabel("plays")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    _date_axis(ax)

@@ -4,6 +4,10 @@ airtime and enrich, on inline frames."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import inspect
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,28 +17,11 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_index_equal, assert_series_equal
 
 import fouryousee_data as fy
+from conftest import make_playlog_frame
 from fouryousee_data import analysis
-from fouryousee_data.schema import empty_playlogs, localize, pandas_dtypes
+from fouryousee_data.schema import empty_playlogs
 
 TZ = "America/Sao_Paulo"
-
-
-def frame(rows: list[tuple[str, int, int]], tz: str | None = None) -> pd.DataFrame:
-    """A playlog frame in the exact schema from (played_at, player_id, media_id) rows."""
-    df = pd.DataFrame(
-        {
-            "played_at": pd.to_datetime([r[0] for r in rows], format="ISO8601"),
-            "account": "acme",
-            "player_id": [r[1] for r in rows],
-            "media_id": [r[2] for r in rows],
-            "media_type": "I",
-            "ip": None,
-        }
-    )
-    df = df.astype({k: v for k, v in pandas_dtypes().items()})
-    if tz:
-        df["played_at"] = localize(df["played_at"], tz)
-    return df
 
 
 ROWS = [
@@ -50,7 +37,7 @@ def days(*values: str, tz: str | None = None) -> pd.DatetimeIndex:
 
 
 def test_per_player_counts_and_columns() -> None:
-    got = fy.per_player(frame(ROWS))
+    got = fy.per_player(make_playlog_frame(ROWS))
     expected = pd.DataFrame(
         {
             "plays": np.array([2, 2], dtype="int64"),
@@ -65,7 +52,7 @@ def test_per_player_counts_and_columns() -> None:
 
 
 def test_daily_zero_fill_with_date_range_inclusive_end() -> None:
-    got = fy.per_player(frame(ROWS), freq="D", start="2023-12-31", end="2024-01-03")
+    got = fy.per_player(make_playlog_frame(ROWS), freq="D", start="2023-12-31", end="2024-01-03")
     index = pd.MultiIndex.from_product(
         [
             pd.Index(np.array([1, 2], dtype="int32"), name="player_id"),
@@ -78,7 +65,7 @@ def test_daily_zero_fill_with_date_range_inclusive_end() -> None:
 
 
 def test_instants_are_half_open() -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     got = fy.per_player(df, start=pd.Timestamp("2024-01-01 10:00"), end="2024-01-04 00:00:00")
     assert got["plays"].tolist() == [2, 1]  # 00:00 on the 4th is excluded
     got = fy.per_player(df, start="2024-01-01 10:00:01", end=dt.date(2024, 1, 4))
@@ -86,7 +73,7 @@ def test_instants_are_half_open() -> None:
 
 
 def test_freq_without_range_spans_the_data_zero_filled() -> None:
-    got = fy.per_media(frame(ROWS), freq="D")
+    got = fy.per_media(make_playlog_frame(ROWS), freq="D")
     assert_index_equal(
         got.index.get_level_values("period").unique(),
         days("2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"),
@@ -96,7 +83,7 @@ def test_freq_without_range_spans_the_data_zero_filled() -> None:
 
 
 def test_listed_ids_exactly() -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     got = fy.per_player(df, freq="D", start="2024-01-01", end="2024-01-02", player_ids=[2, 99, 2])
     assert got.index.get_level_values("player_id").unique().tolist() == [2, 99]
     assert (got["plays"] == 0).all() and len(got) == 4
@@ -107,7 +94,9 @@ def test_listed_ids_exactly() -> None:
 
 
 def test_per_player_media_is_the_full_product() -> None:
-    got = fy.per_player_media(frame(ROWS), freq="D", start="2024-01-01", end="2024-01-01")
+    got = fy.per_player_media(
+        make_playlog_frame(ROWS), freq="D", start="2024-01-01", end="2024-01-01"
+    )
     assert got.index.names == ["player_id", "media_id", "period"]
     assert got["plays"].tolist() == [1, 1, 0, 0]
     assert got.index.get_level_values("media_id").dtype == np.dtype("int32")
@@ -124,7 +113,7 @@ def test_per_player_media_is_the_full_product() -> None:
     ],
 )
 def test_anchored_periods_are_bucket_starts(freq: str, expected: list[str]) -> None:
-    df = frame([("2024-01-01 08:00:00", 1, 7), ("2024-01-04 09:00:00", 1, 7)])
+    df = make_playlog_frame([("2024-01-01 08:00:00", 1, 7), ("2024-01-04 09:00:00", 1, 7)])
     end = "2024-02-01" if "M" in freq else "2024-01-09"
     got = fy.per_player(df, freq=freq, start="2024-01-01", end=end)
     assert_index_equal(got.index.get_level_values("period"), days(*expected))
@@ -133,14 +122,14 @@ def test_anchored_periods_are_bucket_starts(freq: str, expected: list[str]) -> N
 
 def test_hourly_with_instants() -> None:
     got = fy.per_player(
-        frame(ROWS), freq="h", start="2024-01-01 09:30:00", end="2024-01-01 11:00:00"
+        make_playlog_frame(ROWS), freq="h", start="2024-01-01 09:30:00", end="2024-01-01 11:00:00"
     )
     assert got.xs(1)["plays"].tolist() == [0, 2]
     assert "active_days" not in got.columns  # meaningless below a day
 
 
 def test_tz_aware_frame() -> None:
-    df = frame(ROWS, tz=TZ)
+    df = make_playlog_frame(ROWS, tz=TZ)
     got = fy.per_player(df, freq="D", start="2024-01-01", end="2024-01-04")
     assert_index_equal(
         got.index.get_level_values("period").unique(),
@@ -156,18 +145,20 @@ def test_tz_aware_frame() -> None:
 
 def test_dst_hours_are_wall_clock_buckets() -> None:
     ny = "America/New_York"
-    spring = frame([("2024-03-10 01:30:00", 1, 7), ("2024-03-10 03:10:00", 1, 7)], tz=ny)
+    spring = make_playlog_frame(
+        [("2024-03-10 01:30:00", 1, 7), ("2024-03-10 03:10:00", 1, 7)], tz=ny
+    )
     got = fy.per_player(spring, freq="h", start="2024-03-10", end="2024-03-10")
     periods = got.index.get_level_values("period")
     assert len(periods) == 23 and periods.is_unique  # 02:00 does not exist that day
     assert got.loc[(1, pd.Timestamp("2024-03-10 03:00", tz=ny)), "plays"] == 1
-    autumn = frame([("2024-11-03 01:30:00", 1, 7)], tz=ny)
+    autumn = make_playlog_frame([("2024-11-03 01:30:00", 1, 7)], tz=ny)
     got = fy.per_player(autumn, freq="h", start="2024-11-03", end="2024-11-03")
     assert len(got) == 24 and got["plays"].sum() == 1
 
 
 def test_nanosecond_frames_work_too() -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     df["played_at"] = df["played_at"].astype("datetime64[ns]")
     got = fy.per_player(df, freq="D")
     assert got.index.get_level_values("period").dtype == np.dtype("datetime64[ns]")
@@ -185,7 +176,7 @@ def test_empty_frames() -> None:
 
 
 def test_bad_arguments_name_themselves() -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     with pytest.raises(ValueError, match="freq"):
         fy.per_player(df, freq="fortnightly")
     with pytest.raises(ValueError, match="freq"):
@@ -202,26 +193,26 @@ def test_bad_arguments_name_themselves() -> None:
 
 
 def test_hour_weekday() -> None:
-    got = fy.hour_weekday(frame(ROWS, tz=TZ), player_ids=[2])
+    got = fy.hour_weekday(make_playlog_frame(ROWS, tz=TZ), player_ids=[2])
     assert got.shape == (24, 7) and got.columns.tolist()[0] == "Mon"
     assert got.loc[23, "Wed"] == 1 and got.loc[0, "Thu"] == 1 and got.to_numpy().sum() == 2
-    assert fy.hour_weekday(frame(ROWS), end="2024-01-01").to_numpy().sum() == 2
+    assert fy.hour_weekday(make_playlog_frame(ROWS), end="2024-01-01").to_numpy().sum() == 2
 
 
 def test_airtime() -> None:
     medias = pd.DataFrame(
         {"media_id": np.array([7, 8], dtype="int32"), "name": ["a", "b"], "duration_s": [10, None]}
     )
-    got = fy.airtime(frame(ROWS), medias, by="media")
+    got = fy.airtime(make_playlog_frame(ROWS), medias, by="media")
     assert got.to_dict("index") == {
         7: {"plays": 3, "airtime_s": 30.0, "unknown_duration_plays": 0},
         8: {"plays": 1, "airtime_s": 0.0, "unknown_duration_plays": 1},
     }
-    daily = fy.airtime(frame(ROWS), {7: 15}, freq="D")
+    daily = fy.airtime(make_playlog_frame(ROWS), {7: 15}, freq="D")
     assert daily.index.names == ["player_id", "period"]
     assert daily["airtime_s"].sum() == 45.0
     with pytest.raises(ValueError, match="by"):
-        fy.airtime(frame(ROWS), {}, by="screen")
+        fy.airtime(make_playlog_frame(ROWS), {}, by="screen")
 
 
 PLAYERS = pd.DataFrame(
@@ -254,7 +245,7 @@ class FakeClient:
 
 
 def test_enrich_keeps_unknown_ids() -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     got = fy.enrich(df, PLAYERS, MEDIAS)
     assert len(got) == len(df) and got.columns[: len(df.columns)].tolist() == df.columns.tolist()
     assert got["player_name"].tolist() == ["Lobby", "Lobby", "unknown player 2", "unknown player 2"]
@@ -269,11 +260,11 @@ def test_enrich_keeps_unknown_ids() -> None:
 
 
 def test_enrich_aggregates_and_clients() -> None:
-    table = fy.per_player(frame(ROWS))
+    table = fy.per_player(make_playlog_frame(ROWS))
     got = fy.enrich(table, FakeClient())
     assert got["player_name"].tolist() == ["Lobby", "unknown player 2"]
     assert "media_name" not in got.columns  # nothing to join medias on
-    got = fy.enrich(fy.per_player_media(frame(ROWS)), client=FakeClient())
+    got = fy.enrich(fy.per_player_media(make_playlog_frame(ROWS)), client=FakeClient())
     assert got["media_name"].tolist() == ["Promo", "unknown media 8"] * 2
     with pytest.raises(ValueError, match="media_id"):
         fy.enrich(table, medias=MEDIAS)
@@ -285,7 +276,7 @@ def test_enrich_repeated_ids_in_table_keep_the_last_row() -> None:
     players = pd.DataFrame(
         {"player_id": np.array([1, 2, 1], dtype="int32"), "name": ["Old", "Hall", "Lobby"]}
     )
-    got = fy.enrich(frame(ROWS), players)
+    got = fy.enrich(make_playlog_frame(ROWS), players)
     assert got["player_name"].tolist() == ["Lobby", "Lobby", "Hall", "Hall"]
     assert got["player_known"].all()
 
@@ -300,7 +291,7 @@ def test_enrich_repeated_ids_in_table_keep_the_last_row() -> None:
 )
 def test_matches_a_groupby_reference(rows: list[tuple[int, int, int]], freq: str) -> None:
     base = pd.Timestamp("2024-02-20")
-    df = frame([(str(base + pd.Timedelta(minutes=m)), p, md) for m, p, md in rows])
+    df = make_playlog_frame([(str(base + pd.Timedelta(minutes=m)), p, md) for m, p, md in rows])
     got = fy.per_player_media(df, freq=freq, start="2024-02-20", end="2024-03-11")
     assert len(got) == got.index.levshape[0] * got.index.levshape[1] * got.index.levshape[2]
     assert got["plays"].sum() == len(df)
@@ -321,24 +312,41 @@ def test_matches_a_groupby_reference(rows: list[tuple[int, int, int]], freq: str
 
 
 def test_module_exports() -> None:
-    for name in [*analysis.__all__, "gaps", "uptime", "compliance"]:
+    functions = [n for n in analysis.__all__ if inspect.isfunction(getattr(analysis, n))]
+    assert {"gaps", "uptime", "compliance", "read_contract", "per_player"} <= set(functions)
+    for name in functions:
         assert getattr(fy, name) is getattr(analysis, name)
     with pytest.raises(AttributeError):
         analysis.nothing_here  # noqa: B018
 
 
-@pytest.mark.parametrize("module", ["analysis", "health", "audit", "export", "plot"])
-def test_public_functions_documented(module: str) -> None:
-    """Every public function has an Examples section and a line in the README."""
-    import importlib
-    import inspect
-    from pathlib import Path
+MODULES = [
+    "analysis",
+    "analysis.counts",
+    "analysis.names",
+    "analysis.health",
+    "analysis.audit",
+    "analysis.audit_report",
+    "export",
+    "plot",
+]
+#: The modules whose every public function the user docs name (README or docs/).
+USER_FACING = {"analysis", "analysis.audit", "export", "plot"}
 
+
+@pytest.mark.parametrize("module", MODULES)
+def test_public_functions_documented(module: str) -> None:
+    """Every public function has an Examples section; the user-facing ones a line in the
+    README or the docs."""
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in pages if p.is_file())
     mod = importlib.import_module(f"fouryousee_data.{module}")
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     for name in mod.__all__:
         obj = getattr(mod, name)
         if not inspect.isfunction(obj):
             continue
         assert "Examples\n" in (obj.__doc__ or ""), f"{module}.{name} has no Examples"
-        assert f"`{name}(" in readme, f"{module}.{name} is not in the README"
+        if module in USER_FACING:
+            documented = re.search(rf"[`.]{name}\(", text)  # `name(...)` or `module.name(...)`
+            assert documented, f"{module}.{name} is not in the README or the docs"

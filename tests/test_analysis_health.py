@@ -10,8 +10,10 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import fouryousee_data as fy
-from fouryousee_data import health
-from tests.test_analysis import TZ, frame
+from conftest import make_playlog_frame
+from fouryousee_data.analysis import health
+
+TZ = "America/Sao_Paulo"
 
 ROWS = [
     ("2024-01-01 08:10:00", 1, 7),
@@ -28,7 +30,7 @@ def ts(*values: str, tz: str | None = None) -> pd.DatetimeIndex:
 
 
 def test_gaps_exact() -> None:
-    got = fy.gaps(frame(ROWS), min_gap="1h")
+    got = fy.gaps(make_playlog_frame(ROWS), min_gap="1h")
     expected = pd.DataFrame(
         {
             "player_id": np.array([1, 1, 1, 2, 2], dtype="int32"),
@@ -54,7 +56,7 @@ def test_gaps_exact() -> None:
 
 
 def test_uptime_every_player_and_day() -> None:
-    got = fy.uptime(frame(ROWS), min_gap="1h")
+    got = fy.uptime(make_playlog_frame(ROWS), min_gap="1h")
     assert got.index.names == ["player_id", "day"] and len(got) == 4
     one = got.loc[(1, pd.Timestamp("2024-01-01"))]
     assert one["plays"] == 4 and one["gaps"] == 2 and one["open_s"] == 14 * 3600
@@ -65,14 +67,16 @@ def test_uptime_every_player_and_day() -> None:
 
 
 def test_listed_player_without_plays_is_dark() -> None:
-    got = fy.uptime(frame(ROWS), player_ids=[1, 3], start="2024-01-01", end="2024-01-01")
+    got = fy.uptime(
+        make_playlog_frame(ROWS), player_ids=[1, 3], start="2024-01-01", end="2024-01-01"
+    )
     assert got["uptime_pct"].tolist() == [pytest.approx(got["uptime_pct"].iloc[0]), 0.0]
-    g = fy.gaps(frame(ROWS), player_ids=[3], start="2024-01-01", end="2024-01-02")
+    g = fy.gaps(make_playlog_frame(ROWS), player_ids=[3], start="2024-01-01", end="2024-01-02")
     assert g["duration"].tolist() == [pd.Timedelta(hours=14)] * 2
 
 
 def test_unsorted_input_gives_the_same_result() -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     shuffled = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
     assert_frame_equal(fy.gaps(shuffled, "1h"), fy.gaps(df, "1h"))
     assert_frame_equal(fy.uptime(shuffled, "1h"), fy.uptime(df, "1h"))
@@ -80,18 +84,22 @@ def test_unsorted_input_gives_the_same_result() -> None:
 
 def test_overnight_and_per_player_hours() -> None:
     rows = [("2024-01-01 23:00:00", 1, 7), ("2024-01-02 01:30:00", 1, 7)]
-    got = fy.gaps(frame(rows), "1h", ("22:00", "02:00"), start="2024-01-01", end="2024-01-01")
+    got = fy.gaps(
+        make_playlog_frame(rows), "1h", ("22:00", "02:00"), start="2024-01-01", end="2024-01-01"
+    )
     assert got[["gap_start", "gap_end"]].astype(str).values.tolist() == [
         ["2024-01-01 22:00:00", "2024-01-01 23:00:00"],
         ["2024-01-01 23:00:00", "2024-01-02 01:30:00"],
     ]
     per_player = {1: (dt.time(23, 0), dt.time(23, 30))}
-    up = fy.uptime(frame(rows), "10min", per_player, start="2024-01-01", end="2024-01-01")
+    up = fy.uptime(
+        make_playlog_frame(rows), "10min", per_player, start="2024-01-01", end="2024-01-01"
+    )
     assert up["open_s"].tolist() == [1800.0] and up["silent_s"].tolist() == [1800.0]
     table = pd.DataFrame({"player_id": [1], "open": ["00:00"], "close": ["24:00"]})
-    up = fy.uptime(frame(rows), "3h", table, start="2024-01-01", end="2024-01-01")
+    up = fy.uptime(make_playlog_frame(rows), "3h", table, start="2024-01-01", end="2024-01-01")
     assert up["open_s"].tolist() == [86400.0] and up["gaps"].tolist() == [1]
-    up = fy.uptime(frame(rows), "3h", None, start="2024-01-01", end="2024-01-01")
+    up = fy.uptime(make_playlog_frame(rows), "3h", None, start="2024-01-01", end="2024-01-01")
     assert up["open_s"].tolist() == [86400.0]
 
 
@@ -99,14 +107,14 @@ def test_weekly_schedules_close_the_days_they_omit() -> None:
     # 2024-01-06 is a Saturday, 2024-01-07 a Sunday
     rows = [("2024-01-06 09:30:00", 1, 7), ("2024-01-08 01:00:00", 1, 7)]
     week = {"Mon-Fri": ("08:00", "22:00"), "Sat": ("09:00", "14:00")}
-    up = fy.uptime(frame(rows), "1h", week, start="2024-01-06", end="2024-01-08")
+    up = fy.uptime(make_playlog_frame(rows), "1h", week, start="2024-01-06", end="2024-01-08")
     assert up["open_s"].tolist() == [5 * 3600.0, 0.0, 14 * 3600.0]
     assert up["uptime_pct"].isna().tolist() == [False, True, False]  # closed Sunday
     assert up["plays"].tolist() == [1, 0, 0]  # the Monday 01:00 play is outside hours
     # a Saturday night window runs past midnight into Sunday
     late = {1: {"Sat": ("20:00", "02:00")}, 2: {"Sun-Mon": ("10:00", "11:00")}}
     rows = [("2024-01-07 01:00:00", 1, 7), ("2024-01-08 10:30:00", 2, 7)]
-    up = fy.uptime(frame(rows), "2h", late, start="2024-01-06", end="2024-01-08")
+    up = fy.uptime(make_playlog_frame(rows), "2h", late, start="2024-01-06", end="2024-01-08")
     assert up.loc[1, "plays"].tolist() == [1, 0, 0]
     assert up.loc[2, "open_s"].tolist() == [0.0, 3600.0, 3600.0]
     assert up.loc[2, "plays"].tolist() == [0, 0, 1]
@@ -114,20 +122,22 @@ def test_weekly_schedules_close_the_days_they_omit() -> None:
         {"player_id": [1, 1], "weekday": ["Sat", "sun"], "open": ["09:00"] * 2,
          "close": ["10:00"] * 2}
     )  # fmt: skip
-    up = fy.uptime(frame(rows), "2h", table, start="2024-01-05", end="2024-01-07")
+    up = fy.uptime(make_playlog_frame(rows), "2h", table, start="2024-01-05", end="2024-01-07")
     assert up.loc[1, "open_s"].tolist() == [0.0, 3600.0, 3600.0]
     with pytest.raises(ValueError, match="weekday"):
-        fy.uptime(frame(rows), "1h", {"Weekend": ("08:00", "22:00")})
+        fy.uptime(make_playlog_frame(rows), "1h", {"Weekend": ("08:00", "22:00")})
 
 
 def test_instants_clip_the_windows() -> None:
-    up = fy.uptime(frame(ROWS), "1h", start="2024-01-01 12:00:00", end="2024-01-01 23:00:00")
+    up = fy.uptime(
+        make_playlog_frame(ROWS), "1h", start="2024-01-01 12:00:00", end="2024-01-01 23:00:00"
+    )
     assert up.loc[1, "open_s"].tolist() == [10 * 3600.0]
     assert up.loc[1, "silent_s"].tolist() == [(9 * 60 + 50) * 60.0]
 
 
 def test_tz_aware_frames() -> None:
-    got = fy.gaps(frame(ROWS, tz=TZ), "1h")
+    got = fy.gaps(make_playlog_frame(ROWS, tz=TZ), "1h")
     assert str(got["gap_start"].dtype) == f"datetime64[s, {TZ}]"
     assert got["gap_start"].iloc[0] == pd.Timestamp("2024-01-01 09:00", tz=TZ)
     assert got["day"].iloc[0] == pd.Timestamp("2024-01-01", tz=TZ)
@@ -153,7 +163,7 @@ def test_empty_frame() -> None:
 )
 def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        fy.gaps(frame(ROWS), **kwargs)  # type: ignore[arg-type]
+        fy.gaps(make_playlog_frame(ROWS), **kwargs)  # type: ignore[arg-type]
 
 
 def test_default_hours_documented() -> None:

@@ -11,8 +11,11 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import fouryousee_data as fy
-from fouryousee_data import audit, export
-from tests.test_analysis import TZ, frame
+from conftest import make_playlog_frame
+from fouryousee_data import export
+from fouryousee_data.analysis import audit
+
+TZ = "America/Sao_Paulo"
 
 ROWS = [
     ("2024-01-01 10:00:00", 1, 12),
@@ -32,7 +35,7 @@ def days(*values: str, tz: str | None = None) -> pd.DatetimeIndex:
 
 
 def test_compliance_exact() -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     df.attrs["provisional_days"] = ["2024-01-03"]
     got = fy.compliance(df, CONTRACT)
     index = pd.MultiIndex.from_arrays(
@@ -58,7 +61,11 @@ def test_compliance_exact() -> None:
 
 def test_provisional_argument_and_range() -> None:
     got = fy.compliance(
-        frame(ROWS), CONTRACT, start="2024-01-02", end="2024-01-05", provisional_days=["2024-01-05"]
+        make_playlog_frame(ROWS),
+        CONTRACT,
+        start="2024-01-02",
+        end="2024-01-05",
+        provisional_days=["2024-01-05"],
     )
     assert got.xs(1, level="player_id")["delivered"].tolist() == [0, 1, 0, 0]
     assert got["provisional"].sum() == 2  # one day x two players
@@ -76,7 +83,7 @@ def test_per_period_targets_are_spread_over_days() -> None:
             "end": [None, None, "2024-01-10"],
         }
     )
-    got = fy.compliance(frame(ROWS), contract, start="2024-01-01", end="2024-01-03")
+    got = fy.compliance(make_playlog_frame(ROWS), contract, start="2024-01-01", end="2024-01-03")
     assert got.loc["weekly", "contracted"].tolist() == [100.0] * 3
     assert got.loc["monthly", "contracted"].tolist() == [10.0] * 3
     assert got.loc["flight", "contracted"].tolist() == [3.0] * 3
@@ -88,19 +95,19 @@ def test_flight_dates_limit_each_campaign() -> None:
         {"campaign": "Old", "media_ids": 12, "player_ids": 1, "plays_per_day": 1,
          "start": "2023-01-01", "end": "2023-01-31"},
     ]  # fmt: skip
-    got = fy.compliance(frame(ROWS), contract, start="2024-01-01", end="2024-01-03")
+    got = fy.compliance(make_playlog_frame(ROWS), contract, start="2024-01-01", end="2024-01-03")
     assert got.index.get_level_values("campaign").unique().tolist() == ["Summer"]
     assert got.index.get_level_values("day").unique().tolist() == list(
         days("2024-01-02", "2024-01-03")
     )
     # no global range: the flight itself, zero-filled past the data
-    got = fy.compliance(frame(ROWS), contract[:1])
+    got = fy.compliance(make_playlog_frame(ROWS), contract[:1])
     assert len(got) == 2 * 9 and got["delivered"].sum() == 2
 
 
 def test_tz_aware_frames_and_names() -> None:
     players = pd.DataFrame({"player_id": np.array([1], dtype="int32"), "name": ["Lobby"]})
-    got = fy.compliance(frame(ROWS, tz=TZ), CONTRACT, players=players)
+    got = fy.compliance(make_playlog_frame(ROWS, tz=TZ), CONTRACT, players=players)
     assert got.index.get_level_values("day")[0] == pd.Timestamp("2024-01-01", tz=TZ)
     assert got["player_name"].unique().tolist() == ["Lobby", "unknown player 2"]
     assert got["delivered"].sum() == 4
@@ -110,15 +117,15 @@ def test_player_names_repeated_ids_and_missing_name_column() -> None:
     players = pd.DataFrame(
         {"player_id": np.array([2, 1, 2], dtype="int32"), "name": ["Old", "Lobby", "Hall"]}
     )
-    got = fy.compliance(frame(ROWS), CONTRACT, players=players)
+    got = fy.compliance(make_playlog_frame(ROWS), CONTRACT, players=players)
     assert got.columns[0] == "player_name"
     assert got["player_name"].unique().tolist() == ["Lobby", "Hall"]  # the last row wins
     with pytest.raises(ValueError, match="players: expected a 'name' column"):
-        fy.compliance(frame(ROWS), CONTRACT, players=players.drop(columns="name"))
+        fy.compliance(make_playlog_frame(ROWS), CONTRACT, players=players.drop(columns="name"))
 
 
 def test_summary() -> None:
-    got = audit.summary(fy.compliance(frame(ROWS), CONTRACT))
+    got = audit.summary(fy.compliance(make_playlog_frame(ROWS), CONTRACT))
     assert got.loc[("Summer", 1)].to_dict() == {
         "delivered": 3,
         "contracted": 6.0,
@@ -176,7 +183,7 @@ def test_contract_from_files(tmp_path: Path) -> None:
 
 def test_excel_one_sheet_per_campaign(tmp_path: Path) -> None:
     contract = [CONTRACT[0], {**CONTRACT[0], "campaign": "Winter: promo/2"}]
-    result = fy.compliance(frame(ROWS, tz=TZ), contract)
+    result = fy.compliance(make_playlog_frame(ROWS, tz=TZ), contract)
     path = audit.to_excel(result, tmp_path / "audit.xlsx")
     book = pd.read_excel(path, sheet_name=None)
     assert list(book) == ["summary", "Summer", "Winter_ promo_2"]
@@ -191,14 +198,18 @@ def test_pdf_cover_and_one_page_per_player(tmp_path: Path) -> None:
         {**CONTRACT[0], "player_ids": [1]},
         {**CONTRACT[0], "campaign": "Winter", "player_ids": [2]},
     ]
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     df.attrs["provisional_days"] = ["2024-01-03"]
     result = fy.compliance(df, contract, start="2023-11-25", end="2024-01-03")  # 40 days
-    assert len(audit._player_pages(result.loc[["Summer"]], "Summer", 1)) == 1
+    path = audit.to_pdf(result.loc[["Summer"]], tmp_path / "summer.pdf")
+    assert pdf_pages(path.read_bytes()) == 1 + 1  # cover + one page: 40 days fit on it
     result = fy.compliance(df, contract, start="2023-11-24", end="2024-01-03")  # 41 days
     path = audit.to_pdf(result, tmp_path / "audit.pdf", title="Audit for ACME")
     data = path.read_bytes()
     assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
-    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", data))
-    assert pages == 1 + 2 * 2  # cover + 2 players x (chart page + continuation)
+    assert pdf_pages(data) == 1 + 2 * 2  # cover + 2 players x (chart page + continuation)
     assert not list(tmp_path.glob(".*.tmp*"))  # written atomically
+
+
+def pdf_pages(data: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page\b(?!s)", data))

@@ -10,13 +10,22 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import fouryousee_data as fy
+from conftest import make_playlog_frame
 from fouryousee_data import export
 from fouryousee_data._fileio import atomic_write
-from tests.test_analysis import ROWS, TZ, frame
+
+TZ = "America/Sao_Paulo"
+
+ROWS = [
+    ("2024-01-01 10:00:00", 1, 7),
+    ("2024-01-01 10:30:00", 1, 8),
+    ("2024-01-03 23:59:59", 2, 7),
+    ("2024-01-04 00:00:00", 2, 7),
+]
 
 
 def test_parquet_round_trips_playlogs_and_aggregates(tmp_path: Path) -> None:
-    df = frame(ROWS, tz=TZ)
+    df = make_playlog_frame(ROWS, tz=TZ)
     df["ip"] = pd.Categorical(["10.0.0.1"] * len(df))
     back = pd.read_parquet(export.to_parquet(df, tmp_path / "raw.parquet"))
     # Parquet has no second unit: times come back as milliseconds, same instants
@@ -37,7 +46,7 @@ def seconds(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_csv_brazilian_excel(tmp_path: Path) -> None:
-    table = fy.per_player(frame(ROWS, tz=TZ), freq="D").head(2)
+    table = fy.per_player(make_playlog_frame(ROWS, tz=TZ), freq="D").head(2)
     table["share"] = [0.25, 1.5]
     raw = export.to_csv(table, tmp_path / "br.csv", brazil=True).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
@@ -51,7 +60,7 @@ def test_csv_brazilian_excel(tmp_path: Path) -> None:
 
 
 def test_csv_plain_and_overrides(tmp_path: Path) -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     text = export.to_csv(df, tmp_path / "plain.csv").read_text()
     assert text.splitlines()[0] == "played_at,account,player_id,media_id,media_type,ip"
     assert len(text.splitlines()) == len(ROWS) + 1  # RangeIndex not written
@@ -62,7 +71,7 @@ def test_csv_plain_and_overrides(tmp_path: Path) -> None:
 
 
 def test_excel_sheets_and_time_zones(tmp_path: Path) -> None:
-    df = frame(ROWS, tz=TZ)
+    df = make_playlog_frame(ROWS, tz=TZ)
     sheets = {"a/b": df, "A/B": df.head(1), "x" * 40: fy.per_media(df)}
     book = pd.read_excel(export.to_excel(sheets, tmp_path / "book.xlsx"), sheet_name=None)
     assert list(book) == ["a_b", "A_B~2", "x" * 31]
@@ -78,7 +87,7 @@ def test_excel_row_limit(tmp_path: Path) -> None:
 
 
 def test_write_by_suffix_and_atomicity(tmp_path: Path) -> None:
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     for name in ("a.parquet", "a.csv", "a.xlsx"):
         assert export.write(df, tmp_path / "out" / name).stat().st_size > 0
     target = tmp_path / "keep.csv"

@@ -19,8 +19,10 @@ import pytest
 from matplotlib.axes import Axes
 
 import fouryousee_data as fy
+from conftest import make_playlog_frame
 from fouryousee_data import plot
-from tests.test_analysis import TZ, frame
+
+TZ = "America/Sao_Paulo"
 
 ROWS = [
     ("2024-01-01 08:05:00", 1, 12),
@@ -60,7 +62,7 @@ def assert_labelled(ax: Axes) -> None:
 
 def test_daily_plays_per_player(tmp_path: Path) -> None:
     names = pd.DataFrame({"player_id": np.array([1], dtype="int32"), "name": ["Lobby"]})
-    ax = plot.daily_plays(frame(ROWS), by="player", top=2, names=names)
+    ax = plot.daily_plays(make_playlog_frame(ROWS), by="player", top=2, names=names)
     assert isinstance(ax, Axes)
     assert_labelled(ax)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -73,18 +75,18 @@ def test_daily_plays_per_player(tmp_path: Path) -> None:
 def test_daily_plays_per_media_on_given_axes_and_tz(tmp_path: Path) -> None:
     _, ax = plt.subplots()
     got = plot.daily_plays(
-        frame(ROWS, tz=TZ), by="media", ax=ax, start="2024-01-01", end="2024-01-04"
+        make_playlog_frame(ROWS, tz=TZ), by="media", ax=ax, start="2024-01-01", end="2024-01-04"
     )
     assert got is ax and "media" in ax.get_title()
     x = ax.get_lines()[0].get_xdata()
     assert len(x) == 4 and pd.Timestamp(x[0]) == pd.Timestamp("2024-01-01")  # local days
     render(ax, tmp_path / "media.png")
     with pytest.raises(ValueError, match="by"):
-        plot.daily_plays(frame(ROWS), by="screen")
+        plot.daily_plays(make_playlog_frame(ROWS), by="screen")
 
 
 def test_heatmap(tmp_path: Path) -> None:
-    ax = plot.hour_weekday_heatmap(frame(ROWS))
+    ax = plot.hour_weekday_heatmap(make_playlog_frame(ROWS))
     assert_labelled(ax)
     data = ax.get_images()[0].get_array()
     assert data.shape == (24, 7) and data.sum() == len(ROWS)
@@ -93,7 +95,7 @@ def test_heatmap(tmp_path: Path) -> None:
 
 
 def test_player_timeline(tmp_path: Path) -> None:
-    ax = plot.player_timeline(frame(ROWS), min_gap="2h", player_ids=[1, 2, 9])
+    ax = plot.player_timeline(make_playlog_frame(ROWS), min_gap="2h", player_ids=[1, 2, 9])
     assert_labelled(ax)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["player 1", "player 2", "player 9"]
     assert len(ax.collections) == 2 * 3  # windows + gaps per player
@@ -105,7 +107,7 @@ def test_compliance_chart_modes(tmp_path: Path) -> None:
         {"campaign": "Summer", "media_ids": [12], "player_ids": [1, 2], "plays_per_day": 1},
         {"campaign": "Winter", "media_ids": [13], "player_ids": [1], "plays_per_day": 2},
     ]
-    df = frame(ROWS)
+    df = make_playlog_frame(ROWS)
     df.attrs["provisional_days"] = ["2024-01-03"]
     result = fy.compliance(df, contract)
     per_campaign = plot.compliance_chart(result)
@@ -127,7 +129,7 @@ def test_compliance_chart_modes(tmp_path: Path) -> None:
 
 def test_importing_plot_selects_no_backend() -> None:
     code = (
-        "import sys, fouryousee_data, fouryousee_data.plot, fouryousee_data.audit;"
+        "import sys, fouryousee_data, fouryousee_data.plot, fouryousee_data.analysis.audit;"
         "print('matplotlib.pyplot' in sys.modules)"
     )
     out = subprocess.run(
