@@ -33,6 +33,7 @@ Examples
 ['played_at', 'account', 'player_id', 'media_id', 'media_type', 'ip']
 """
 
+from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data.analysis import (
     airtime,
     compliance,
@@ -68,6 +69,7 @@ from fouryousee_data.schema import PLAYLOG_SCHEMA, empty_playlogs
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_CACHE",
     "PLAYLOG_SCHEMA",
     "APIError",
     "AuthenticationError",
@@ -98,5 +100,6 @@ __all__ = [
     "read_contract",
     "read_playlogs",
     "report_filter",
+    "resolve_cache_dir",
     "uptime",
 ]

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import logging
 import os
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from fouryousee_data.errors import FouryouseeError
+import pandas as pd
+
+import fouryousee_data as fy
+from fouryousee_data import export
 
 __all__ = ["main"]
 
@@ -27,12 +34,15 @@ Command = tuple[
 ]
 
 
-def write_frame(df: object, out: Path) -> None:
-    """Write a DataFrame to ``out`` by its suffix (.parquet, .csv or .xlsx), atomically."""
-    from fouryousee_data.export import write
+def write_frame(df: pd.DataFrame, out: Path) -> None:
+    """Write a DataFrame to ``out`` by its suffix (.parquet, .csv or .xlsx), atomically.
 
+    Examples
+    --------
+    >>> write_frame(fy.empty_playlogs(), Path("playlogs.parquet"))  # doctest: +SKIP
+    """
     try:
-        write(df, out)  # type: ignore[arg-type]
+        export.write(df, out)
     except ValueError as exc:
         if out.suffix.lower() not in (".parquet", ".csv", ".xlsx"):
             raise ValueError(
@@ -48,9 +58,7 @@ def _add_read(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_read(args: argparse.Namespace) -> int:
-    from fouryousee_data.parse import read_playlogs
-
-    df = read_playlogs(args.file, tz=args.tz)
+    df = fy.read_playlogs(args.file, tz=args.tz)
     write_frame(df, args.output)
     print(f"{len(df):,} playlogs -> {args.output}")
     return 0
@@ -60,9 +68,17 @@ def _add_range_options(p: argparse.ArgumentParser) -> None:
     """START END and the options of ``fetch_playlogs`` (shared by fetch and summary)."""
     p.add_argument("start", help="first day (YYYY-MM-DD) or instant (YYYY-MM-DDTHH:MM:SS)")
     p.add_argument("end", help="last day, inclusive (YYYY-MM-DD), or an exclusive instant")
-    ids = {"action": "extend", "nargs": "+", "type": int, "metavar": "ID", "default": None}
-    p.add_argument("--player", dest="player_ids", help="only these player ids", **ids)
-    p.add_argument("--media", dest="media_ids", help="only these media ids", **ids)
+    for kind in ("player", "media"):
+        p.add_argument(
+            f"--{kind}",
+            dest=f"{kind}_ids",
+            action="extend",
+            nargs="+",
+            type=int,
+            metavar="ID",
+            default=None,
+            help=f"only these {kind} ids",
+        )
     p.add_argument("--tz", default=None, help="time zone of the account, e.g. America/Sao_Paulo")
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
@@ -72,22 +88,25 @@ def _add_range_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _fetch_from_args(args: argparse.Namespace) -> object:
-    from fouryousee_data._config import DEFAULT_CACHE
-    from fouryousee_data.fetch import fetch_playlogs
-
-    cache_dir = None if args.no_cache else (args.cache_dir or DEFAULT_CACHE)
-    return fetch_playlogs(
+def _fetch_from_args(args: argparse.Namespace) -> pd.DataFrame:
+    return fy.fetch_playlogs(
         args.start,
         args.end,
         player_ids=args.player_ids,
         media_ids=args.media_ids,
-        cache_dir=cache_dir,
+        cache_dir=_cache_dir(args),
         refresh=args.refresh,
         settle=args.settle,
         progress=False if args.no_progress else None,
         tz=args.tz,
     )
+
+
+def _cache_dir(args: argparse.Namespace) -> str | Path | None:
+    """``--no-cache``: none; ``--cache-dir``: that folder; else ``fetch_playlogs``' default."""
+    if getattr(args, "no_cache", False):
+        return None
+    return args.cache_dir if args.cache_dir is not None else fy.DEFAULT_CACHE
 
 
 def _add_fetch(p: argparse.ArgumentParser) -> None:
@@ -96,11 +115,8 @@ def _add_fetch(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     _check_output(args.output)
     df = _fetch_from_args(args)
-    assert isinstance(df, pd.DataFrame)
     write_frame(df, args.output)
     lineage = df.attrs
     note = f" ({len(lineage['provisional_days'])} provisional day(s))"
@@ -128,17 +144,13 @@ def _add_summary(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from fouryousee_data import analysis
-
     if args.output is not None:
         _check_output(args.output)
     df = _fetch_from_args(args)
     summarise = {
-        "player": analysis.per_player,
-        "media": analysis.per_media,
-        "player-media": analysis.per_player_media,
+        "player": fy.per_player,
+        "media": fy.per_media,
+        "player-media": fy.per_player_media,
     }[args.by]
     table = summarise(
         df,
@@ -167,18 +179,15 @@ def _add_cache(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
-    from fouryousee_data.cache import cache_info, clear_cache
-
-    cache_dir = args.cache_dir or DEFAULT_CACHE
-    root = resolve_cache_dir(cache_dir)
+    cache_dir = _cache_dir(args)
+    root = fy.resolve_cache_dir(cache_dir)
     if args.action == "clear":
-        n = clear_cache(cache_dir, args.account, start=args.start, end=args.end, scope=args.scope)
+        n = fy.clear_cache(
+            cache_dir, args.account, start=args.start, end=args.end, scope=args.scope
+        )
         print(f"removed {n} cached day(s) from {root}")
         return 0
-    info = cache_info(cache_dir, args.account)
+    info = fy.cache_info(cache_dir, args.account)
     if info.empty:
         print(f"the cache at {root} is empty")
         return 0
@@ -198,45 +207,40 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+#: The demo's fixed simulated clock (the same demo every time) and its account time zone.
+DEMO_NOW = dt.datetime(2024, 7, 1, 15, 0, tzinfo=dt.UTC)
+DEMO_TZ = "America/Sao_Paulo"
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     """The main job end to end against an in-process simulator: no token, no network."""
-    import datetime as dt
-    import tempfile
-    import time
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from fouryousee_data import analysis, plot
-    from fouryousee_data.client import Client
-    from fouryousee_data.fetch import fetch_playlogs
     from fouryousee_data.simulator import Simulator
 
     if not 1 <= args.days <= 366:
         raise ValueError(f"--days must be between 1 and 366, got {args.days}")
     out = args.out or Path(tempfile.mkdtemp(prefix="fouryousee-demo-"))
     out.mkdir(parents=True, exist_ok=True)
-    tz = "America/Sao_Paulo"
-    now = dt.datetime(2024, 7, 1, 15, 0, tzinfo=dt.UTC)  # a fixed clock: the same demo every time
-    last = (now - dt.timedelta(days=3)).date()
+    last = (DEMO_NOW - dt.timedelta(days=3)).date()
     first = last - dt.timedelta(days=args.days - 1)
-    options = {
-        "client": None,
-        "cache_dir": out / "cache",
-        "tz": tz,
-        "progress": False if args.no_progress else None,
-        "poll_interval": 0.05,
-    }
     print(f"demo: an in-process 4YouSee simulator; fetching {first}..{last} ({args.days} days)")
     with (
-        Simulator(seed=42, players=6, medias=12, tz=tz, report_delay=0.3, now=now) as sim,
-        Client(token=sim.token, base_url=sim.base_url) as client,
+        Simulator(seed=42, players=6, medias=12, tz=DEMO_TZ, report_delay=0.3, now=DEMO_NOW) as sim,
+        fy.Client(token=sim.token, base_url=sim.base_url) as client,
     ):
-        options["client"] = client
+
+        def fetch() -> pd.DataFrame:
+            return fy.fetch_playlogs(
+                first,
+                last,
+                client=client,
+                cache_dir=out / "cache",
+                tz=DEMO_TZ,
+                progress=False if args.no_progress else None,
+                poll_interval=0.05,
+            )
+
         t0 = time.perf_counter()
-        df = fetch_playlogs(first, last, **options)  # type: ignore[arg-type]
+        df = fetch()
         t1 = time.perf_counter()
         print(
             f"run 1: {len(df):,} playlogs from {len(df.attrs['report_ids'])} report(s) "
@@ -244,7 +248,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"in {t1 - t0:.1f} s"
         )
         sim.reset_requests()
-        df = fetch_playlogs(first, last, **options)  # type: ignore[arg-type]
+        df = fetch()
         t2 = time.perf_counter()
         posts = sum(1 for r in sim.requests if r.method == "POST")
         print(
@@ -252,16 +256,36 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"in {t2 - t1:.2f} s: {posts} report requests, {len(sim.requests)} HTTP requests"
         )
         players, medias = client.players(), client.medias()
+    _print_demo_tables(df, players, medias)
+    write_frame(df, out / "playlogs.parquet")
+    charts = _draw_demo_charts(df, players, medias, out)
+    print(f"\nwrote playlogs.parquet, {', '.join(charts)} and the cache to {out}")
+    return 0
+
+
+def _print_demo_tables(df: pd.DataFrame, players: pd.DataFrame, medias: pd.DataFrame) -> None:
     player_names = players.set_index("player_id")["name"].rename("player")
     media_names = medias.set_index("media_id")["name"].rename("media")
     columns = ["plays", "active_days", "first_played", "last_played"]
     print("\nplays per player:")
-    print(analysis.per_player(df)[columns].join(player_names).to_string())
+    print(fy.per_player(df)[columns].join(player_names).to_string())
     print("\nplays per media (top 10):")
-    by_media = analysis.per_media(df).sort_values("plays", ascending=False).head(10)
+    by_media = fy.per_media(df).sort_values("plays", ascending=False).head(10)
     print(by_media[columns].join(media_names).to_string())
-    write_frame(df, out / "playlogs.parquet")
-    charts = {
+
+
+def _draw_demo_charts(
+    df: pd.DataFrame, players: pd.DataFrame, medias: pd.DataFrame, out: Path
+) -> list[str]:
+    """The demo's PNG charts in ``out``; returns their file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no window, no display needed
+    import matplotlib.pyplot as plt
+
+    from fouryousee_data import plot
+
+    charts: dict[str, Callable[[Any], object]] = {
         "daily_plays_per_player.png": lambda ax: plot.daily_plays(
             df, by="player", ax=ax, names=players
         ),
@@ -276,8 +300,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         fig.tight_layout()
         fig.savefig(out / name, dpi=100)
         plt.close(fig)
-    print(f"\nwrote playlogs.parquet, {', '.join(charts)} and the cache to {out}")
-    return 0
+    return list(charts)
 
 
 def _add_simulate(p: argparse.ArgumentParser) -> None:
@@ -328,9 +351,6 @@ def _add_serve_webhook(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_serve_webhook(args: argparse.Namespace) -> int:
-
-    from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
-    from fouryousee_data.client import Client
     from fouryousee_data.webhook import WebhookReceiver, serve
 
     if not logging.getLogger().handlers:  # a server's log is its output: deliveries at INFO
@@ -338,12 +358,12 @@ def _cmd_serve_webhook(args: argparse.Namespace) -> int:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     secret = args.path_secret or os.environ.get(WEBHOOK_SECRET_ENV) or None
-    cache_dir = args.cache_dir or DEFAULT_CACHE
-    client = Client()
+    cache_dir = _cache_dir(args)
+    client = fy.Client()
 
     def ready(receiver: WebhookReceiver) -> None:
         host, port = receiver.address
-        print(f"listening on {host}:{port}, filling the cache in {resolve_cache_dir(cache_dir)}")
+        print(f"listening on {host}:{port}, filling the cache in {fy.resolve_cache_dir(cache_dir)}")
         print(f"webhook URL to give 4YouSee: {receiver.url}")
         if secret is None:
             print(
@@ -441,6 +461,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13
-    except (FouryouseeError, ValueError, OSError) as exc:
+    except (fy.FouryouseeError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

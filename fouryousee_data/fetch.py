@@ -29,14 +29,21 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import pandas as pd
 import pyarrow as pa
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
-from fouryousee_data.cache import CachedDay, PlaylogCache, is_settled, parse_settle, restrict
+from fouryousee_data.cache import (
+    CachedDay,
+    Loaded,
+    PlaylogCache,
+    is_settled,
+    parse_settle,
+    restrict,
+)
 from fouryousee_data.client import Client
 from fouryousee_data.errors import FouryouseeError, ReportFailedError
 from fouryousee_data.progress import FetchProgress, want_progress
@@ -200,7 +207,7 @@ class _Job:
     ask: _Ask
     client: Client
     cache: PlaylogCache | None
-    known: Mapping[dt.date, list[CachedDay]] = field(default_factory=dict)
+    known: Mapping[dt.date, list[CachedDay]]
 
 
 @dataclass(frozen=True)
@@ -228,15 +235,6 @@ class _Fetched:
     provisional: list[dt.date]
 
 
-@dataclass(frozen=True)
-class _FromCache:
-    """The days the cache serves (rows in ``parts``, day order) and every day it knows."""
-
-    served: dict[dt.date, CachedDay] = field(default_factory=dict)
-    parts: list[tuple[dt.date, pa.Table]] = field(default_factory=list)
-    known: dict[dt.date, list[CachedDay]] = field(default_factory=dict)
-
-
 def _fetch(ask: _Ask, client: Client, cache_dir: str | os.PathLike[str] | None) -> pd.DataFrame:
     root = resolve_cache_dir(cache_dir)
     cache = PlaylogCache(root, client.fingerprint) if root is not None else None
@@ -252,11 +250,11 @@ def _fetch(ask: _Ask, client: Client, cache_dir: str | os.PathLike[str] | None) 
     return df
 
 
-def _read_cache(cache: PlaylogCache | None, ask: _Ask) -> _FromCache:
+def _read_cache(cache: PlaylogCache | None, ask: _Ask) -> Loaded:
     """The settled days the cache holds (none with ``refresh``), read in one pass."""
     if cache is None:
-        return _FromCache()
-    loaded = cache.load(
+        return Loaded()
+    return cache.load(
         ask.span.days(),
         **ask.ids,
         settle=ask.settle,
@@ -265,10 +263,9 @@ def _read_cache(cache: PlaylogCache | None, ask: _Ask) -> _FromCache:
         end=ask.span.end,
         serve=not ask.refresh,
     )
-    return _FromCache(loaded.served, loaded.parts, loaded.known)
 
 
-def _plan(ask: _Ask, hit: _FromCache) -> list[_Window]:
+def _plan(ask: _Ask, hit: Loaded) -> list[_Window]:
     """The report windows of the days the cache did not serve."""
     days = ask.span.days()
     missing = [d for d in days if d not in hit.served]

@@ -135,3 +135,21 @@ def test_a_closed_pipe_ends_quietly(report: Path, tmp_path: Path) -> None:
         os.close(write_end)
     assert done.returncode == 141 and done.stderr == ""  # as a SIGPIPE, without a word
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 2  # the work was done
+
+
+def test_the_cli_uses_only_the_public_api() -> None:
+    """No ``_private`` module or name of the package is imported by the CLI."""
+    import ast
+
+    tree = ast.parse(Path(cli.__file__).read_text(encoding="utf-8"))
+    private = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fouryousee_data"):
+            parts = (node.module or "").split(".") + [a.name for a in node.names]
+            private += [p for p in parts if p.startswith("_")]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names if a.name.startswith("fouryousee_data")]
+            private += [p for n in names for p in n.split(".") if p.startswith("_")]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            private.append(node.attr)  # fy._x, export._y, ... (the CLI has no dunder use)
+    assert private == []
