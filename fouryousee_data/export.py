@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +65,24 @@ def to_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return atomic_write(path, lambda tmp: df.to_parquet(tmp, engine="pyarrow"))
 
 
+@dataclass(frozen=True)
+class _Dialect:
+    """A CSV dialect: the keyword arguments of ``DataFrame.to_csv`` that make one."""
+
+    sep: str
+    decimal: str
+    encoding: str
+    lineterminator: str
+
+    def but(self, **changes: str | None) -> _Dialect:
+        """This dialect with the ``changes`` that are not None."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_PLAIN = _Dialect(",", ".", "utf-8", "\n")
+_BRAZIL = _Dialect(";", ",", "utf-8-sig", "\r\n")  # what Brazilian Excel opens as is
+
+
 def to_csv(
     df: pd.DataFrame,
     path: str | os.PathLike[str],
@@ -93,17 +112,22 @@ def to_csv(
     ...     p.read_text()
     'a\\n1.5\\n'
     """
-    flat = _flat(df)
-    options = {"sep": ",", "decimal": ".", "encoding": "utf-8", "lineterminator": "\n"}
-    if brazil:
-        options = {"sep": ";", "decimal": ",", "encoding": "utf-8-sig", "lineterminator": "\r\n"}
-        flat = _naive_local(flat)
-    for key, value in (("sep", sep), ("decimal", decimal), ("encoding", encoding)):
-        if value is not None:
-            options[key] = value
-    if options["sep"] == options["decimal"]:
-        raise ValueError(f"sep and decimal must differ, both are {options['sep']!r}")
-    return atomic_write(path, lambda tmp: flat.to_csv(tmp, index=False, **options))
+    flat = _naive_local(_flat(df)) if brazil else _flat(df)
+    d = (_BRAZIL if brazil else _PLAIN).but(sep=sep, decimal=decimal, encoding=encoding)
+    if d.sep == d.decimal:
+        raise ValueError(f"sep and decimal must differ, both are {d.sep!r}")
+
+    def write(tmp: str) -> None:
+        flat.to_csv(
+            tmp,
+            index=False,
+            sep=d.sep,
+            decimal=d.decimal,
+            encoding=d.encoding,
+            lineterminator=d.lineterminator,
+        )
+
+    return atomic_write(path, write)
 
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
