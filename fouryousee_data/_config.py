@@ -41,7 +41,17 @@ def resolve_base_url(base_url: str | None) -> str:
 
 def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path | None:
     """The cache root: ``None`` disables the cache; the default is
-    ``FOURYOUSEE_CACHE_DIR`` or the platform's user cache directory."""
+    ``FOURYOUSEE_CACHE_DIR`` or the platform's user cache directory.
+
+    Examples
+    --------
+    >>> resolve_cache_dir("~/playlogs") == Path.home() / "playlogs"
+    True
+    >>> resolve_cache_dir(None) is None
+    True
+    >>> resolve_cache_dir(DEFAULT_CACHE)  # doctest: +SKIP
+    PosixPath('/home/me/.cache/fouryousee_data')
+    """
     if cache_dir is None:
         return None
     if isinstance(cache_dir, str) and cache_dir == DEFAULT_CACHE:
