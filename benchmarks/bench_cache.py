@@ -11,7 +11,7 @@ The same rows, same run:
   loopback port.
 
 The bar: the cache read is at least 10x faster than parsing. Also printed: the
-bare Arrow read of the cached days (``PlaylogCache.read``, no pandas).
+bare Arrow read of the cached days (``PlaylogCache.load(days).table``, no pandas).
 Each is timed best-of-N, the three run in turn so that they see the same load.
 
 The report is generated with numpy in the report format (NDJSON lines, keys
@@ -113,13 +113,15 @@ def main(argv: list[str] | None = None) -> int:
                 FIRST, last, client=client, cache_dir=root / "cache", progress=False
             )
 
-        entries = [e for es in cache.entries_for(cache_days(last)).values() for e in es]
+        days = cache_days(last)
+        loaded = cache.load(days)
+        assert list(loaded.served) == days and loaded.from_parquet == [], "not all read copies"
         parsed, cached = fy.read_playlogs(gz), from_cache()
         times = interleaved(
             {
                 "parse": lambda: fy.read_playlogs(gz),
                 "cache": from_cache,
-                "arrow": lambda: cache.read(entries).table,
+                "arrow": lambda: cache.load(days).table,
             },
             repeat,
         )
