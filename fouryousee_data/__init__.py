@@ -10,6 +10,7 @@ fetch → analysis → export)::
     report.py     the Report object (status, url, filter, timestamps)
     redaction.py  secrets out of messages, reprs and log records
     transport.py  HTTP with one retry policy (statuses, transient errors, Retry-After)
+    api.py        the API's conventions: token header, errors → error tree, pages
     client.py     Client: request a report, wait for it, download it, list names
     catalog.py    players and medias listings as typed frames
     download.py   the report file, streamed from the object store without the token
@@ -47,7 +48,7 @@ from fouryousee_data.analysis import (
     uptime,
 )
 from fouryousee_data.cache import cache_info, clear_cache
-from fouryousee_data.client import Client, report_filter
+from fouryousee_data.client import Client
 from fouryousee_data.errors import (
     APIError,
     AuthenticationError,
@@ -62,6 +63,7 @@ from fouryousee_data.errors import (
     ReportTimeoutError,
 )
 from fouryousee_data.fetch import fetch_playlogs
+from fouryousee_data.filters import report_filter
 from fouryousee_data.parse import read_playlogs
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, empty_playlogs

@@ -1,174 +1,60 @@
 """Stream a report file from the object store straight into the parser.
 
-The file lives on another host behind a presigned URL. This module:
+The file lives on another host behind a presigned URL. :func:`stream_table`:
 
-* fetches it with a session that never carries ``Secret-Token`` (also after a
-  redirect: the session has no such header to forward);
+* fetches it through the store's :class:`~fouryousee_data.transport.Transport`,
+  whose session never carries ``Secret-Token`` (also after a redirect: the
+  session has no such header to forward); the transport retries 429/5xx and
+  connection errors, with one budget for the whole download;
 * hands ``response.raw`` to :func:`fouryousee_data.parse.read_table`, whose
   reader thread overlaps the network with decompression and parsing;
 * reads the raw bytes (``decode_content=False``): an object served with
   ``Content-Encoding: gzip`` is decompressed once, by the parser, which
   recognises gzip by its magic bytes;
-* refreshes an expired URL (403) through the API, a bounded number of times;
-* retries from scratch, a bounded number of times, after a reset connection,
-  a short body or a bad gzip, then raises :class:`DownloadError` or
-  :class:`CorruptReportError`;
-* keeps presigned query strings (``X-Amz-Signature``, ``X-Amz-Credential``)
-  out of exception messages and log records, urllib3's DEBUG lines included.
+* refreshes an expired URL (403) through the API, at most ``url_refreshes`` times;
+* streams again from scratch after a reset mid-body, a short body or a bad
+  gzip, at most ``download_attempts`` streams, then raises
+  :class:`~fouryousee_data.errors.DownloadError` or
+  :class:`~fouryousee_data.errors.CorruptReportError`;
+* keeps presigned query strings out of exception messages and log records
+  (:mod:`fouryousee_data.redaction`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import logging
-import re
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 import requests
-import urllib3
 
 from fouryousee_data import parse
 from fouryousee_data.errors import CorruptReportError, DownloadError
+from fouryousee_data.redaction import redact, scrub_exception
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA
+from fouryousee_data.transport import (
+    RETRY_STATUSES,
+    TRANSIENT_ERRORS,
+    Budget,
+    Transport,
+    describe_failure,
+)
 
-__all__ = ["install_log_redaction", "redact", "scrub_exception", "stream_table"]
+__all__ = ["stream_table"]
 
 log = logging.getLogger(__name__)
 
-#: A URL's query string (``?`` up to whitespace/quote), the part that holds signatures.
-_QUERY = re.compile(r"\?[^\s'\"<>]*")
-#: A signature parameter standing alone (``X-Amz-Signature=...``), also URL-encoded.
-_AMZ_PARAM = re.compile(r"(?i)(x-amz-[a-z-]+)(=|%3d)[^&\s'\"<>]*")
-
-#: Transport failures worth a retry from scratch: connection reset, short body,
-#: read timeout. urllib3 raises ``ProtocolError``/``ReadTimeoutError`` from
-#: ``response.raw.read``; requests raises ``RequestException`` while connecting.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
-
-#: Store statuses retried from scratch (throttled or a transient server error).
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove query strings, ``X-Amz-*`` parameters and the given secrets from ``text``.
-
-    Examples
-    --------
-    >>> redact("GET https://s3.example/a/1.gz?X-Amz-Signature=abc&X-Amz-Expires=60 failed")
-    'GET https://s3.example/a/1.gz?<redacted> failed'
-    >>> redact("token s3cr3t", secrets=("s3cr3t",))
-    'token <redacted>'
-    """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    text = _QUERY.sub("?<redacted>", text)
-    return _AMZ_PARAM.sub(r"\1=<redacted>", text)
-
-
-def scrub_exception(exc: BaseException) -> BaseException:
-    """Redact the messages of ``exc`` and of every exception chained to it, in place.
-
-    Third-party exceptions (requests, urllib3) put the request URL in their
-    message; a traceback prints the whole chain, so the whole chain is cleaned
-    before it becomes the ``__cause__`` of one of our errors.
-
-    Examples
-    --------
-    >>> e = ValueError("bad url /x.gz?X-Amz-Signature=abc")
-    >>> str(scrub_exception(e))
-    'bad url /x.gz?<redacted>'
-    """
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if not isinstance(current, OSError) or not current.strerror:
-            with contextlib.suppress(AttributeError, TypeError):  # exotic exception types
-                current.args = tuple(
-                    a if isinstance(a, int | float) else redact(str(a)) for a in current.args
-                )
-        for attr in ("reason", "original_error"):
-            inner = getattr(current, attr, None)
-            if isinstance(inner, BaseException):
-                todo.append(inner)
-        todo.extend([current.__cause__, current.__context__])
-    return exc
-
-
-class _RedactFilter(logging.Filter):
-    """Rewrites a log record whose message carries a query string or signature."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is not ours to fix; let logging report it
-            return True
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
-_FILTER = _RedactFilter()
-
-#: urllib3 logs request lines (path + query) at DEBUG and retried URLs at
-#: WARNING; filters apply per logger (not inherited), hence the explicit list.
-_REDACTED_LOGGERS = (
-    "urllib3",
-    "urllib3.connection",
-    "urllib3.connectionpool",
-    "urllib3.poolmanager",
-    "urllib3.response",
-    "urllib3.util.retry",
-    "requests",
-    "fouryousee_data.client",
-    __name__,
-)
-
-
-def install_log_redaction() -> None:
-    """Make urllib3/requests log records free of presigned query strings (idempotent).
-
-    Called by :class:`fouryousee_data.Client`; adds a filter to those loggers
-    only, no handler and no level change.
-
-    Examples
-    --------
-    >>> install_log_redaction()
-    >>> _FILTER in logging.getLogger("urllib3.connectionpool").filters
-    True
-    """
-    names = set(_REDACTED_LOGGERS)
-    names.update(n for n in logging.root.manager.loggerDict if n.startswith("urllib3."))
-    for name in sorted(names):
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+#: A broken or corrupt body: streamed again from scratch (``download_attempts``).
+BODY_FAILURES: tuple[type[BaseException], ...] = (CorruptReportError, *TRANSIENT_ERRORS)
 
 
 def stream_table(
     report: Report,
     *,
-    session: requests.Session,
+    transport: Transport,
     refresh: Callable[[int], Report],
-    timeout: tuple[float, float],
-    attempts: int = 3,
-    refreshes: int = 2,
-    delay: Callable[[int], float] = lambda retry: 0.0,
-    sleep: Callable[[float], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     parse_options: dict[str, Any] | None = None,
 ) -> pa.Table:
@@ -178,23 +64,14 @@ def stream_table(
     ----------
     report
         A report with status ``success``; ``url=None`` means zero rows.
-    session
-        The object-store session. It must not carry ``Secret-Token``.
+    transport
+        The object store's transport. Its session must not carry ``Secret-Token``;
+        its :class:`~fouryousee_data.transport.RetryPolicy` gives the budgets.
     refresh
         ``refresh(report_id) -> Report``: a fresh presigned URL (``Client.get_report``).
-    timeout
-        ``(connect, read)`` seconds; the read timeout applies to each socket read.
-    attempts
-        Downloads from scratch after a reset, short body, 5xx or bad gzip.
-    refreshes
-        URL refreshes after an expired-URL 403.
-    delay
-        ``delay(retry) -> seconds`` to wait before retry number ``retry`` (0-based).
-    sleep
-        The sleep function (``time.sleep`` by default).
     on_progress
-        ``on_progress(n_bytes, n_rows)`` increments; when an attempt is thrown
-        away it receives negative increments undoing that attempt.
+        ``on_progress(n_bytes, n_rows)`` increments; when a stream is thrown
+        away it receives negative increments undoing that stream.
     parse_options
         Extra keyword arguments for :func:`fouryousee_data.parse.read_table`.
 
@@ -207,74 +84,131 @@ def stream_table(
     DownloadError
         Unreachable store, expired URL that could not be refreshed, retries exhausted.
     CorruptReportError
-        The file stayed corrupt over every attempt.
+        The file stayed corrupt over every stream.
     InvalidPlaylogError
         A line is not a valid playlog (not retried: the gzip CRC vouches for the bytes).
 
     Examples
     --------
     >>> empty = Report.from_api({"id": 1, "status": "success", "url": None})
-    >>> stream_table(empty, session=None, refresh=None, timeout=(1, 1)).num_rows
+    >>> store = Transport(requests.Session(), timeout=(1.0, 1.0))
+    >>> stream_table(empty, transport=store, refresh=lambda rid: empty).num_rows
     0
     """
-    if attempts < 1 or refreshes < 0:
-        raise ValueError("attempts must be at least 1 and refreshes at least 0")
-    if sleep is None:
-        import time
+    download = _Download(report, transport, refresh, on_progress, parse_options or {})
+    return download.run()
 
-        sleep = time.sleep
-    failures = 0
-    refreshed = 0
-    while True:  # bounded: every pass consumes an attempt or a refresh, see below
-        if report.url is None:
-            return PLAYLOG_SCHEMA.empty_table()
-        progress = _Progress(on_progress)
+
+class _Download:
+    """One report file's download: a budget per kind of failure, one stream at a time."""
+
+    def __init__(
+        self,
+        report: Report,
+        transport: Transport,
+        refresh: Callable[[int], Report],
+        on_progress: Callable[[int, int], None] | None,
+        parse_options: dict[str, Any],
+    ) -> None:
+        policy = transport.retry
+        self.report = report
+        self.transport = transport
+        self.refresh = refresh
+        self.on_progress = on_progress
+        self.parse_options = parse_options
+        self.requests = Budget(policy.attempts - 1)  # statuses, connection errors
+        self.streams = Budget(policy.download_attempts - 1)  # broken or corrupt bodies
+        self.refreshes = Budget(policy.url_refreshes)  # expired URLs
+
+    def run(self) -> pa.Table:
+        while True:  # bounded: every pass returns, raises, or spends one of the budgets
+            if self.report.url is None:
+                return PLAYLOG_SCHEMA.empty_table()
+            progress = _Progress(self.on_progress)
+            try:
+                return self._stream(self.report.url, progress)
+            except _ExpiredURL as exc:
+                progress.undo()
+                self._refresh_url(exc)
+            except BODY_FAILURES as exc:
+                progress.undo()
+                self._stream_again(exc)
+
+    def _stream(self, url: str, progress: _Progress) -> pa.Table:
+        response = self._get(url)
         try:
-            return _fetch_once(report, session, timeout, progress, parse_options or {})
-        except _ExpiredURL as exc:
-            progress.undo()
-            if refreshed >= refreshes:
-                raise DownloadError(
-                    f"report {report.id}: the file URL is refused (403, expired) even after "
-                    f"{refreshed} refresh(es); request the report again"
-                ) from exc
-            refreshed += 1
-            log.info("report %s: file URL expired, refreshing it (%d)", report.id, refreshed)
-            report = _refreshed(refresh, report)
-        except (CorruptReportError, _RetryableStatus, *TRANSIENT_ERRORS) as exc:
-            progress.undo()
-            failures += 1
-            what = describe_failure(exc)
-            if failures >= attempts:
-                if isinstance(exc, CorruptReportError):
-                    raise CorruptReportError(
-                        f"report {report.id}: {what} (after {failures} download attempts)"
-                    ) from exc
-                raise DownloadError(
-                    f"report {report.id}: download failed after {failures} attempts: {what}"
-                ) from scrub_exception(exc)
-            wait = delay(failures - 1)
-            log.warning(
-                "report %s: download attempt %d/%d failed (%s); retrying in %.2f s",
-                report.id,
-                failures,
-                attempts,
-                what,
-                wait,
+            self._check(response)
+            response.raw.decode_content = False  # gzip is decoded once, by the parser
+            raw = cast(IO[bytes], response.raw)  # urllib3's HTTPResponse: a binary file object
+            return parse.read_table(raw, on_progress=progress, **self.parse_options)
+        finally:
+            response.close()
+
+    def _get(self, url: str) -> requests.Response:
+        """The store's response (retried by the transport), or ``DownloadError``."""
+        rid = self.report.id
+        try:
+            return self.transport.get(
+                url, what=f"report {rid} file", budget=self.requests, stream=True
             )
-            sleep(wait)
+        except TRANSIENT_ERRORS as exc:
+            why = describe_failure(exc)
+            raise DownloadError(
+                f"report {rid}: the object store did not answer after "
+                f"{self.requests.failures} attempts: {why}"
+            ) from scrub_exception(exc)
+        except requests.RequestException as exc:  # too many redirects, a bad URL...
+            raise DownloadError(
+                f"report {rid}: download failed: {describe_failure(exc)}"
+            ) from scrub_exception(exc)
+
+    def _check(self, response: requests.Response) -> None:
+        """Raise unless the store answered 200 (403: the URL expired)."""
+        status, host = response.status_code, _host(response.url)
+        if status == 403:
+            raise _ExpiredURL(f"HTTP 403 from {host}")
+        if status != 200:
+            tries = f" after {self.requests.failures} attempts" if status in RETRY_STATUSES else ""
+            raise DownloadError(
+                f"report {self.report.id}: the object store answered HTTP {status} ({host}){tries}"
+            )
+
+    def _refresh_url(self, exc: _ExpiredURL) -> None:
+        rid = self.report.id
+        if not self.refreshes.retry():
+            raise DownloadError(
+                f"report {rid}: the file URL is refused (403, expired) even after "
+                f"{self.refreshes.retries} refresh(es); request the report again"
+            ) from exc
+        log.info("report %s: file URL expired, refreshing it (%d)", rid, self.refreshes.failures)
+        fresh = self.refresh(rid)
+        if not fresh.succeeded:
+            raise DownloadError(
+                f"report {rid}: refreshing the file URL gave status {fresh.status!r}"
+            )
+        self.report = fresh
+
+    def _stream_again(self, exc: BaseException) -> None:
+        what = describe_failure(exc)
+        if self.streams.retry():
+            self.transport.pause(f"report {self.report.id} file", what, self.streams)
+            return
+        failures = self.streams.failures
+        if isinstance(exc, CorruptReportError):
+            raise CorruptReportError(
+                f"report {self.report.id}: {what} (after {failures} download attempts)"
+            ) from exc
+        raise DownloadError(
+            f"report {self.report.id}: download failed after {failures} attempts: {what}"
+        ) from scrub_exception(exc)
 
 
 class _ExpiredURL(Exception):
     """The store answered 403: the presigned URL expired (or was revoked)."""
 
 
-class _RetryableStatus(Exception):
-    """The store answered 429/5xx."""
-
-
 class _Progress:
-    """Forwards progress increments and can undo them when an attempt is discarded."""
+    """Forwards progress increments and can undo them when a stream is discarded."""
 
     def __init__(self, callback: Callable[[int, int], None] | None) -> None:
         self.callback = callback
@@ -293,64 +227,6 @@ class _Progress:
         self.n_bytes = self.n_rows = 0
 
 
-def _fetch_once(
-    report: Report,
-    session: requests.Session,
-    timeout: tuple[float, float],
-    progress: _Progress,
-    parse_options: dict[str, Any],
-) -> pa.Table:
-    assert report.url is not None
-    response = session.get(report.url, stream=True, timeout=timeout)
-    try:
-        status = response.status_code
-        if status == 403:
-            raise _ExpiredURL(f"HTTP 403 from {_host(response.url)}")
-        if status in _RETRY_STATUSES:
-            raise _RetryableStatus(f"HTTP {status} from {_host(response.url)}")
-        if status != 200:
-            raise DownloadError(
-                f"report {report.id}: the object store answered HTTP {status} "
-                f"({_host(response.url)})"
-            )
-        response.raw.decode_content = False  # gzip is decoded once, by the parser
-        return parse.read_table(response.raw, on_progress=progress, **parse_options)
-    finally:
-        response.close()
-
-
-def _refreshed(refresh: Callable[[int], Report], report: Report) -> Report:
-    fresh = refresh(report.id)
-    if not fresh.succeeded:
-        raise DownloadError(
-            f"report {report.id}: refreshing the file URL gave status {fresh.status!r}"
-        )
-    return fresh
-
-
 def _host(url: str | None) -> str:
     """``scheme://host[:port]/path`` of a URL, without its query."""
     return redact(url or "?")
-
-
-def describe_failure(exc: BaseException, *, broken: str = "connection broken") -> str:
-    """A short, redacted description of a failed attempt, for messages and logs.
-
-    A store status or corrupt file gives its own (redacted) message; a timeout
-    ``"timed out (Type)"``; any other transport error ``"<broken> (Type)"``.
-    The client passes ``broken="connection failed"``.
-
-    Examples
-    --------
-    >>> describe_failure(requests.ReadTimeout("read timed out"))
-    'timed out (ReadTimeout)'
-    >>> describe_failure(requests.ConnectionError("reset"), broken="connection failed")
-    'connection failed (ConnectionError)'
-    """
-    if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
-        kind = "timed out"
-    elif isinstance(exc, CorruptReportError | _RetryableStatus):
-        return redact(str(exc))
-    else:
-        kind = broken
-    return f"{kind} ({type(exc).__name__})"

@@ -1,8 +1,10 @@
-"""Pure pieces of the client: configuration, filters, Retry-After, backoff, redaction, frames."""
+"""Pure pieces of the client: configuration, filters, Retry-After, backoff, redaction, frames,
+the transport's retries and the API's pagination (on a scripted session, no network)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import traceback
 
@@ -11,15 +13,11 @@ import pytest
 import requests
 
 import fouryousee_data as fy
-from fouryousee_data import client as client_mod
-from fouryousee_data import download
-from fouryousee_data.client import (
-    Client,
-    RetryPolicy,
-    normalize_filter,
-    parse_retry_after,
-    report_filter,
-)
+from fouryousee_data import _config, filters, redaction
+from fouryousee_data.api import API
+from fouryousee_data.catalog import medias_frame, players_frame
+from fouryousee_data.client import Client, RetryPolicy, parse_retry_after, report_filter
+from fouryousee_data.transport import Budget, Transport
 
 NOW = dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 SIGNED = (
@@ -35,10 +33,10 @@ def test_token_argument_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("FOURYOUSEE_TOKEN", "from-env")
     monkeypatch.setenv("FOURYOUSEE_API_URL", "http://127.0.0.1:9/api")
     c = Client(token="from-arg")
-    assert c._token.value == "from-arg"
+    assert c.fingerprint == _config.account_fingerprint(c.base_url, "from-arg")
     assert c.base_url == "http://127.0.0.1:9/api/"
     assert Client(base_url="http://127.0.0.1:8/v1/").base_url == "http://127.0.0.1:8/v1/"
-    assert Client()._token.value == "from-env"
+    assert Client().fingerprint == _config.account_fingerprint(c.base_url, "from-env")
 
 
 def test_missing_token_says_how_to_provide_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,13 +150,17 @@ def test_report_filter_accepts_single_id_and_none() -> None:
     assert f["playerId"] == [7] and f["mediaId"] == []
 
 
+def test_report_filter_is_the_filters_noun() -> None:
+    assert report_filter is filters.report_filter is fy.report_filter
+
+
 def test_normalize_filter_makes_echoed_filters_comparable() -> None:
     ours = report_filter("2024-01-01", "2024-01-02", player_ids=[1, 2])
     echoed = {**ours, "playerId": [2, "1", 2], "sort": "-1"}
     del echoed["mediaId"]
-    assert normalize_filter(echoed) == normalize_filter(ours)
-    assert normalize_filter({**ours, "playerId": [3]}) != normalize_filter(ours)
-    assert normalize_filter(None) == {}
+    assert filters.normalize(echoed) == filters.normalize(ours)
+    assert filters.normalize({**ours, "playerId": [3]}) != filters.normalize(ours)
+    assert filters.normalize(None) == {}
 
 
 # -- Retry-After and backoff ----------------------------------------------------------------
@@ -203,7 +205,7 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
 
 
 def test_redact_removes_signatures_everywhere() -> None:
-    text = download.redact(f"failed {SIGNED} and X-Amz-Signature%3Ddeadbeefcafe")
+    text = redaction.redact(f"failed {SIGNED} and X-Amz-Signature%3Ddeadbeefcafe")
     assert "deadbeefcafe" not in text and "AKIAEXAMPLE" not in text
     assert "http://127.0.0.2:9/acct/7-abc.gz?<redacted>" in text
 
@@ -216,15 +218,15 @@ def test_scrub_exception_cleans_the_whole_chain() -> None:
             raise RuntimeError(Exception(f"outer {SIGNED}")) from inner
     except RuntimeError as exc:
         caught = exc
-    download.scrub_exception(caught)
+    redaction.scrub_exception(caught)
     text = "".join(traceback.format_exception(caught))
     assert "deadbeefcafe" not in text and "AKIAEXAMPLE" not in text
 
 
 def test_urllib3_debug_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
-    download.install_log_redaction()
-    download.install_log_redaction()  # idempotent
-    assert logging.getLogger("urllib3.connectionpool").filters.count(download._FILTER) == 1
+    redaction.install_log_redaction()
+    redaction.install_log_redaction()  # idempotent
+    assert logging.getLogger("urllib3.connectionpool").filters.count(redaction.LOG_FILTER) == 1
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("urllib3.connectionpool").debug(
             '%s://%s:%s "%s %s %s" %s %s',
@@ -245,11 +247,11 @@ def test_urllib3_debug_records_are_redacted(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_log_redaction_reaches_urllib3_loggers_created_later() -> None:
-    download.install_log_redaction()
+    redaction.install_log_redaction()
     late = logging.getLogger("urllib3.contrib.fouryousee_test_late")
-    assert download._FILTER not in late.filters
-    download.install_log_redaction()
-    assert late.filters.count(download._FILTER) == 1
+    assert redaction.LOG_FILTER not in late.filters
+    redaction.install_log_redaction()
+    assert late.filters.count(redaction.LOG_FILTER) == 1
 
 
 @pytest.mark.parametrize(
@@ -262,25 +264,75 @@ def test_log_redaction_reaches_urllib3_loggers_created_later() -> None:
     ],
 )
 def test_unreachable_api_message_names_the_failure(exc: Exception, text: str) -> None:
-    err = client_mod._unreachable("http://127.0.0.1:9/api/", "GET players", 3, exc)
+    err = _api({}).unreachable("GET players", 3, exc)
     assert str(err).endswith(f"did not answer after 3 attempt(s): {text}")
 
 
-# -- pagination shapes ---------------------------------------------------------------------
+# -- the transport and the API on a scripted session ---------------------------------------
 
 
-class _Pages(Client):
-    """A client whose GETs answer scripted bodies (no network)."""
+class _Answer:
+    """What the scripted session answers: a status, a JSON body, headers."""
 
-    def __init__(self, bodies: dict[int, object]) -> None:
-        super().__init__(token="t", base_url="http://127.0.0.1:9/v1/")
-        self.bodies = bodies
-        self.asked: list[int] = []
+    def __init__(self, body: object = None, status: int = 200, **headers: str) -> None:
+        self.status_code, self.body, self.headers = status, body, headers
+        self.text, self.reason, self.url = json.dumps(body), "scripted", "http://127.0.0.1:9/"
 
-    def _get_json(self, path: str, params: dict | None = None) -> object:
-        page = (params or {}).get("page", 1)
-        self.asked.append(page)
-        return self.bodies[page]
+    def json(self) -> object:
+        return self.body
+
+    def close(self) -> None:
+        pass
+
+
+class _Session:
+    """A stand-in for ``requests.Session``: answers from a script, records what was asked."""
+
+    def __init__(self, answers: list[_Answer | Exception]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, dict]] = []
+
+    def request(self, method: str, url: str, **options: object) -> _Answer:
+        self.asked.append((method, dict(options.get("params") or {})))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def _transport(session: _Session, sleeps: list[float] | None = None) -> Transport:
+    policy = RetryPolicy(attempts=3, backoff=1.0, backoff_max=8.0)
+    sleep = (sleeps if sleeps is not None else []).append
+    return Transport(session, timeout=(1.0, 1.0), retry=policy, sleep=sleep)
+
+
+def _api(bodies: dict[int, object]) -> API:
+    answers: list[_Answer | Exception] = [_Answer(bodies[p]) for p in sorted(bodies)]
+    return API("http://127.0.0.1:9/api/", redaction.Secret("t"), _transport(_Session(answers)))
+
+
+def test_transport_retries_statuses_and_errors_then_returns_the_last_answer() -> None:
+    sleeps: list[float] = []
+    session = _Session([requests.ConnectionError("x"), _Answer(status=503), _Answer(status=500)])
+    response = _transport(session, sleeps).get("http://h/x", what="GET x")
+    assert response.status_code == 500  # the budget is spent: the caller says what it means
+    assert len(session.asked) == 3 and len(sleeps) == 2
+    assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0
+
+
+def test_transport_honours_retry_after_and_does_not_retry_a_404() -> None:
+    sleeps: list[float] = []
+    session = _Session([_Answer(status=429, **{"Retry-After": "4"}), _Answer(status=404)])
+    assert _transport(session, sleeps).get("http://h/x", what="GET x").status_code == 404
+    assert sleeps == [4.0] and session.answers == []
+
+
+def test_a_shared_budget_spans_requests() -> None:
+    session = _Session([_Answer(status=503), _Answer(), _Answer(status=503), _Answer(status=503)])
+    transport, budget = _transport(session), Budget(retries=2)
+    assert transport.get("http://h/a", what="a", budget=budget).status_code == 200
+    assert transport.get("http://h/b", what="b", budget=budget).status_code == 503
+    assert budget.failures == 3 and session.answers == []
 
 
 @pytest.mark.parametrize(
@@ -303,16 +355,17 @@ class _Pages(Client):
     ],
 )
 def test_pagination_shapes(bodies: dict, expected: list, asked: list) -> None:
-    c = _Pages(bodies)
-    assert c._get_all("players") == expected
-    assert c.asked == asked
+    api = _api(bodies)
+    assert list(api.pages("players")) == expected
+    session = api.transport.session
+    assert [params["page"] for _, params in session.asked] == asked
 
 
 def test_pagination_rejects_non_objects() -> None:
     with pytest.raises(fy.APIError):
-        _Pages({1: "text"})._get_all("players")
+        list(_api({1: "text"}).pages("players"))
     with pytest.raises(fy.APIError):
-        _Pages({1: {"results": "nope"}})._get_all("players")
+        list(_api({1: {"results": "nope"}}).pages("players"))
 
 
 # -- names frames from inline payloads ------------------------------------------------------
@@ -334,7 +387,7 @@ def test_players_frame_types_and_nulls() -> None:
         {"name": "no id"},
         "junk",
     ]
-    df = client_mod._players_frame(objs)
+    df = players_frame(objs)
     assert df["player_id"].tolist() == [1, 2]
     assert df["player_id"].dtype == "int32"
     assert df.loc[0, "group_name"] == "North" and pd.isna(df.loc[1, "group_name"])
@@ -356,13 +409,13 @@ def test_medias_frame_types() -> None:
         },
         {"id": 11, "name": "Still", "durationInSeconds": None, "categories": None},
     ]
-    df = client_mod._medias_frame(objs)
+    df = medias_frame(objs)
     assert df["media_id"].dtype == "int32"
     assert df["duration_s"].tolist()[0] == 15.0 and pd.isna(df["duration_s"][1])
     assert df["categories"].tolist() == [["Ads", "Food"], []]
 
 
-@pytest.mark.parametrize("build", [client_mod._players_frame, client_mod._medias_frame])
+@pytest.mark.parametrize("build", [players_frame, medias_frame])
 def test_empty_names_frames_keep_columns(build) -> None:
     empty = build([])
     full = build([{"id": 1}])

@@ -15,21 +15,12 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
-from fouryousee_data.client import Client, RetryPolicy
+from conftest import FAST_RETRY, fast_client
+from fouryousee_data.client import Client
 from fouryousee_data.report import Report
 from fouryousee_data.simulator import Simulator
 
 DAY = "2024-03-05"
-FAST = RetryPolicy(backoff=0.01, backoff_max=0.05, attempts=3, download_attempts=3, url_refreshes=2)
-
-
-def fast_client(sim: Simulator, **kwargs: Any) -> Client:
-    return Client(token=sim.token, base_url=sim.base_url, timeout=5.0, retry=FAST, **kwargs)
-
-
-@pytest.fixture
-def api(simulator: Simulator) -> Client:
-    return fast_client(simulator)
 
 
 @pytest.fixture
@@ -93,7 +84,7 @@ def test_transient_store_faults_are_retried_from_scratch(
 def test_store_answering_badly_is_retried(
     simulator: Simulator, ready: Report, fault: str, options: dict
 ) -> None:
-    api = Client(token=simulator.token, base_url=simulator.base_url, timeout=0.5, retry=FAST)
+    api = fast_client(simulator, timeout=0.5)
     simulator.inject(fault, route="GET store", **options)
     started = time.monotonic()
     pd.testing.assert_frame_equal(api.download_playlogs(ready), expected(simulator, ready))
@@ -106,7 +97,7 @@ def test_persistent_reset_is_download_error(api: Client, simulator: Simulator, r
     simulator.inject("store_reset", times=10, route="GET store", after_bytes=100)
     with pytest.raises(fy.DownloadError, match="3 attempts"):
         api.download_playlogs(ready)
-    assert len(store_calls(simulator)) == FAST.download_attempts
+    assert len(store_calls(simulator)) == FAST_RETRY.download_attempts
 
 
 @pytest.mark.parametrize("fault", ["truncated_gzip", "corrupt_crc"])
@@ -116,7 +107,7 @@ def test_persistent_bad_gzip_is_corrupt_report(
     simulator.inject(fault, times=10, route="GET store")
     with pytest.raises(fy.CorruptReportError):
         api.download_playlogs(ready)
-    assert len(store_calls(simulator)) == FAST.download_attempts
+    assert len(store_calls(simulator)) == FAST_RETRY.download_attempts
 
 
 def test_malformed_line_is_invalid_playlog_not_retried(
@@ -144,7 +135,52 @@ def test_url_that_stays_expired_is_download_error(
     simulator.inject("expired_url", times=10, route="GET store")
     with pytest.raises(fy.DownloadError, match="expired"):
         api.download_playlogs(ready)
-    assert len(store_calls(simulator)) == 1 + FAST.url_refreshes
+    assert len(store_calls(simulator)) == 1 + FAST_RETRY.url_refreshes
+
+
+# -- the retry budget (fouryousee_data.transport) --------------------------------------------
+
+
+def test_a_store_that_always_answers_503_costs_attempts_requests_not_more(
+    api: Client, simulator: Simulator, ready: Report
+) -> None:
+    simulator.inject("server_error", times=100, route="GET store", status=503)
+    with pytest.raises(fy.DownloadError, match="HTTP 503"):
+        api.download_table(ready)
+    assert len(store_calls(simulator)) == FAST_RETRY.attempts  # not attempts x download_attempts
+
+
+class _RefreshesFailFirst(Client):
+    """A client whose every ``get_report`` first meets ``attempts - 1`` server errors."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__(token=sim.token, base_url=sim.base_url, timeout=5.0, retry=FAST_RETRY)
+        self.sim = sim
+
+    def get_report(self, report_id: int | Report) -> Report:
+        failures = FAST_RETRY.attempts - 1
+        self.sim.inject("server_error", times=failures, route="GET /reports/{id}", status=502)
+        return super().get_report(report_id)
+
+
+def test_worst_case_download_matches_the_stated_budget(simulator: Simulator, ready: Report) -> None:
+    """Every kind of failure up to its budget in one download: ``A + D + R - 1``
+    store requests and ``R * A`` API requests (the formula in transport's docstring)."""
+    a, d, r = FAST_RETRY.attempts, FAST_RETRY.download_attempts, FAST_RETRY.url_refreshes
+    # API faults on the store come first: a - 1 answers of 503 spend the request budget
+    simulator.inject("server_error", times=a - 1, route="GET store", status=503)
+    # then r expired URLs, each refreshed by a get_report that fails a - 1 times first
+    simulator.inject("expired_url", times=r, route="GET store")
+    # then corrupt files until the streams are spent
+    simulator.inject("truncated_gzip", times=100, route="GET store")
+    with (
+        _RefreshesFailFirst(simulator) as api,
+        pytest.raises(fy.CorruptReportError, match=f"after {d} download attempts"),
+    ):
+        api.download_table(ready)
+    api_requests = [c for c in simulator.requests if c.server == "api"]
+    assert len(store_calls(simulator)) == a + d + r - 1
+    assert len(api_requests) == r * a
 
 
 def test_real_expiry_through_url_ttl(make_simulator) -> None:
@@ -279,7 +315,7 @@ def test_token_and_signatures_appear_nowhere(
         api.get_report(ready.id)
     simulator.clear_faults()
     texts.append("".join(traceback.format_exception(info.value)))
-    wrong = Client(token=simulator.token + "x", base_url=simulator.base_url, retry=FAST)
+    wrong = Client(token=simulator.token + "x", base_url=simulator.base_url, retry=FAST_RETRY)
     with pytest.raises(fy.AuthenticationError) as auth:
         wrong.list_reports()
     texts.append("".join(traceback.format_exception(auth.value)))
