@@ -286,8 +286,12 @@ class ActiveDays:
         self.seen = None if one_day_buckets else Presence(grid.n_ids * grid.axis.n_slots)
 
     def add(self, rows: Rows) -> None:
+        """Count ``rows``' days; their ``id_key`` buffer becomes the (id, day) key in place."""
         if self.seen is not None:
-            self.seen.add(rows.id_key * self.axis.n_slots + rows.slot)
+            day_key = rows.id_key
+            day_key *= self.axis.n_slots
+            day_key += rows.slot
+            self.seen.add(day_key)
 
     def column(self, plays: np.ndarray) -> np.ndarray:
         if self.seen is None:
@@ -308,8 +312,10 @@ class Distinct:
         self.seen = Presence(grid.size * self.codes.n)
 
     def add(self, part: slice, rows: Rows) -> None:
+        """Count ``rows``' values; their ``cell`` buffer becomes the (cell, value) key in place."""
         codes = self.codes(self.values[part])
-        pair = rows.cell * self.codes.n
+        pair = rows.cell
+        pair *= self.codes.n
         pair += codes if rows.kept is None else codes[rows.kept]
         self.seen.add(pair)
 
@@ -344,11 +350,13 @@ def tally(
     others = Distinct(grid, df[distinct].to_numpy()) if distinct else None
     for part in chunks(len(df)):
         rows = grid.rows(part)
+        # the counter first: the others reuse the rows' buffers (memory stays one chunk's)
         counter.add(rows)
         if days is not None:
             days.add(rows)
         if others is not None:
             others.add(part, rows)
+        del rows  # before the next chunk's rows exist: one chunk's temporaries at a time
     out = counter.columns()
     if days is not None:
         out["active_days"] = days.column(counter.plays)

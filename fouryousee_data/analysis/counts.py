@@ -1,9 +1,10 @@
 """Plays per player, per media and per pair, optionally per period; hour x weekday; airtime.
 
 Every function here is pure: a playlog frame (SPEC section 3) in, a new frame
-out, counted by the kernel (:mod:`fouryousee_data.analysis._kernel`, which also
-states the period semantics): zero plays are rows with ``plays == 0``, never
-missing rows.
+out, counted by :func:`~fouryousee_data.analysis._tally.tally` (whose module
+docstring states the period semantics: ``period`` is the start of a local
+calendar bucket, ``"W"`` weeks start on Monday, ...). Zero plays are rows with
+``plays == 0``, never missing rows.
 """
 
 from __future__ import annotations
