@@ -7,6 +7,7 @@ import io
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,9 @@ import pyarrow as pa
 import pytest
 
 import fouryousee_data as fy
-from fouryousee_data import parse
-from fouryousee_data.parse import read_playlogs, read_table
+from conftest import make_playlog_frame
+from fouryousee_data.parse import ENGINES, Engine, _stream, read_playlogs, read_table
+from fouryousee_data.parse._fast import BUILT
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, empty_playlogs, pandas_dtypes
 
 ROW = {
@@ -39,27 +41,8 @@ def lines(*items: bytes, end: bytes = b"\n") -> bytes:
     return b"".join(item + end for item in items)
 
 
-def frame(rows: list[dict[str, object]], tz: str | None = None) -> pd.DataFrame:
-    """The expected frame, built without the parser."""
-    df = pd.DataFrame(
-        {
-            "played_at": pd.to_datetime(
-                [f"{r['date']} {r['time']}" for r in rows], format="%Y-%m-%d %H:%M:%S"
-            ).as_unit("s"),
-            "account": pd.Categorical([r.get("account") for r in rows]),
-            "player_id": np.array([r["playerId"] for r in rows], np.int32),
-            "media_id": np.array([r["mediaId"] for r in rows], np.int32),
-            "media_type": pd.Categorical([r.get("type") for r in rows]),
-            "ip": pd.Categorical([r.get("ip") for r in rows]),
-        }
-    )
-    if tz:
-        df["played_at"] = df["played_at"].dt.tz_localize(tz)
-    return df
-
-
-def assert_rows(df: pd.DataFrame, rows: list[dict[str, object]]) -> None:
-    expected = frame(rows)
+def assert_rows(df: pd.DataFrame, rows: list[dict[str, Any]]) -> None:
+    expected = make_playlog_frame([*rows])
     assert list(df.columns) == list(COLUMNS)
     assert dict(df.dtypes) == dict(expected.dtypes) | {
         c: df[c].dtype for c in ("account", "media_type", "ip")
@@ -81,7 +64,7 @@ def no_reader_threads() -> bool:
 
 def test_one_line_gives_the_typed_row() -> None:
     df = read_playlogs(line() + b"\n")
-    expected = frame([ROW])
+    expected = make_playlog_frame([ROW])
     pd.testing.assert_frame_equal(df, expected, check_categorical=False)
     assert dict(df.dtypes) == {c: d for c, d in pandas_dtypes().items()} | {
         c: df[c].dtype for c in ("account", "media_type", "ip")
@@ -182,13 +165,13 @@ def test_sources_path_bytes_and_file_objects(tmp_path: Path, compress: bool) -> 
         Trickle(data, 1),
         Trickle(data, 7),
     ):
-        pd.testing.assert_frame_equal(read_playlogs(source), expected)  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(read_playlogs(source), expected)
     assert len(expected) == 2
 
 
 def test_many_blocks_share_one_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "_BLOCK", 300)
-    monkeypatch.setattr(parse, "_PIECE", 100)
+    monkeypatch.setattr(_stream, "BLOCK_SIZE", 300)
+    monkeypatch.setattr(_stream, "PIECE_SIZE", 100)
     rows = [
         {**ROW, "playerId": i, "ip": f"10.0.0.{i % 7}", "type": [None, "I", "V"][i % 3]}
         for i in range(200)
@@ -203,8 +186,8 @@ def test_many_blocks_share_one_dictionary(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_on_progress_counts_every_source_byte_and_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "_BLOCK", 500)
-    monkeypatch.setattr(parse, "_PIECE", 200)
+    monkeypatch.setattr(_stream, "BLOCK_SIZE", 500)
+    monkeypatch.setattr(_stream, "PIECE_SIZE", 200)
     data = gzip.compress(lines(*(line(playerId=i) for i in range(100))))
     calls: list[tuple[int, int]] = []
     read_table(data, on_progress=lambda n_bytes, n_rows: calls.append((n_bytes, n_rows)))
@@ -230,22 +213,24 @@ def test_tz_localizes_deliberately_around_dst() -> None:
     ]
 
 
-def test_fast_and_careful_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_engine_gives_the_same_frame(engine: Engine) -> None:
     data = lines(
         line(),
         line(account="çà🙂", ip="::1", type=None),
         line(account=..., date="2000-02-29", time="00:00:00", playerId=-2147483648),
         b'{"date":"2021-07-26","time":"15:58:52","playerId":1,"mediaId":2,"x":"\xff"}',
     )
-    fast = read_playlogs(data)
+    if engine == "c" and not BUILT:
+        pytest.skip("the C scanner is not built")
+    df = read_playlogs(data, engine=engine)
+    pd.testing.assert_frame_equal(df, read_playlogs(data, engine="careful"))
+    pd.testing.assert_frame_equal(df, read_playlogs(data))
 
-    def refuse(*args: object) -> None:
-        raise parse._BadBlock
 
-    monkeypatch.setattr(parse, "_fastscan", None)  # Arrow's reader, not the C scanner
-    pd.testing.assert_frame_equal(read_playlogs(data), fast)
-    monkeypatch.setattr(parse, "_fast_parse", refuse)  # the careful per-line path alone
-    pd.testing.assert_frame_equal(read_playlogs(data), fast)
+def test_an_unknown_engine_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="engine must be one of 'auto', 'c', 'arrow', 'careful'"):
+        read_table(line(), engine="fast")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- invalid lines
@@ -304,7 +289,7 @@ def test_invalid_line_names_its_number_and_starts(bad: bytes, message: str) -> N
 
 
 def test_first_bad_line_found_deep_in_a_long_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "_BLOCK", 1000)
+    monkeypatch.setattr(_stream, "BLOCK_SIZE", 1000)
     good = [line(playerId=i) for i in range(500)]
     data = lines(*good[:321], b"", line(time="24:00:00"), *good[321:], b"{oops}")
     with pytest.raises(fy.InvalidPlaylogError) as info:
@@ -401,7 +386,7 @@ def test_bad_source_types() -> None:
     with pytest.raises(ValueError, match="source"):
         read_playlogs(12)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="binary mode"):
-        read_playlogs(io.StringIO(line().decode()))  # type: ignore[arg-type]
+        read_playlogs(io.StringIO(line().decode()))
     with pytest.raises(FileNotFoundError):
         read_playlogs("/nonexistent/report.gz")
 
@@ -438,7 +423,7 @@ def test_source_errors_propagate_unchanged(compress: bool) -> None:
 
 
 def test_reading_overlaps_parsing_and_stops_on_a_bad_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "_BLOCK", 2000)
+    monkeypatch.setattr(_stream, "BLOCK_SIZE", 2000)
     reads: list[int] = []
 
     class Counting(io.BytesIO):
@@ -469,3 +454,41 @@ def test_the_frame_is_an_ordinary_writable_frame() -> None:
     df.iloc[1, 0] = pd.Timestamp("2020-01-01")
     assert df["player_id"].tolist() == [9, 5] and df["media_id"].tolist() == [49, 49]
     assert df["played_at"].tolist()[1] == pd.Timestamp("2020-01-01")
+
+
+# --------------------------------------------------------------------------- the stream pieces
+
+
+def test_gzip_decoder_reads_every_member_fed_byte_by_byte() -> None:
+    data = gzip.compress(b"ab\n") + gzip.compress(b"") + gzip.compress(b"cd\n")
+    decoder = _stream.GzipDecoder()
+    text = b"".join(piece for i in range(len(data)) for piece in decoder.decode(data[i : i + 1]))
+    assert text + b"".join(decoder.flush()) == b"ab\ncd\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(gzip.compress(b"ab")[:-1], "truncated"), (gzip.compress(b"ab") + b"\x1f", "after the end")],
+)
+def test_gzip_decoder_flush_refuses_a_cut_stream_or_a_stray_byte(data: bytes, message: str) -> None:
+    decoder = _stream.GzipDecoder()
+    assert b"".join(decoder.decode(data)) in (b"", b"ab")
+    with pytest.raises(fy.CorruptReportError, match=message):
+        list(decoder.flush())
+
+
+def test_bom_stripper_drops_a_bom_split_over_pieces_and_only_at_the_start() -> None:
+    bom = _stream.BomStripper()
+    pieces = [b"\xef", b"\xbb", b"\xbf{", b"\xef\xbb\xbf"]
+    assert [bom.decode(piece) for piece in pieces] == [b"", b"", b"{", b"\xef\xbb\xbf"]
+    half = _stream.BomStripper()
+    assert half.decode(b"\xef\xbb") == b"" and half.flush() == b"\xef\xbb"
+
+
+def test_line_blocks_cut_after_the_last_newline_and_bound_a_line() -> None:
+    cutter = _stream.LineBlocks(max_line=10, block_size=4)
+    assert cutter.decode(b"ab") is None
+    assert bytes(cutter.decode(b"\ncd\nef") or b"") == b"ab\ncd\n"
+    assert bytes(cutter.flush()) == b"ef\n"
+    with pytest.raises(fy.CorruptReportError, match="longer than 3 bytes"):
+        _stream.LineBlocks(max_line=3, block_size=4).decode(b"abcdef")

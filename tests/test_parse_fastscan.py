@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from contextlib import nullcontext
 from typing import Any
-from unittest import mock
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fouryousee_data import parse
 from fouryousee_data.errors import FouryouseeError
-from fouryousee_data.parse import DEFAULT_MAX_LINE, read_table
+from fouryousee_data.parse import DEFAULT_MAX_LINE, Engine, _stream, read_table
+from fouryousee_data.parse._fast import BUILT, scan
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,20 +35,15 @@ def obj(**changes: str) -> bytes:
 
 def vouches(data: bytes, max_line: int = DEFAULT_MAX_LINE) -> bool:
     """Whether the C scanner takes a block (of whole lines) on its own."""
-    return parse._scan(memoryview(data), max_line) is not None
+    return scan(memoryview(data), max_line) is not None
 
 
-def outcome(data: bytes, path: str, **kwargs: Any) -> Any:
-    """read_table by one path (c, arrow, careful): its table, or its error as (type, text, line)."""
-    refuse = mock.patch.object(parse, "_fast_parse", side_effect=parse._BadBlock)
-    with (
-        mock.patch.object(parse, "_fastscan", parse._fastscan if path == "c" else None),
-        refuse if path == "careful" else nullcontext(),
-    ):
-        try:
-            return read_table(data, **kwargs)
-        except FouryouseeError as exc:
-            return type(exc), str(exc), getattr(exc, "line_number", None)
+def outcome(data: bytes, engine: Engine, **kwargs: Any) -> Any:
+    """read_table by one engine: its table, or its error as (type, text, line)."""
+    try:
+        return read_table(data, engine=engine, **kwargs)
+    except FouryouseeError as exc:
+        return type(exc), str(exc), getattr(exc, "line_number", None)
 
 
 def dictionaries(table: pa.Table) -> list[list[Any]]:
@@ -62,22 +56,23 @@ def dictionaries(table: pa.Table) -> list[list[Any]]:
 def assert_same(data: bytes, **kwargs: Any) -> Any:
     """The C scanner, Arrow's reader and the careful path give the same outcome."""
     reference = outcome(data, "careful", **kwargs)
-    for path in ("c", "arrow"):
-        result = outcome(data, path, **kwargs)
+    engines: tuple[Engine, ...] = ("c", "arrow")
+    for engine in engines:
+        result = outcome(data, engine, **kwargs)
         if isinstance(reference, pa.Table):
-            assert isinstance(result, pa.Table), (path, result)
-            assert result.equals(reference), (path, result.to_pydict(), reference.to_pydict())
-            assert dictionaries(result) == dictionaries(reference), path
+            assert isinstance(result, pa.Table), (engine, result)
+            assert result.equals(reference), (engine, result.to_pydict(), reference.to_pydict())
+            assert dictionaries(result) == dictionaries(reference), engine
         else:
-            assert result == reference, path
+            assert result == reference, engine
     return reference
 
 
 def test_the_extension_is_built_and_used() -> None:
-    from fouryousee_data import _fastscan
-
-    assert parse._fastscan is _fastscan
+    assert importlib.util.find_spec("fouryousee_data.parse._fastscan") is not None
+    assert BUILT
     assert vouches(obj() + b"\n")
+    assert read_table(obj() + b"\n", engine="c").num_rows == 1
 
 
 # (line, whether the C scanner vouches for it, whether it is a valid playlog)
@@ -170,7 +165,7 @@ def test_blank_lines_crlf_and_a_bom_at_the_start() -> None:
 
 
 def test_values_and_dictionaries_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "_BLOCK", 300)
+    monkeypatch.setattr(_stream, "BLOCK_SIZE", 300)
     rows = [
         obj(playerId=str(i), type=f'"{"VI"[i % 2]}"', ip=f'"10.0.0.{i % 5}"', account="null")
         for i in range(40)

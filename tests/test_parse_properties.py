@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
@@ -15,8 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import fouryousee_data as fy
-from fouryousee_data import parse
-from fouryousee_data.parse import read_playlogs
+from fouryousee_data.parse import ENGINES, Engine, _stream, read_playlogs
+from fouryousee_data.parse._fast import BUILT
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -93,9 +94,12 @@ def gzipped(data: bytes, members: int) -> bytes:
 
 
 @contextmanager
-def small_blocks(block: int, piece: int):
+def small_blocks(block: int, piece: int) -> Iterator[None]:
     """Force many blocks and pieces so boundaries fall everywhere."""
-    with mock.patch.object(parse, "_BLOCK", block), mock.patch.object(parse, "_PIECE", piece):
+    with (
+        mock.patch.object(_stream, "BLOCK_SIZE", block),
+        mock.patch.object(_stream, "PIECE_SIZE", piece),
+    ):
         yield
 
 
@@ -106,7 +110,7 @@ def small_blocks(block: int, piece: int):
     members=st.integers(1, 3),
     block=st.sampled_from([64, 512, 4 * 1024 * 1024]),
     piece=st.sampled_from([1, 7, 1024 * 1024]),
-    careful=st.booleans(),
+    engine=st.sampled_from([e for e in ENGINES if BUILT or e != "c"]),
 )
 def test_valid_reports_round_trip_exactly(
     report: tuple[list[dict[str, Any]], bytes],
@@ -114,19 +118,12 @@ def test_valid_reports_round_trip_exactly(
     members: int,
     block: int,
     piece: int,
-    careful: bool,
+    engine: Engine,
 ) -> None:
     rows, data = report
     source = gzipped(data, members) if compress else data
-    with small_blocks(block, piece):
-        if careful:  # the per-line path alone must give the very same frame
-            with (
-                mock.patch.object(parse, "_fastscan", None),
-                mock.patch.object(parse, "_fast_parse", side_effect=parse._BadBlock),
-            ):
-                df = read_playlogs(source)
-        else:
-            df = read_playlogs(source)
+    with small_blocks(block, piece):  # every engine must give the very same frame
+        df = read_playlogs(source, engine=engine)
     assert list(df.columns) == list(fy.schema.COLUMNS)
     assert str(df["played_at"].dtype) == "datetime64[s]"
     assert df["player_id"].dtype == "int32" and df["media_id"].dtype == "int32"

@@ -12,8 +12,8 @@
  * (escapes in a kept string or a key, a duplicated known key, a float or a
  * string as an id, a missing key, an impossible date or time, NaN, deep
  * nesting, a line longer than max_line, ...) scan() returns None and the block
- * goes to the Arrow / line-by-line path of parse.py, which names the exact bad
- * line. Whatever it accepts, json.loads (the definition of a valid line)
+ * goes to the Arrow / line-by-line path (parse/_arrow.py, parse/_careful.py),
+ * which names the exact bad line. Whatever it accepts, json.loads (the definition of a valid line)
  * accepts with the same values.
  *
  * scan(block, max_line, played_at, player_id, media_id, account, type, ip)
@@ -528,7 +528,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_fastscan", "A scanner of playlog NDJSON blocks (see parse.py).", -1,
+    PyModuleDef_HEAD_INIT, "fouryousee_data.parse._fastscan",
+    "A scanner of playlog NDJSON blocks (see parse/_fast.py).", -1,
     methods,
 };
 

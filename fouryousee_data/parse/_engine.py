@@ -1,0 +1,106 @@
+"""Which engines a block goes through, and the worker threads that run them.
+
+Each block tries the engines in the order C scanner -> Arrow's reader, from
+the one ``engine=`` names; a block an engine declines falls to the next one,
+and a block every engine declined goes to the careful path (in file order,
+in :class:`~._table.TableBuilder`), which names its first bad line. So every
+engine gives the same rows and the same errors; only the speed differs.
+
+* ``"auto"`` (the default): the C scanner if built, else Arrow's reader;
+* ``"c"``: the C scanner (``ValueError`` if it is not built);
+* ``"arrow"``: Arrow's JSON reader;
+* ``"careful"``: :mod:`json`, line by line (the definition of a valid line).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Literal, get_args
+
+from fouryousee_data.parse._arrow import read_block
+from fouryousee_data.parse._block import BadBlock, LineIndex, Parsed
+from fouryousee_data.parse._fast import BUILT, scan
+
+__all__ = ["ENGINES", "BlockParser", "Engine", "Parsers"]
+
+#: The names ``engine=`` accepts.
+Engine = Literal["auto", "c", "arrow", "careful"]
+ENGINES: tuple[str, ...] = get_args(Engine)
+
+_MAX_PARSERS = 4  # worker threads parsing blocks (at most the CPU count)
+
+
+class BlockParser:
+    """The fast engines on one block of whole lines (called in a worker thread).
+
+    Returns the block's columns, or a :class:`Parsed` with ``columns=None``
+    for the careful path, or with ``too_long`` set for a line over ``max_line``.
+    """
+
+    def __init__(self, engine: str, max_line: int) -> None:
+        if engine not in ENGINES:
+            raise ValueError(
+                f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}"
+            )
+        if engine == "c" and not BUILT:
+            raise ValueError(
+                "engine='c' needs the C scanner, which is not built (no C compiler at "
+                "install time?): use engine='auto' or 'arrow'"
+            )
+        self._c = engine in ("auto", "c") and BUILT
+        self._arrow = engine != "careful"
+        self._max_line = max_line
+
+    def __call__(self, block: memoryview) -> Parsed:
+        if not len(block):
+            return Parsed(block, 0, [])
+        if self._c and (scanned := scan(block, self._max_line)) is not None:
+            return scanned
+        lines = LineIndex.of(block)
+        n_lines = len(lines.ends)
+        too_long = lines.first_longer_than(self._max_line)
+        if too_long is not None:
+            return Parsed(block, n_lines, too_long=too_long)
+        if self._arrow:
+            try:
+                return Parsed(block, n_lines, read_block(block, lines))
+            except BadBlock:
+                pass
+        return Parsed(block, n_lines)
+
+
+class Parsers:
+    """Parses blocks in worker threads, in parallel; results come back in order.
+
+    Arrow's JSON reader, the C scanner and numpy release the GIL, so the
+    workers use every core while the main thread stores results and the
+    reader thread gunzips. At most ``2 * workers`` blocks are in flight; on
+    exit (also on an error) the pending ones are cancelled and the workers joined.
+    """
+
+    def __init__(self) -> None:
+        self._workers = max(1, min(_MAX_PARSERS, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="fouryousee-parser")
+
+    def __enter__(self) -> Parsers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(
+        self, blocks: Iterator[tuple[memoryview, int]], parse: Callable[[memoryview], Parsed]
+    ) -> Iterator[tuple[Parsed, int]]:
+        """``(parse(block), n)`` for each ``(block, n)``, in order."""
+        in_flight: deque[tuple[Future[Parsed], int]] = deque()
+        for block, n_source in blocks:
+            in_flight.append((self._pool.submit(parse, block), n_source))
+            if len(in_flight) >= 2 * self._workers:
+                future, n = in_flight.popleft()
+                yield future.result(), n
+        while in_flight:
+            future, n = in_flight.popleft()
+            yield future.result(), n

@@ -1,0 +1,344 @@
+"""From the source to blocks of whole lines: open, read and gunzip in a thread, cut.
+
+Small pieces on a stream, each with ``decode()`` and ``flush()`` (as httpx's
+decoders)::
+
+    reader thread:  source.read() -> GzipDecoder | IdentityDecoder -> size ceiling
+                    --bounded queue-->
+    main thread:    BomStripper -> StartCheck -> LineBlocks -> (block, n_source_bytes)
+
+Tests may set :data:`BLOCK_SIZE` and :data:`PIECE_SIZE` small (they are read
+at each call) to put block and piece boundaries everywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, Protocol, cast
+
+from isal import isal_zlib
+
+from fouryousee_data.errors import CorruptReportError
+from fouryousee_data.parse._block import JSON_WS, excerpt
+
+__all__ = [
+    "BLOCK_SIZE",
+    "PIECE_SIZE",
+    "BomStripper",
+    "GzipDecoder",
+    "IdentityDecoder",
+    "LineBlocks",
+    "Readable",
+    "Reader",
+    "Source",
+    "StartCheck",
+    "blocks",
+    "opened",
+]
+
+
+class Readable(Protocol):
+    """A binary file object: ``read(n)`` gives at most ``n`` bytes, ``b""`` at the end."""
+
+    def read(self, size: int, /) -> object: ...  # checked to be bytes when read
+
+
+#: What ``read_table`` accepts as a source.
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | Readable
+
+#: Decompressed bytes parsed at once. Small blocks keep the transient memory
+#: small and in cache; Arrow's per-call overhead is still negligible at 1 MiB.
+BLOCK_SIZE = 1024 * 1024
+#: Most decompressed bytes produced per decompress() call.
+PIECE_SIZE = 256 * 1024
+
+_READ_SIZE = 256 * 1024  # bytes asked from the source per read()
+_QUEUE_ITEMS = 4  # pieces in flight between the reader thread and the parser
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+# isal's stub declares ``error`` as an instance, not the exception class it is.
+_InflateError = cast("type[Exception]", isal_zlib.error)
+
+
+@contextmanager
+def opened(source: Source) -> Iterator[Readable]:
+    """The source as a binary file object (opened and closed here for a path)."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as f:
+            yield f
+    elif isinstance(source, bytes | bytearray | memoryview):
+        yield io.BytesIO(source)
+    elif callable(getattr(source, "read", None)):
+        yield source
+    else:
+        raise ValueError(
+            f"source must be a path, bytes or a binary file object, got {type(source).__name__}"
+        )
+
+
+# --------------------------------------------------------------------------- bytes -> text
+
+
+class Decoder(Protocol):
+    """Source bytes in, NDJSON text pieces out."""
+
+    def decode(self, data: bytes) -> Iterator[bytes]: ...
+
+    def flush(self) -> Iterator[bytes]: ...
+
+
+class IdentityDecoder:
+    """Plain NDJSON: the bytes are the text."""
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        yield data
+
+    def flush(self) -> Iterator[bytes]:
+        yield from ()
+
+
+class GzipDecoder:
+    """Gunzip (ISA-L), member after member, at most :data:`PIECE_SIZE` bytes per piece.
+
+    A truncated stream, a corrupt one or bytes after its end that do not start
+    another member raise :class:`CorruptReportError`.
+    """
+
+    def __init__(self) -> None:
+        self._inflater = isal_zlib.decompressobj(31)
+        self._between = b""  # bytes after a member's end, too few to tell a next member
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        data, self._between = self._between + data, b""
+        while data:
+            if self._inflater.eof:  # a member ended: another one must start here
+                if len(data) < len(_GZIP_MAGIC):
+                    self._between = data
+                    return
+                if data[:2] != _GZIP_MAGIC:
+                    raise CorruptReportError("unexpected bytes after the end of the gzip stream")
+                self._inflater = isal_zlib.decompressobj(31)
+            try:
+                piece = self._inflater.decompress(data, PIECE_SIZE)
+            except _InflateError as exc:
+                raise CorruptReportError(f"the gzip stream is corrupt ({exc})") from exc
+            data = self._inflater.unconsumed_tail
+            if piece:
+                yield piece
+            if self._inflater.eof:
+                data = self._inflater.unused_data + data
+
+    def flush(self) -> Iterator[bytes]:
+        if self._between:
+            raise CorruptReportError("unexpected bytes after the end of the gzip stream")
+        if not self._inflater.eof:
+            raise CorruptReportError("the gzip stream is truncated (the download was cut short?)")
+        yield from ()
+
+
+class _Stopped(Exception):
+    """The consumer went away: the reader thread ends quietly."""
+
+
+class Reader:
+    """Reads and decodes the source in a thread; iterating gives NDJSON text pieces.
+
+    Iterating gives ``(piece, n_source_bytes)``. Errors of the thread (the
+    source's own, unchanged, or :class:`CorruptReportError`) are re-raised in
+    the consumer. On exit the thread is always stopped and joined.
+    """
+
+    def __init__(self, fileobj: Readable, max_decompressed: int) -> None:
+        self._file = fileobj
+        self._max = max_decompressed
+        self._total = 0  # decompressed bytes so far
+        self._n_read = 0  # source bytes read, not yet reported
+        self._queue: queue.Queue[tuple[str, Any, int]] = queue.Queue(_QUEUE_ITEMS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fouryousee-reader", daemon=True)
+
+    def __enter__(self) -> Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            with suppress(queue.Empty):  # unblock a put() waiting for room
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        while True:
+            kind, value, n_source = self._queue.get()
+            if kind == "error":
+                raise value
+            if kind == "end":
+                if n_source:
+                    yield b"", n_source
+                return
+            yield value, n_source
+
+    # -- the thread
+
+    def _run(self) -> None:
+        try:
+            self._produce()
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer, which raises it
+            with suppress(_Stopped):
+                self._put("error", exc, 0)
+
+    def _produce(self) -> None:
+        data = self._head()
+        decoder: Decoder = GzipDecoder() if data[:2] == _GZIP_MAGIC else IdentityDecoder()
+        while data:
+            for piece in decoder.decode(data):
+                self._put_text(piece)
+            data = self._read()
+        for piece in decoder.flush():
+            self._put_text(piece)
+        self._put("end", None, self._n_read)
+
+    def _head(self) -> bytes:
+        """At least the 2 bytes that tell gzip from text (fewer only at the end)."""
+        head = b""
+        while len(head) < len(_GZIP_MAGIC):
+            data = self._read()
+            if not data:
+                break
+            head += data
+        return head
+
+    def _read(self) -> bytes:
+        data = self._file.read(_READ_SIZE)
+        if not isinstance(data, bytes | bytearray):
+            raise ValueError("source must be opened in binary mode (read() returned text)")
+        self._n_read += len(data)
+        return bytes(data)
+
+    def _put_text(self, piece: bytes) -> None:
+        self._total += len(piece)
+        if self._total > self._max:
+            raise CorruptReportError(
+                f"the report decompresses to more than {self._max:,} bytes "
+                "(max_decompressed_bytes): refusing a possible gzip bomb"
+            )
+        n_read, self._n_read = self._n_read, 0
+        self._put("data", piece, n_read)
+
+    def _put(self, kind: str, value: Any, n_source: int) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put((kind, value, n_source), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+
+# --------------------------------------------------------------------------- text -> blocks
+
+
+class BomStripper:
+    """Drops a UTF-8 byte order mark at the start of the text, even split over pieces."""
+
+    def __init__(self) -> None:
+        self._head: bytes | None = b""  # None once past the start
+
+    def decode(self, text: bytes) -> bytes:
+        if self._head is None:
+            return text
+        text = self._head + text
+        if len(text) < len(_BOM) and _BOM.startswith(text):
+            self._head = text  # maybe a BOM still: wait for more
+            return b""
+        self._head = None
+        return text.removeprefix(_BOM)
+
+    def flush(self) -> bytes:
+        head, self._head = self._head or b"", None
+        return head  # the start of a BOM only: text, for StartCheck to refuse
+
+
+class StartCheck:
+    """Refuses a body whose first non-blank byte is not ``{`` (an HTML or XML error page)."""
+
+    def __init__(self) -> None:
+        self._seen = False  # a non-blank byte
+
+    def decode(self, text: bytes) -> bytes:
+        if not self._seen:
+            start = text.lstrip(JSON_WS)
+            if start and start[:1] != b"{":
+                raise CorruptReportError(
+                    f"the report is not NDJSON: it starts with {excerpt(start)!r} "
+                    "(an HTML or XML error page?)"
+                )
+            self._seen = bool(start)
+        return text
+
+
+class LineBlocks:
+    """Cuts the text into blocks of whole lines, each ending with ``\\n``.
+
+    ``decode()`` gives a block once about ``block_size`` bytes are pending (or
+    None); ``flush()`` the rest, with a final ``\\n`` added if missing. A line
+    still unfinished after ``max_line`` bytes raises :class:`CorruptReportError`.
+    """
+
+    def __init__(self, max_line: int, block_size: int) -> None:
+        self._max_line = max_line
+        self._block_size = block_size
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._threshold = block_size  # grows while one line is longer than a block
+
+    def decode(self, text: bytes) -> memoryview | None:
+        self._pending.append(text)
+        self._size += len(text)
+        if self._size < self._threshold:
+            return None
+        data = b"".join(self._pending)
+        cut = data.rfind(b"\n") + 1
+        if len(data) - cut > self._max_line:
+            raise CorruptReportError(
+                f"a line is longer than {self._max_line:,} bytes (max_line_bytes)"
+            )
+        self._pending = [data[cut:]]
+        self._size = len(data) - cut
+        self._threshold = self._size + self._block_size
+        return memoryview(data)[:cut] if cut else None
+
+    def flush(self) -> memoryview:
+        data = b"".join(self._pending)
+        self._pending, self._size = [], 0
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        return memoryview(data)
+
+
+def blocks(pieces: Iterable[tuple[bytes, int]], max_line: int) -> Iterator[tuple[memoryview, int]]:
+    """The text pieces as ``(block, n_source_bytes)``: whole lines, source bytes since the last.
+
+    The last block may be empty when source bytes are left to report.
+    """
+    bom, start, cutter = BomStripper(), StartCheck(), LineBlocks(max_line, BLOCK_SIZE)
+    n_source = 0
+    for piece, n in pieces:
+        n_source += n
+        block = cutter.decode(start.decode(bom.decode(piece)))
+        if block is not None:
+            yield block, n_source
+            n_source = 0
+    head = cutter.decode(start.decode(bom.flush()))
+    for block in (head, cutter.flush()):
+        if block is not None and (len(block) or n_source):
+            yield block, n_source
+            n_source = 0

@@ -1,0 +1,164 @@
+"""Parsed blocks, in file order, into one table: line numbers, shared dictionaries, slabs.
+
+Only typed rows are kept (``played_at`` seconds, ``int32`` ids and dictionary
+codes: 28 bytes a row), never the decompressed text nor a table of strings,
+so memory is bounded by the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from fouryousee_data import schema
+from fouryousee_data.errors import CorruptReportError
+from fouryousee_data.parse._block import STORE_TYPES, STRING_COLUMNS, Columns, Parsed
+from fouryousee_data.parse._careful import parse_lines
+
+__all__ = ["Dictionary", "Slabs", "TableBuilder"]
+
+log = logging.getLogger("fouryousee_data.parse")
+
+#: Rows per slab of the result (virtual memory only until written): see Slabs.
+SLAB_ROWS = 8 * 1024 * 1024
+
+
+class TableBuilder:
+    """Takes each parsed block at once, in file order; builds the table at the end.
+
+    A block the engines declined is parsed here by the careful path, which
+    needs the number of its first line.
+    """
+
+    def __init__(self, max_line: int) -> None:
+        self._max_line = max_line
+        self._lines = 0  # lines before the current block
+        self._store = Slabs()
+        self._dicts = {name: Dictionary() for name in STRING_COLUMNS}
+
+    def add(self, parsed: Parsed) -> int:
+        """Store a parsed block, in file order; returns its number of rows."""
+        if parsed.too_long is not None:
+            raise CorruptReportError(
+                f"line {self._lines + parsed.too_long + 1} is longer than "
+                f"{self._max_line:,} bytes (max_line_bytes)"
+            )
+        batches = parsed.columns
+        if batches is None:  # name the first bad line, or vouch for the block
+            log.debug("lines %d+: parsed line by line", self._lines + 1)
+            batches = [parse_lines(parsed.block, self._lines + 1)]
+        self._lines += parsed.n_lines
+        return sum(self._store.append(self._encoded(columns)) for columns in batches)
+
+    def _encoded(self, columns: Columns) -> Columns:
+        for name, dictionary in self._dicts.items():
+            columns[name] = dictionary.encode(columns[name])
+        return columns
+
+    def table(self) -> pa.Table:
+        """The result in PLAYLOG_SCHEMA (Arrow wraps the numpy columns, no copy)."""
+        columns = self._store.finish()
+        arrays = []
+        for field in schema.PLAYLOG_SCHEMA:
+            values = columns.pop(field.name)
+            if field.name in self._dicts:
+                arrays.append(self._dicts[field.name].array(values))
+            else:
+                arrays.append(pa.array(values).view(field.type))
+        return pa.Table.from_arrays(arrays, schema=schema.PLAYLOG_SCHEMA)
+
+    def frame(self, tz: str | None) -> pd.DataFrame:
+        """The playlog DataFrame, its numeric columns the parsed arrays themselves."""
+        columns: dict[str, Any] = self._store.finish()
+        columns["played_at"] = columns["played_at"].view(f"datetime64[{schema.TIME_UNIT}]")
+        for name, dictionary in self._dicts.items():
+            columns[name] = dictionary.categorical(columns[name])
+        df = pd.DataFrame({name: columns.pop(name) for name in schema.COLUMNS}, copy=False)
+        if tz:
+            df["played_at"] = schema.localize(df["played_at"], tz)
+        return df
+
+
+class Slabs:
+    """Typed columns that grow in place in large, lazily committed numpy slabs.
+
+    A slab is an anonymous memory mapping per column: the kernel commits a
+    page only when a row is written, so a slab costs the memory of its rows,
+    not of its capacity. Keeping the result out of the heap where
+    the blocks come and go avoids fragmentation (measured: ~1.5x the frame
+    of extra peak RSS with many small chunks). Up to :data:`SLAB_ROWS` rows the
+    result is the slab itself: no concatenation at the end.
+    """
+
+    def __init__(self) -> None:
+        self._slabs: list[dict[str, np.ndarray]] = []
+        self._fill = SLAB_ROWS  # rows used in the last slab
+
+    def append(self, columns: dict[str, np.ndarray]) -> int:
+        """Copy a block's columns in; returns its number of rows."""
+        n = len(columns["played_at"])
+        done = 0
+        while done < n:
+            if self._fill == SLAB_ROWS:
+                self._slabs.append({k: _lazy_empty(SLAB_ROWS, t) for k, t in STORE_TYPES.items()})
+                self._fill = 0
+            take = min(n - done, SLAB_ROWS - self._fill)
+            for name, slab in self._slabs[-1].items():
+                slab[self._fill : self._fill + take] = columns[name][done : done + take]
+            self._fill += take
+            done += take
+        return n
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The rows so far, one array per column (the slabs are handed over)."""
+        if not self._slabs:
+            return {name: np.empty(0, t) for name, t in STORE_TYPES.items()}
+        sizes = [SLAB_ROWS] * (len(self._slabs) - 1) + [self._fill]
+        slabs, self._slabs = self._slabs, []
+        columns = {}
+        for name in STORE_TYPES:
+            parts = [slab.pop(name)[:size] for slab, size in zip(slabs, sizes, strict=True)]
+            columns[name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            del parts
+        return columns
+
+
+def _lazy_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
+    """``np.empty(n, dtype)`` in its own anonymous mapping, committed page by page.
+
+    Not ``np.empty``: numpy asks for transparent huge pages on large arrays,
+    which commits memory 2 MiB at a time per column.
+    """
+    return np.frombuffer(mmap.mmap(-1, max(n, 1) * dtype.itemsize), dtype, n)
+
+
+class Dictionary:
+    """One growing dictionary for a column: every block's codes index into it."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+
+    def encode(self, encoded: tuple[list[str], np.ndarray]) -> np.ndarray:
+        """A block's (values, codes with -1 for null) -> codes of this dictionary."""
+        values, codes = encoded
+        remap = [self._codes.setdefault(v, len(self._codes)) for v in values]
+        remap.append(-1)  # codes of -1 (null) pick this last entry
+        return np.array(remap, np.int32)[codes]
+
+    def categorical(self, codes: npt.NDArray[np.int32]) -> pd.Categorical[str]:
+        """The codes (-1 for null) as a pandas Categorical over this dictionary."""
+        return pd.Categorical.from_codes(codes, categories=pd.Index(list(self._codes)))
+
+    def array(self, codes: np.ndarray) -> pa.DictionaryArray:
+        """The codes (-1 for null) as a DictionaryArray over this dictionary."""
+        valid = codes >= 0
+        bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+        indices = pa.Array.from_buffers(pa.int32(), len(codes), [bitmap, pa.py_buffer(codes)])
+        dictionary = pa.array(list(self._codes), pa.string())
+        return pa.DictionaryArray.from_arrays(indices, dictionary)
