@@ -3,15 +3,19 @@
 Every function is pure: a playlog frame (SPEC section 3) in, a new frame out.
 The modules, from the bottom up (each imports only the ones above it)::
 
-    _kernel       the counting kernel: played_at as ints, dense id codes, time buckets,
-                  zero-filled tallies over ids x periods (private module, public names)
+    _kernel       the frame as integers: played_at as int64 (Times), start/end bounds,
+                  dense id codes (Codes), ids= lists, row chunks
+    _tally        zero-filled counting over ids x time buckets (Axis, Grid, tally)
     names         enrich: player/media names, groups, durations next to the ids
     counts        per_player, per_media, per_player_media, hour_weekday, airtime
     health        gaps and uptime inside opening hours (timeline: both from one scan)
+    _charts       matplotlib helpers shared with plot (no backend picked at import)
     audit_report  summary, to_excel, to_pdf of an audit; the compliance chart
     audit         read_contract, compliance (re-exports summary, to_excel, to_pdf)
 
-Everything below is re-exported here and at the top level (``fy.per_player``...).
+The underscored modules are private with public names: the seams between the
+others. ``fouryousee_data.plot`` draws on top of this package; nothing here
+imports it. The names below are re-exported at the top level (``fy.per_player``...).
 """
 
 from fouryousee_data.analysis._kernel import IdList
