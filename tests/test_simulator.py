@@ -102,7 +102,9 @@ def test_unknown_report_is_404_with_the_documented_message(simulator: Simulator)
 
 
 def test_list_reports_paginates_newest_first(make_simulator: Callable[..., Simulator]) -> None:
-    sim = make_simulator(page_size=2)
+    # The reports stay "waiting" while the pages are read twice: a report that becomes
+    # ready between two reads changes its status and gets a fresh presigned url per GET.
+    sim = make_simulator(page_size=2, report_delay=3600)
     assert get(sim, "reports").json() == {"totalPages": 1, "results": []}
     ids = [create(sim)["id"] for _ in range(5)]
     pages = [get(sim, "reports", params={"page": n}).json() for n in (1, 2, 3, 4)]
