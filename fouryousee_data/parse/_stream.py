@@ -1,7 +1,7 @@
 """From the source to blocks of whole lines: open, read and gunzip in a thread, cut.
 
-Small pieces on a stream, each with ``decode()`` and ``flush()`` (as httpx's
-decoders)::
+Small pieces on a stream, each with ``decode()`` (and ``flush()`` where it
+holds bytes back), as httpx's decoders::
 
     reader thread:  source.read() -> GzipDecoder | IdentityDecoder -> size ceiling
                     --bounded queue-->
