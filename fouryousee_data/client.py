@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 import pandas as pd
 import pyarrow as pa
 import requests
+import urllib3
 
 from fouryousee_data import _config, filters
 from fouryousee_data.api import API
@@ -117,12 +120,14 @@ class Client:
         store_session.max_redirects = 5
         owned = (store_session,) if session is not None else (store_session, api_session)
         self._finalizer = weakref.finalize(self, _close_all, owned)
-        seams: dict[str, Any] = {"timeout": self.timeout, "retry": self.retry}
-        seams |= {"clock": clock, "sleep": sleep}
-        self._api = API(
-            self.base_url, secret, Transport(api_session, follow_redirects=False, **seams)
+        self._clock: Callable[[], float] = clock or time.monotonic
+        self._sleep: Callable[[float], None] = sleep or time.sleep
+        transport = partial(
+            Transport, timeout=self.timeout, retry=self.retry, clock=self._clock, sleep=self._sleep
         )
-        self._store = Transport(store_session, follow_redirects=True, **seams)
+        # the token must never follow a redirect elsewhere; the store's presigned URLs may
+        self._api = API(self.base_url, secret, transport(api_session, follow_redirects=False))
+        self._store = transport(store_session, follow_redirects=True)
         install_log_redaction()
 
     def __repr__(self) -> str:
@@ -281,7 +286,7 @@ class Client:
             if remaining <= 0:
                 break
             log.debug("report %s is %s; next poll in %.1f s", rid, current.status, interval)
-            self._api.transport.sleep(min(interval, remaining))
+            self._sleep(min(interval, remaining))
             interval = min(interval * 1.5, max_poll_interval)
         raise ReportTimeoutError(
             rid, f"report {rid} was not ready after {timeout:g} s (wait_for_report timeout=)"
@@ -352,7 +357,7 @@ class Client:
         """
         return medias_frame(list(self._api.pages("medias")))
 
-    # -- HTTP ------------------------------------------------------------------
+    # -- inside: the report to download, the POST never blindly repeated ------
 
     def _ready(self, report: Report | int) -> Report:
         """A ``success`` report to download (refreshed when given an id or a stale object)."""
@@ -384,7 +389,7 @@ class Client:
                 if found is not None:
                     return found
             if not retry:
-                raise self._post_error(outcome, budget.failures)
+                self._raise_post_failure(outcome, budget.failures)
 
     def _post_report(self, body: dict[str, Any]) -> Report | _Failure:
         """The created report, or why one try of ``POST reports`` failed."""
@@ -400,16 +405,13 @@ class Client:
         retryable = status in RETRY_STATUSES
         return _Failure(f"HTTP {status}", status != 429, retryable, response=response)
 
-    def _post_error(self, failure: _Failure, attempts: int) -> Exception:
+    def _raise_post_failure(self, failure: _Failure, attempts: int) -> NoReturn:
+        """Raise the error of the last failed ``POST reports``: its status, or no answer."""
         if failure.response is not None:
-            try:
-                self._api.json_or_raise(failure.response, "POST reports")
-            except APIError as exc:
-                return exc
+            self._api.json_or_raise(failure.response, "POST reports")  # raises: not a 2xx
         assert failure.exc is not None
         error = self._api.unreachable("POST reports", attempts, failure.exc)
-        error.__cause__ = scrub_exception(failure.exc)
-        return error
+        raise error from scrub_exception(failure.exc)
 
     def _recent_report(self, filt: dict[str, Any], started: float, why: str) -> Report | None:
         """The newest non-failed report with this filter created since ``started`` (or a bit
@@ -427,9 +429,6 @@ class Client:
                 log.info("POST reports failed (%s) but created report %s", why, report.id)
                 return report
         return None
-
-    def _clock(self) -> float:
-        return self._api.transport.clock()
 
 
 @dataclass
@@ -486,7 +485,5 @@ def _surely_not_sent(exc: BaseException) -> bool:
     """True when the request cannot have reached the server (it was never connected)."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
-    import urllib3
-
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
