@@ -61,9 +61,9 @@ def imported_modules(node: ast.Import | ast.ImportFrom) -> set[str]:
     if isinstance(node, ast.Import):
         return {alias.name for alias in node.names if alias.name in MODULES}
     base = node.module or ""
-    out = {base} if base in MODULES else set()
-    out |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES}
-    return out
+    submodules = {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES}
+    names_from_base = len(submodules) < len(node.names)  # `from pkg import submodule` is not
+    return submodules | ({base} if base in MODULES and names_from_base else set())
 
 
 def graph() -> dict[str, set[str]]:
