@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,15 @@ def test_every_engine_gives_the_same_frame(engine: Engine) -> None:
     df = read_playlogs(data, engine=engine)
     pd.testing.assert_frame_equal(df, read_playlogs(data, engine="careful"))
     pd.testing.assert_frame_equal(df, read_playlogs(data))
+
+
+def test_engine_careful_takes_every_block_line_by_line(caplog: pytest.LogCaptureFixture) -> None:
+    data = lines(line(), line(playerId=5))
+    with caplog.at_level(logging.DEBUG, logger="fouryousee_data.parse"):
+        read_table(data)
+        assert "line by line" not in caplog.text  # a fast engine vouched for the block
+        read_table(data, engine="careful")
+    assert "lines 1+: parsed line by line" in caplog.text
 
 
 def test_an_unknown_engine_is_a_value_error() -> None:

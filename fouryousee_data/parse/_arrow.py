@@ -21,11 +21,11 @@ from fouryousee_data import schema
 from fouryousee_data.parse._block import RAW_SCHEMA, STRING_COLUMNS, BadBlock, Columns, LineIndex
 from fouryousee_data.timerange import is_iso_date
 
-__all__ = ["POOL", "convert", "read_block"]
+__all__ = ["convert", "read_block"]
 
 # Arrow allocations of the parser come from malloc: mimalloc (Arrow's default)
 # keeps freed blocks cached per thread, which cost ~2x the frame in peak RSS here.
-POOL = pa.system_memory_pool()
+_POOL = pa.system_memory_pool()
 
 _PARSE_OPTIONS = pj.ParseOptions(explicit_schema=RAW_SCHEMA, unexpected_field_behavior="ignore")
 # One thread per block: the blocks themselves are parsed in parallel (_engine.Parsers).
@@ -43,7 +43,7 @@ def read_block(block: memoryview, lines: LineIndex) -> list[Columns]:
             pa.BufferReader(pa.py_buffer(block)),
             read_options=_READ_OPTIONS,
             parse_options=_PARSE_OPTIONS,
-            memory_pool=POOL,
+            memory_pool=_POOL,
         )
     except pa.ArrowInvalid as exc:
         raise BadBlock from exc
@@ -86,7 +86,7 @@ def convert(batch: pa.RecordBatch) -> Columns:
 
 def _encode(values: pa.BinaryArray) -> tuple[list[str], np.ndarray]:
     """(distinct values as text, int32 codes with -1 for null); BadBlock unless UTF-8."""
-    encoded = pc.dictionary_encode(values, memory_pool=POOL)
+    encoded = pc.dictionary_encode(values, memory_pool=_POOL)
     try:  # Arrow's JSON reader does not validate UTF-8
         text = [value.decode("utf-8") for value in encoded.dictionary.to_pylist()]
     except UnicodeDecodeError as exc:

@@ -26,7 +26,7 @@ __all__ = ["Dictionary", "Slabs", "TableBuilder"]
 log = logging.getLogger("fouryousee_data.parse")
 
 #: Rows per slab of the result (virtual memory only until written): see Slabs.
-SLAB_ROWS = 8 * 1024 * 1024
+_SLAB_ROWS = 8 * 1024 * 1024
 
 
 class TableBuilder:
@@ -92,23 +92,23 @@ class Slabs:
     page only when a row is written, so a slab costs the memory of its rows,
     not of its capacity. Keeping the result out of the heap where
     the blocks come and go avoids fragmentation (measured: ~1.5x the frame
-    of extra peak RSS with many small chunks). Up to :data:`SLAB_ROWS` rows the
+    of extra peak RSS with many small chunks). Up to ``_SLAB_ROWS`` rows the
     result is the slab itself: no concatenation at the end.
     """
 
     def __init__(self) -> None:
         self._slabs: list[dict[str, np.ndarray]] = []
-        self._fill = SLAB_ROWS  # rows used in the last slab
+        self._fill = _SLAB_ROWS  # rows used in the last slab
 
     def append(self, columns: dict[str, np.ndarray]) -> int:
         """Copy a block's columns in; returns its number of rows."""
         n = len(columns["played_at"])
         done = 0
         while done < n:
-            if self._fill == SLAB_ROWS:
-                self._slabs.append({k: _lazy_empty(SLAB_ROWS, t) for k, t in STORE_TYPES.items()})
+            if self._fill == _SLAB_ROWS:
+                self._slabs.append({k: _lazy_empty(_SLAB_ROWS, t) for k, t in STORE_TYPES.items()})
                 self._fill = 0
-            take = min(n - done, SLAB_ROWS - self._fill)
+            take = min(n - done, _SLAB_ROWS - self._fill)
             for name, slab in self._slabs[-1].items():
                 slab[self._fill : self._fill + take] = columns[name][done : done + take]
             self._fill += take
@@ -119,7 +119,7 @@ class Slabs:
         """The rows so far, one array per column (the slabs are handed over)."""
         if not self._slabs:
             return {name: np.empty(0, t) for name, t in STORE_TYPES.items()}
-        sizes = [SLAB_ROWS] * (len(self._slabs) - 1) + [self._fill]
+        sizes = [_SLAB_ROWS] * (len(self._slabs) - 1) + [self._fill]
         slabs, self._slabs = self._slabs, []
         columns = {}
         for name in STORE_TYPES:
