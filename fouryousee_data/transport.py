@@ -306,6 +306,7 @@ class Transport:
             **options,
         )
         self._note_server_time(response)
+        log.debug("%s %s -> %s", method, redact(url), response.status_code)
         return response
 
     def get(
