@@ -14,12 +14,6 @@ API's conventions (token header, errors, pages) are :class:`~fouryousee_data.api
 A POST that failed ambiguously (timeout, reset, 5xx: the server may have created
 the report) is followed by a look for a report with the identical filter
 created moments ago before posting again, with the same policy's delays.
-
-The retry loop is written out rather than delegated to urllib3's ``Retry``:
-its ``parse_retry_after`` raises on a garbage header instead of falling back to
-backoff, it measures an HTTP-date against the local clock (not the server's
-``Date``), it sleeps with ``time.sleep`` (not injectable), it logs retried URLs
-at WARNING, and a POST must not be retried by the transport at all.
 """
 
 from __future__ import annotations

@@ -13,6 +13,12 @@ how long. Both the API (:mod:`fouryousee_data.api`) and the object store
   measured against the response's ``Date``), trusted up to a day, capped at
   ``retry_after_max``; otherwise capped exponential backoff with jitter.
 
+The retry loop is written out here rather than delegated to urllib3's ``Retry``:
+its ``parse_retry_after`` raises on a garbage header instead of falling back to
+backoff, it measures an HTTP-date against the local clock (not the server's
+``Date``), it sleeps with ``time.sleep`` (not injectable), it logs retried URLs
+at WARNING, and a POST must not be retried by the transport at all.
+
 Retry budget: each kind of failure is retried at exactly one layer, so
 retries never multiply. With ``A = attempts``, ``D = download_attempts`` and
 ``R = url_refreshes`` of the :class:`RetryPolicy`:
