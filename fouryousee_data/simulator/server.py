@@ -54,6 +54,7 @@ class Server(ThreadingHTTPServer):
         self.name = name
         self._conns: dict[socket.socket, threading.Thread] = {}
         self._conns_lock = threading.Lock()
+        self._conn_threads: list[threading.Thread] = []
         self._thread: threading.Thread | None = None
         super().__init__(address, handler)
 
@@ -71,6 +72,10 @@ class Server(ThreadingHTTPServer):
         )
         with self._conns_lock:
             self._conns[request] = thread
+            # A thread leaves _conns in shutdown_request, a moment before it ends: stop()
+            # joins every thread still alive, not only those with an open connection.
+            self._conn_threads = [t for t in self._conn_threads if t.is_alive()]
+            self._conn_threads.append(thread)
         thread.start()
 
     def shutdown_request(self, request: Any) -> None:
@@ -100,11 +105,11 @@ class Server(ThreadingHTTPServer):
         if self._thread is not None:
             self._thread.join(timeout)
         with self._conns_lock:
-            conns = list(self._conns.items())
-        for sock, _ in conns:
+            socks, threads = list(self._conns), list(self._conn_threads)
+        for sock in socks:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        for _, thread in conns:
+        for thread in threads:
             thread.join(timeout)
         self.server_close()
 
