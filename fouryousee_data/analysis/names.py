@@ -8,10 +8,13 @@ never drops their plays.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # names only: analysis does not import the HTTP client at run time
+    from fouryousee_data.client import Client
 
 __all__ = ["attach", "enrich", "lookup_table", "media_durations"]
 
@@ -20,7 +23,11 @@ _MEDIA_COLUMNS = {"name": "media_name", "duration_s": "duration_s", "categories"
 
 
 def enrich(
-    df: pd.DataFrame, players: Any = None, medias: Any = None, *, client: Any = None
+    df: pd.DataFrame,
+    players: pd.DataFrame | Client | None = None,
+    medias: pd.DataFrame | Client | None = None,
+    *,
+    client: Client | None = None,
 ) -> pd.DataFrame:
     """Add player and media names (and group, platform, duration, categories) to a frame.
 
@@ -39,10 +46,14 @@ def enrich(
         A ``Client`` used for whichever table is not given (skipped when the
         frame has no such id, e.g. ``per_player`` output has no ``media_id``).
 
-    Added columns (those present in the tables): ``player_name``, ``group_name``,
-    ``platform``, ``player_known``; ``media_name``, ``duration_s``,
-    ``categories`` (a comma-separated string when the table holds lists),
-    ``media_known``. String columns are ``category`` dtype (cheap on big frames).
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``df`` with the columns the tables provide: ``player_name``,
+        ``group_name``, ``platform``, ``player_known``; ``media_name``,
+        ``duration_s``, ``categories`` (a comma-separated string when the table
+        holds lists), ``media_known``. String columns are ``category`` dtype
+        (cheap on big frames).
 
     Examples
     --------
