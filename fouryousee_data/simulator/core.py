@@ -49,7 +49,8 @@ class Simulator:
     report_delay
         Real seconds from creation to ``success``.
     url_ttl
-        Real seconds a presigned file URL stays valid.
+        Seconds a presigned file URL stays valid, on the simulated clock: with a frozen
+        clock (``now=``) a URL expires only when :meth:`advance` moves the clock past it.
     webhook_time_scale
         Multiplies the webhook retry delays (2, 6, 18 minutes).
     now
@@ -124,7 +125,7 @@ class Simulator:
         self._next_id = 5_215_464
         self._requests: list[RequestRecord] = []
         self._faults = FaultSet()
-        self._store = ObjectStore(url_ttl, store_bandwidth)
+        self._store = ObjectStore(url_ttl, store_bandwidth, clock=lambda: self.now().timestamp())
         self._stopping = threading.Event()
         self._servers: list[Server] = []
         self._wake: tuple[socket.socket, socket.socket] | None = None

@@ -18,6 +18,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,18 @@ _CHUNK = 64 * 1024
 @dataclass(frozen=True)
 class _Grant:
     key: str
-    expires: float  #: real time (``time.time()``) after which the URL is expired
+    expires: float  #: simulated time (epoch seconds) after which the URL is expired
     ttl: int
 
 
 class ObjectStore:
     """Objects (report files on disk) and the URLs granted to them."""
 
-    def __init__(self, url_ttl: float, bandwidth: float | None) -> None:
+    def __init__(
+        self, url_ttl: float, bandwidth: float | None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.url_ttl = float(url_ttl)
+        self.clock = clock  #: epoch seconds on the simulator's clock (URL expiry runs on it)
         self.bandwidth = bandwidth
         self.base_url = ""  #: set when the server is bound
         self.mirror_url: str | None = None  #: the other host name a ``redirect`` points to
@@ -64,8 +68,8 @@ class ObjectStore:
             return self._objects.get(key)
 
     def presign(self, key: str) -> str:
-        """A fresh URL for ``key``, valid ``url_ttl`` seconds from now (real time)."""
-        now = time.time()
+        """A fresh URL for ``key``, valid ``url_ttl`` seconds from now (simulated time)."""
+        now = self.clock()
         stamp = dt.datetime.fromtimestamp(now, dt.UTC)
         nonce = secrets.token_hex(8)
         signature = hmac.new(self._secret, f"{key}\n{nonce}".encode(), "sha256").hexdigest()
@@ -133,7 +137,7 @@ class StoreHandler(Handler):
                     "provided.",
                 )
             return
-        if time.time() > grant.expires:
+        if store.clock() > grant.expires:
             self._expired(grant)
             return
         path = store.get(key)
@@ -153,7 +157,7 @@ class StoreHandler(Handler):
         self._error(status, "InternalError", "We encountered an internal error.")
 
     def _expired(self, grant: _Grant) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = self.server.sim.now()
         expires = dt.datetime.fromtimestamp(grant.expires, dt.UTC)
         self._error(
             403,
@@ -168,7 +172,7 @@ class StoreHandler(Handler):
         name = fault.name if fault else None
         options: dict[str, Any] = fault.options if fault else {}
         if name == "expired_url":
-            self._expired(_Grant("", time.time() - 1, max(1, math.ceil(store.url_ttl))))
+            self._expired(_Grant("", store.clock() - 1, max(1, math.ceil(store.url_ttl))))
             return
         if name == "redirect" and store.mirror_url:
             location = store.mirror_url + self.path.lstrip("/")
