@@ -32,6 +32,17 @@ from fouryousee_data.client import Client, RetryPolicy
 from fouryousee_data.schema import localize
 from fouryousee_data.simulator import Simulator
 
+#: The time zone of the test accounts (the simulator's and the inline frames').
+TZ = "America/Sao_Paulo"
+
+#: Four plays over two players, two medias and a day boundary, for inline-frame tests.
+FOUR_PLAYS = [
+    ("2024-01-01 10:00:00", 1, 7),
+    ("2024-01-01 10:30:00", 1, 8),
+    ("2024-01-03 23:59:59", 2, 7),
+    ("2024-01-04 00:00:00", 2, 7),
+]
+
 #: The frozen simulated clock of the ``simulator`` fixture.
 FIXTURE_NOW = dt.datetime(2024, 4, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -40,7 +51,7 @@ SIMULATOR_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "players": 4,
     "medias": 8,
-    "tz": "America/Sao_Paulo",
+    "tz": TZ,
     "plays_per_hour": 12,
     "report_delay": 0.05,
     "webhook_time_scale": 0.001,

@@ -17,19 +17,11 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_index_equal, assert_series_equal
 
 import fouryousee_data as fy
-from conftest import make_playlog_frame
+from conftest import FOUR_PLAYS, TZ, make_playlog_frame
 from fouryousee_data import analysis
 from fouryousee_data.schema import empty_playlogs
 
-TZ = "America/Sao_Paulo"
-
-
-ROWS = [
-    ("2024-01-01 10:00:00", 1, 7),
-    ("2024-01-01 10:30:00", 1, 8),
-    ("2024-01-03 23:59:59", 2, 7),
-    ("2024-01-04 00:00:00", 2, 7),
-]
+ROWS = FOUR_PLAYS
 
 
 def days(*values: str, tz: str | None = None) -> pd.DatetimeIndex:

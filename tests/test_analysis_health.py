@@ -10,10 +10,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import fouryousee_data as fy
-from conftest import make_playlog_frame
+from conftest import TZ, make_playlog_frame
 from fouryousee_data.analysis import health
-
-TZ = "America/Sao_Paulo"
 
 ROWS = [
     ("2024-01-01 08:10:00", 1, 7),

@@ -10,18 +10,11 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import fouryousee_data as fy
-from conftest import make_playlog_frame
+from conftest import FOUR_PLAYS, TZ, make_playlog_frame
 from fouryousee_data import export
 from fouryousee_data._fileio import atomic_write
 
-TZ = "America/Sao_Paulo"
-
-ROWS = [
-    ("2024-01-01 10:00:00", 1, 7),
-    ("2024-01-01 10:30:00", 1, 8),
-    ("2024-01-03 23:59:59", 2, 7),
-    ("2024-01-04 00:00:00", 2, 7),
-]
+ROWS = FOUR_PLAYS
 
 
 def test_parquet_round_trips_playlogs_and_aggregates(tmp_path: Path) -> None:

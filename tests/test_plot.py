@@ -19,10 +19,8 @@ import pytest
 from matplotlib.axes import Axes
 
 import fouryousee_data as fy
-from conftest import make_playlog_frame
+from conftest import TZ, make_playlog_frame
 from fouryousee_data import plot
-
-TZ = "America/Sao_Paulo"
 
 ROWS = [
     ("2024-01-01 08:05:00", 1, 12),
