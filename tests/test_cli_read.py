@@ -61,7 +61,7 @@ def test_read_to_csv_with_tz(report: Path, tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"<html><body>Access Denied</body></html>", "not NDJSON"),
-        (gzip.compress(b'{"date":"2024-03-01"}\n')[:-5], "truncated"),
+        (gzip.compress(b'{"date":"2024-03-01"}\n', mtime=0)[:-5], "truncated"),
         (b'{"date":"2024-03-01","time":"08:00:00","playerId":1,"mediaId":1}\n{"x":1}\n', "line 2"),
     ],
 )
