@@ -82,3 +82,19 @@ def test_the_site_builds_without_warnings(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "cli" / "index.html").is_file()
+
+
+PACKAGE_FILES = sorted(
+    str(p.relative_to(ROOT / "fouryousee_data"))
+    for p in (ROOT / "fouryousee_data").rglob("*.py")
+    if p.name != "__main__.py"
+)
+
+
+@pytest.mark.parametrize("path", PACKAGE_FILES)
+def test_internals_maps_every_module(path: str) -> None:
+    """docs/internals.md names every module by its path (a subpackage by its folder)."""
+    internals = (DOCS / "internals.md").read_text(encoding="utf-8")
+    module = Path(path)
+    name = f"{module.parent}/" if module.name == "__init__.py" and len(module.parts) > 1 else path
+    assert f"`{name}`" in internals, f"{path} is missing from docs/internals.md"
