@@ -20,6 +20,7 @@ fetch → analysis → export)::
     cache/        the Parquet cache: day files, read copies, settle policy, admin
     progress.py   progress bars for fetch (tqdm, terminal or notebook)
     fetch.py      fetch_playlogs: windows, reuse, cache, one sorted frame
+    dataset/      scan_playlogs: the cache as a lazy DuckDB / Dask dataset
     analysis/     counts, names, screen health and the proof-of-play audit
     plot.py       charts (matplotlib) of plays, heatmaps, timelines, compliance
     export.py     Parquet, CSV (Brazilian dialect) and Excel writers
@@ -49,6 +50,7 @@ from fouryousee_data.analysis import (
 )
 from fouryousee_data.cache import cache_info, clear_cache
 from fouryousee_data.client import Client
+from fouryousee_data.dataset import scan_playlogs
 from fouryousee_data.errors import (
     APIError,
     AuthenticationError,
@@ -57,6 +59,7 @@ from fouryousee_data.errors import (
     FouryouseeError,
     InvalidNotificationError,
     InvalidPlaylogError,
+    MissingDaysError,
     NotFoundError,
     RateLimitError,
     ReportFailedError,
@@ -81,6 +84,7 @@ __all__ = [
     "FouryouseeError",
     "InvalidNotificationError",
     "InvalidPlaylogError",
+    "MissingDaysError",
     "NotFoundError",
     "RateLimitError",
     "Report",
@@ -103,5 +107,6 @@ __all__ = [
     "read_playlogs",
     "report_filter",
     "resolve_cache_dir",
+    "scan_playlogs",
     "uptime",
 ]

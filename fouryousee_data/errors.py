@@ -12,8 +12,10 @@
     ├── DownloadError           (object store unreachable / expired and not refreshable)
     ├── CorruptReportError      (not gzip/NDJSON, truncated gzip, size limits exceeded)
     ├── InvalidPlaylogError     (a line that is not a valid playlog; .line_number, .excerpt)
-    └── InvalidNotificationError (a webhook body that is not a report object; also a
-                                  ValueError; .status_code = the HTTP answer, 400/413/422)
+    ├── InvalidNotificationError (a webhook body that is not a report object; also a
+    │                             ValueError; .status_code = the HTTP answer, 400/413/422)
+    └── MissingDaysError        (scan_playlogs(fetch=False) / source=: days not there;
+                                  also a LookupError; .days)
 
 Bad arguments (end before start, a window over 30 days, an unknown ``freq``)
 raise the built-in :class:`ValueError` with a message that names the argument.
@@ -28,6 +30,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from fouryousee_data.report import Report
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "FouryouseeError",
     "InvalidNotificationError",
     "InvalidPlaylogError",
+    "MissingDaysError",
     "NotFoundError",
     "RateLimitError",
     "ReportFailedError",
@@ -130,4 +135,13 @@ class InvalidNotificationError(FouryouseeError, ValueError):
 
     def __init__(self, message: str, status_code: int = 422) -> None:
         self.status_code = status_code
+        super().__init__(message)
+
+
+class MissingDaysError(FouryouseeError, LookupError):
+    """Days of a scan are not in the cache (``fetch=False``) or the published dataset
+    (``source=``); ``days`` lists them (``datetime.date``), the message too."""
+
+    def __init__(self, message: str, days: list[dt.date]) -> None:
+        self.days = days
         super().__init__(message)

@@ -45,7 +45,9 @@ class Query:
     tz: str | None = None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
-    #: False: list the days only (``refresh``), read no rows.
+    #: False: no day serves, the days are only listed (``refresh``).
+    serve: bool = True
+    #: False: the serving days are found, their rows not read (a lazy scan reads them).
     read_rows: bool = True
 
     @classmethod
@@ -58,6 +60,7 @@ class Query:
         tz: str | None = None,
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
+        serve: bool = True,
         read_rows: bool = True,
     ) -> Query:
         """A query from user-facing arguments (ids normalised, ``settle`` parsed)."""
@@ -68,7 +71,8 @@ class Query:
             tz=tz,
             start=start,
             end=end,
-            read_rows=read_rows,
+            serve=serve,
+            read_rows=serve and read_rows,
         )
 
     @property
@@ -78,8 +82,8 @@ class Query:
         return [ALL_SCOPE] if own == ALL_SCOPE else [ALL_SCOPE, own]
 
     def serves(self, entry: CachedDay) -> bool:
-        """Whether the rows of this cached day are read: it is settled."""
-        return self.read_rows and entry.is_settled(self.settle, self.tz)
+        """Whether this cached day serves the read: it is settled."""
+        return self.serve and entry.is_settled(self.settle, self.tz)
 
     def cut(self, table: pa.Table, entry: CachedDay) -> pa.Table:
         """The rows of one cached day that this query keeps."""

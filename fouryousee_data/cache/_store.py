@@ -199,11 +199,14 @@ class PlaylogCache:
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
         serve: bool = True,
+        rows: bool = True,
     ) -> Loaded:
         """Read the cache for ``days``, each file opened once: every valid cached day
         that can serve the filter (``known``), and the rows of the settled ones
         (``served``, ``parts``), restricted to ``[start, end)`` and the ids.
-        ``serve=False`` reads no rows (``refresh``: the days are only listed).
+        ``serve=False`` reads no rows (``refresh``: the days are only listed);
+        ``rows=False`` finds the settled days that serve (``served``) without reading
+        their rows (only each file's footer: a lazy scan reads the rows).
 
         Unusable files are logged and left out (a cache miss).
         """
@@ -214,7 +217,8 @@ class PlaylogCache:
             tz=tz,
             start=start,
             end=end,
-            read_rows=serve,
+            serve=serve,
+            read_rows=rows,
         )
         loaded = Loaded()
         # One day after the other: a day's read copy costs ~0.3 ms, mostly GIL-bound
@@ -234,6 +238,9 @@ class PlaylogCache:
                 found.known.append(opened.entry)
                 if not query.serves(opened.entry):
                     continue
+                if not query.read_rows:
+                    found.served = opened.entry
+                    return found
                 rows = opened.rows()
                 if rows is not None:
                     found.served, found.rows = opened.entry, query.cut(rows, opened.entry)
@@ -297,8 +304,9 @@ def _add(loaded: Loaded, day: dt.date, found: _Day) -> None:
     """Record one day's outcome in ``loaded``."""
     if found.known:
         loaded.known[day] = found.known
-    if found.served is not None and found.rows is not None:
+    if found.served is not None:
         loaded.served[day] = found.served
+    if found.served is not None and found.rows is not None:
         loaded.parts.append((day, found.rows))
         if found.from_parquet:
             loaded.from_parquet.append(day)

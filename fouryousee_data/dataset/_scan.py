@@ -1,0 +1,233 @@
+"""``scan_playlogs``: the cache (or a published dataset) as one lazy engine object."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+
+from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+from fouryousee_data.cache import PlaylogCache, parse_settle
+from fouryousee_data.client import Client
+from fouryousee_data.dataset._engines import ENGINES, dask_frame, duckdb_relation
+from fouryousee_data.dataset._files import Cut, cached_days, published_files
+from fouryousee_data.dataset._fs import locate
+from fouryousee_data.schema import normalize_ids
+from fouryousee_data.timerange import DateLike, resolve_range
+
+if TYPE_CHECKING:
+    import dask.dataframe
+    import duckdb
+
+__all__ = ["Clients", "clients_of", "scan_playlogs"]
+
+log = logging.getLogger("fouryousee_data.dataset")
+
+#: One account's client, or several accounts' (``client=[c1, c2]``).
+Clients = Client | Sequence[Client] | None
+
+
+def scan_playlogs(
+    start: DateLike,
+    end: DateLike,
+    *,
+    player_ids: int | Sequence[int] | None = None,
+    media_ids: int | Sequence[int] | None = None,
+    client: Clients = None,
+    cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
+    source: str | os.PathLike[str] | None = None,
+    engine: Literal["duckdb", "dask"] = "duckdb",
+    fetch: bool = True,
+    settle: str | pd.Timedelta | dt.timedelta = "24h",
+    refresh: bool = False,
+    progress: bool | None = None,
+    tz: str | None = None,
+    connection: duckdb.DuckDBPyConnection | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyRelation | dask.dataframe.DataFrame:
+    """Playlogs of any range as a lazy DuckDB relation or Dask DataFrame.
+
+    The cache is the dataset: the rows stay in its Parquet files until the engine
+    computes something (SQL in DuckDB, out of core; a Dask graph on the active
+    ``distributed`` client). Columns as in the playlog frame (SPEC section 3); the
+    range and ids are cut exactly inside the engine, not to whole files.
+
+    Parameters
+    ----------
+    start, end
+        As in :func:`~fouryousee_data.fetch_playlogs`: a date (or ``"YYYY-MM-DD"``) is a
+        whole day, ``end`` inclusive; a datetime/``Timestamp`` is an instant,
+        ``[start, end)``.
+    player_ids, media_ids
+        Only these players/medias (``None``: all; an empty list is a ``ValueError``).
+    client
+        A :class:`~fouryousee_data.Client`, or a list of them (several accounts: every
+        account's days are scanned; the ``account`` column tells them apart). Default
+        ``Client()`` from the environment. Not used with ``source=``.
+    cache_dir
+        The cache root, as in ``fetch_playlogs`` (``None`` is refused: the cache is the
+        dataset).
+    source
+        A published dataset (:func:`publish_cache`): a folder or a URL such as
+        ``s3://bucket/prefix``. Read instead of the cache; nothing is fetched.
+    engine
+        ``"duckdb"`` (default; a ``duckdb.DuckDBPyRelation``) or ``"dask"`` (a
+        ``dask.dataframe.DataFrame``, ``pip install "fouryousee-data[distributed]"``).
+    fetch
+        ``True``: the days the cache lacks (and provisional ones) are fetched into it
+        first, a day at a time in memory. ``False``: a day not cached is an error
+        (:class:`~fouryousee_data.MissingDaysError` lists them); a cached provisional
+        day is scanned as it is.
+    settle, refresh, progress
+        As in ``fetch_playlogs`` (used when fetching; ``refresh`` needs ``fetch=True``).
+    tz
+        The account's time zone: ``played_at`` becomes an instant (DuckDB
+        ``TIMESTAMPTZ``; a new connection shows it in ``tz``; Dask tz-aware), with the
+        DST rules of ``fetch_playlogs``. Tz-aware ``start``/``end`` need it.
+    connection
+        The DuckDB connection the relation lives on (default: a new in-memory one).
+    storage_options
+        For ``source=`` on an object store: fsspec options (``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``); default: the AWS environment variables.
+
+    Returns
+    -------
+    duckdb.DuckDBPyRelation or dask.dataframe.DataFrame
+        Lazy. Each day's rows in ``played_at`` order; ``.df()``/``.compute()``
+        materialises (DuckDB returns text columns as strings, not categories).
+
+    Raises
+    ------
+    MissingDaysError
+        ``fetch=False`` or ``source=``: days that are not there (all listed).
+    ValueError
+        Bad arguments (as ``fetch_playlogs``; an unknown engine; ``cache_dir=None``).
+
+    Examples
+    --------
+    >>> rel = scan_playlogs("2024-01-01", "2024-12-31")  # doctest: +SKIP
+    >>> rel.aggregate("player_id, count(*) AS plays").df()  # doctest: +SKIP
+    >>> scan_playlogs("2024-01-01", "2024-01-31", engine="spark")
+    Traceback (most recent call last):
+    ...
+    ValueError: engine: expected 'duckdb' or 'dask', got 'spark'
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected 'duckdb' or 'dask', got {engine!r}")
+    cut = Cut(
+        resolve_range(start, end, tz=tz),  # also checks tz
+        _ids(player_ids, "player_ids"),
+        _ids(media_ids, "media_ids"),
+        tz,
+    )
+    settle = parse_settle(settle)
+    if refresh and (source is not None or not fetch):
+        raise ValueError("refresh=True needs fetch=True and no source= (it fetches again)")
+    if source is not None:
+        return _scan_source(source, cut, engine, connection, storage_options)
+    root = resolve_cache_dir(cache_dir)
+    if root is None:
+        raise ValueError("cache_dir: None is not possible here, the cache is the dataset")
+    with _opened(client) as clients:
+        caches = [PlaylogCache(root, c.fingerprint) for c in clients]
+        if fetch:
+            _fill(clients, root, cut, settle=settle, refresh=refresh, progress=progress)
+        paths = [str(e.path) for e in cached_days(caches, cut, settle=settle)]
+    log.info("scan_playlogs: %d day file(s) from %d account(s)", len(paths), len(caches))
+    if engine == "dask":
+        return dask_frame(paths, cut)
+    return duckdb_relation(paths, cut, connection=connection)
+
+
+def _scan_source(
+    source: str | os.PathLike[str],
+    cut: Cut,
+    engine: str,
+    connection: duckdb.DuckDBPyConnection | None,
+    storage_options: dict[str, Any] | None,
+) -> duckdb.DuckDBPyRelation | dask.dataframe.DataFrame:
+    where = locate(source, storage_options)
+    paths = [where.url(p) for p in published_files(where.fs, where.root, cut)]
+    log.info("scan_playlogs: %d day file(s) from %s", len(paths), source)
+    if engine == "dask":
+        return dask_frame(paths, cut, storage_options=where.storage_options)
+    return duckdb_relation(
+        paths, cut, connection=connection, filesystem=None if where.is_local else where.fs
+    )
+
+
+def _fill(
+    clients: Sequence[Client],
+    root: os.PathLike[str],
+    cut: Cut,
+    *,
+    settle: pd.Timedelta,
+    refresh: bool,
+    progress: bool | None,
+) -> None:
+    """Fetch what each account's cache lacks for the cut into the cache."""
+    from fouryousee_data.fetch import fetch_playlogs
+
+    for client in clients:
+        fetch_playlogs(
+            cut.span.start,
+            cut.span.end,
+            player_ids=cut.player_ids or None,
+            media_ids=cut.media_ids or None,
+            client=client,
+            cache_dir=root,
+            refresh=refresh,
+            settle=settle,
+            progress=progress,
+            tz=cut.tz,
+        )
+
+
+def _ids(ids: int | Sequence[int] | None, name: str) -> tuple[int, ...]:
+    """Ids as :func:`~fouryousee_data.schema.normalize_ids`, but an empty list is a
+    ``ValueError`` (it almost always comes from an empty frame; the API reads it as all)."""
+    if ids is not None and not isinstance(ids, int) and not isinstance(ids, str | bytes):
+        ids = list(ids)
+        if not ids:
+            raise ValueError(f"{name}: an empty list selects nothing; pass None for all")
+    return normalize_ids(ids, name)
+
+
+def clients_of(client: Clients) -> list[Client] | None:
+    """``client`` as a list (``None``: the caller makes ``Client()``); a bad value or an
+    empty list is a ``ValueError``.
+
+    Examples
+    --------
+    >>> clients_of(None) is None
+    True
+    >>> clients_of([])
+    Traceback (most recent call last):
+    ...
+    ValueError: client: expected a Client or a non-empty list of them, got []
+    """
+    if client is None:
+        return None
+    items = [client] if isinstance(client, Client) else client
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence) or not items:
+        raise ValueError(f"client: expected a Client or a non-empty list of them, got {client!r}")
+    for item in items:
+        if not isinstance(item, Client):
+            raise ValueError(f"client: expected Client objects, got {type(item).__name__}")
+    return list(items)
+
+
+@contextlib.contextmanager
+def _opened(client: Clients) -> Iterator[list[Client]]:
+    """The clients to use; a default ``Client()`` is closed afterwards."""
+    given = clients_of(client)
+    if given is not None:
+        yield given
+        return
+    with Client() as default:
+        yield [default]
