@@ -4,16 +4,30 @@ On the same generated report (gzip NDJSON, key order varying per line) it
 measures, each in a fresh subprocess:
 
 * ``fouryousee``   ``fouryousee_data.read_playlogs`` (this package);
+* ``polars``       ``polars.read_ndjson`` (typed) on the text gunzipped by ISA-L, then
+                   ``played_at`` and categoricals, a polars frame;
+* ``duckdb``       DuckDB's ``read_json`` (typed columns, ``played_at`` as a timestamp)
+                   into an Arrow table;
 * ``pyarrow-json`` a straightforward ``pyarrow.json.read_json`` + ``to_pandas``;
 * ``pandas``       ``pandas.read_json(lines=True)`` + ``to_datetime``;
 * ``json-loop``    ``json.loads`` line by line into a DataFrame;
-* ``gunzip``       raw decompression with Python's ``gzip`` module (the floor).
+* ``gunzip``       bare decompression with ISA-L (``isal.igzip``, what the parser
+                   uses), one thread: the floor. Every method's time is also
+                   printed as a ratio to it.
+
+``polars`` and ``duckdb`` are benchmark-only dependencies (the ``bench`` extra).
 
 Peak memory is the process's peak RSS (``resource.getrusage`` ``ru_maxrss``)
 minus its RSS after the imports, so it counts what the method itself needed.
-The bar (issue 2): at 1 M rows ``fouryousee`` at least 6x faster than
-``pandas`` with peak extra memory at most 3x the final frame; at 5 M rows at
-least 12x faster.
+The bars: at 1 M rows ``fouryousee`` at least 6x faster than ``pandas`` with
+peak extra memory at most 3x the final frame, at 5 M rows at least 12x
+(issue 2); at 5 M rows at most 1.6x ``gunzip`` with at most 1.5x the frame,
+and with ``--cardinality 65000`` at 1 M rows at most 1.2x the realistic
+file's time and faster than ``polars`` (issue 15).
+
+``--cardinality N`` generates reports with ``N`` distinct IPs per million rows
+(drawn at random per row) instead of one IP per player (400): a network
+with dynamic IPs over a year.
 
 Inputs are generated deterministically (numpy + Arrow string kernels, no
 Python loop per row) under ``benchmarks/_data/`` (gitignored) and reused.
@@ -23,6 +37,8 @@ Usage::
     python benchmarks/bench_parse.py                    # 1 M and 5 M rows, every method
     python benchmarks/bench_parse.py --rows 100000      # a quick proof that it works
     python benchmarks/bench_parse.py --methods fouryousee gunzip --repeat 3
+    python benchmarks/bench_parse.py --rows 1000000 --cardinality 0 65000 \\
+        --methods fouryousee polars gunzip              # realistic vs 65,000 IPs
 """
 
 from __future__ import annotations
@@ -44,21 +60,27 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "_data"
-METHODS = ("fouryousee", "pyarrow-json", "pandas", "json-loop", "gunzip")
+METHODS = ("fouryousee", "polars", "duckdb", "pyarrow-json", "pandas", "json-loop", "gunzip")
 BARS = {1_000_000: (6.0, 3.0), 5_000_000: (12.0, None)}  # rows: (speed-up, memory ratio)
+GUNZIP_BAR = {5_000_000: (1.6, 1.5)}  # rows: (x gunzip, memory ratio) for the realistic file
+CARDINALITY_BAR = 1.2  # x the realistic file's time, at the same number of rows
 _GEN_CHUNK = 500_000
 
 
 # --------------------------------------------------------------------------- the input
 
 
-def report_path(rows: int, seed: int = 0) -> Path:
-    return DATA_DIR / f"report_{rows}_{seed}.ndjson.gz"
+def report_path(rows: int, cardinality: int = 0, seed: int = 0) -> Path:
+    tail = f"_ip{cardinality}" if cardinality else ""
+    return DATA_DIR / f"report_{rows}_{seed}{tail}.ndjson.gz"
 
 
-def generate(rows: int, seed: int = 0) -> Path:
-    """Write (once) a realistic report of ``rows`` lines; returns its path."""
-    path = report_path(rows, seed)
+def generate(rows: int, cardinality: int = 0, seed: int = 0) -> Path:
+    """Write (once) a report of ``rows`` lines; returns its path.
+
+    ``cardinality``: distinct IPs per million rows, drawn per row (0: one IP per player).
+    """
+    path = report_path(rows, cardinality, seed)
     if path.exists():
         return path
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -68,7 +90,7 @@ def generate(rows: int, seed: int = 0) -> Path:
     with open(tmp, "wb") as out:
         writer: threading.Thread | None = None
         for first in range(0, rows, _GEN_CHUNK):
-            text = _lines(first, min(_GEN_CHUNK, rows - first), rows, seed)
+            text = _lines(first, min(_GEN_CHUNK, rows - first), rows, cardinality, seed)
             if writer is not None:
                 writer.join()  # compress chunk k while generating chunk k+1
             writer = threading.Thread(target=lambda t=text: out.write(compressor.compress(t)))
@@ -85,7 +107,7 @@ def generate(rows: int, seed: int = 0) -> Path:
     return path
 
 
-def _lines(first: int, n: int, total: int, seed: int) -> bytes:
+def _lines(first: int, n: int, total: int, cardinality: int, seed: int) -> bytes:
     """Rows first..first+n of the report, as NDJSON bytes (vectorised)."""
     import numpy as np
     import pyarrow as pa
@@ -112,7 +134,13 @@ def _lines(first: int, n: int, total: int, seed: int) -> bytes:
     )
     player_ids = table([f'"playerId":{i}' for i in range(players + 1)])
     media_ids = table([f'"mediaId":{i}' for i in range(medias + 1)])
-    ips = table([f'"ip":"177.{i % 7}.{i % 251}.{(i * 7) % 253}"' for i in range(players + 1)])
+    if cardinality:
+        n_ips = max(1, cardinality * total // 1_000_000)
+        ips = table([f'"ip":"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"' for i in range(n_ips)])
+        ip = rng.integers(0, n_ips, n)
+    else:
+        ips = table([f'"ip":"177.{i % 7}.{i % 251}.{(i * 7) % 253}"' for i in range(players + 1)])
+        ip = player
     kinds = table(['"type":"V"', '"type":"I"', '"type":null'])
     kind = np.where(media % 4 == 0, 1, 0)
     kind[rng.random(n) < 0.01] = 2
@@ -122,7 +150,7 @@ def _lines(first: int, n: int, total: int, seed: int) -> bytes:
         times.take(sec),
         player_ids.take(player),
         media_ids.take(media),
-        ips.take(player),
+        ips.take(ip),
         kinds.take(kind),
     ]
     orders = np.array(list(itertools.permutations(range(7))))[rng.permutation(5040)[:64]]
@@ -142,6 +170,56 @@ def _fouryousee(path: Path) -> Any:
     from fouryousee_data import read_playlogs
 
     return read_playlogs(path)
+
+
+def _polars(path: Path) -> Any:
+    import polars as pl
+    from isal import igzip
+
+    with open(path, "rb") as f:
+        text = igzip.decompress(f.read())
+    schema = {
+        "date": pl.String,
+        "time": pl.String,
+        "playerId": pl.Int32,
+        "mediaId": pl.Int32,
+        "account": pl.String,
+        "type": pl.String,
+        "ip": pl.String,
+    }
+    df = pl.read_ndjson(text, schema=schema)
+    del text
+    return df.select(
+        (pl.col("date") + " " + pl.col("time"))
+        .str.to_datetime("%Y-%m-%d %H:%M:%S")
+        .alias("played_at"),
+        pl.col("account").cast(pl.Categorical),
+        pl.col("playerId").alias("player_id"),
+        pl.col("mediaId").alias("media_id"),
+        pl.col("type").cast(pl.Categorical).alias("media_type"),
+        pl.col("ip").cast(pl.Categorical),
+    )
+
+
+def _duckdb(path: Path) -> Any:
+    import duckdb
+
+    columns = {
+        "date": "VARCHAR",
+        "time": "VARCHAR",
+        "playerId": "INTEGER",
+        "mediaId": "INTEGER",
+        "account": "VARCHAR",
+        "type": "VARCHAR",
+        "ip": "VARCHAR",
+    }
+    with duckdb.connect() as con:
+        return con.execute(
+            "SELECT CAST(date || ' ' || time AS TIMESTAMP) AS played_at, account, "
+            "playerId AS player_id, mediaId AS media_id, type AS media_type, ip "
+            "FROM read_json(?, format = 'newline_delimited', columns = ?)",
+            [str(path), columns],
+        ).to_arrow_table()
 
 
 def _pyarrow_json(path: Path) -> Any:
@@ -171,9 +249,9 @@ def _json_loop(path: Path) -> Any:
 
 
 def _gunzip(path: Path) -> Any:
-    import gzip
+    from isal import igzip
 
-    with gzip.open(path, "rb") as f:
+    with igzip.open(path, "rb") as f:
         while f.read(1 << 20):
             pass
     return None
@@ -181,12 +259,15 @@ def _gunzip(path: Path) -> Any:
 
 RUNNERS = {
     "fouryousee": _fouryousee,
+    "polars": _polars,
+    "duckdb": _duckdb,
     "pyarrow-json": _pyarrow_json,
     "pandas": _pandas,
     "json-loop": _json_loop,
     "gunzip": _gunzip,
 }
 IMPORTS = ("numpy", "pandas", "pyarrow", "pyarrow.json", "pyarrow.compute", "fouryousee_data")
+OWN_IMPORTS = {"polars": ("polars", "isal.igzip"), "duckdb": ("duckdb",), "gunzip": ("isal.igzip",)}
 
 
 def _maxrss() -> int:
@@ -196,7 +277,8 @@ def _maxrss() -> int:
 
 def worker(method: str, path: Path) -> dict[str, Any]:
     """Run one method in this (fresh) process; the measurement as a dict."""
-    for name in IMPORTS:  # the same imports for every method, outside the measurement
+    # the same imports for every method (and the peers' own), outside the measurement
+    for name in IMPORTS + OWN_IMPORTS.get(method, ()):
         importlib.import_module(name)
     gc.collect()
     baseline = _maxrss()
@@ -204,14 +286,24 @@ def worker(method: str, path: Path) -> dict[str, Any]:
     df = RUNNERS[method](path)
     seconds = time.perf_counter() - started
     peak = _maxrss() - baseline
-    frame = int(df.memory_usage(deep=True).sum()) if df is not None else 0
     return {
         "method": method,
         "seconds": seconds,
         "rows": len(df) if df is not None else None,
         "peak_extra": peak,
-        "frame": frame,
+        "frame": _frame_bytes(df),
     }
+
+
+def _frame_bytes(df: Any) -> int:
+    """The result's own memory (pandas, polars or Arrow)."""
+    if df is None:
+        return 0
+    if hasattr(df, "memory_usage"):
+        return int(df.memory_usage(deep=True).sum())
+    if hasattr(df, "estimated_size"):
+        return int(df.estimated_size())
+    return int(df.nbytes)
 
 
 def measure(method: str, path: Path) -> dict[str, Any]:
@@ -227,13 +319,17 @@ def measure(method: str, path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the report
 
 
-def run(rows: int, methods: list[str], repeat: int) -> None:
+def run(rows: int, cardinality: int, methods: list[str], repeat: int) -> dict[str, Any]:
+    """Measure every method on one report; prints a table, returns the results."""
     # In a subprocess: a process inherits its parent's peak RSS across fork+exec,
     # so this one must stay small for the workers' baselines to be right.
-    subprocess.run([sys.executable, __file__, "--generate", str(rows)], check=True)
-    path = report_path(rows)
+    subprocess.run(
+        [sys.executable, __file__, "--generate", str(rows), str(cardinality)], check=True
+    )
+    path = report_path(rows, cardinality)
     size = path.stat().st_size
-    print(f"\n{rows:,} rows, {size / 1e6:.0f} MB gzip ({path.name})")
+    ips = f"{cardinality:,} distinct IPs per million rows" if cardinality else "one IP per player"
+    print(f"\n{rows:,} rows, {ips}, {size / 1e6:.0f} MB gzip ({path.name})")
     results: dict[str, dict[str, Any]] = {}
     for method in methods:
         runs = [measure(method, path) for _ in range(repeat if method != "pandas" else 1)]
@@ -241,40 +337,67 @@ def run(rows: int, methods: list[str], repeat: int) -> None:
         best["peak_extra"] = max(r["peak_extra"] for r in runs)
         results[method] = best
     frame = results.get("fouryousee", {}).get("frame") or 0
-    print(f"{'method':<14}{'seconds':>9}{'rows/s':>13}{'peak extra MB':>15}{'x frame':>9}")
+    floor = results.get("gunzip", {}).get("seconds")
+    print(
+        f"{'method':<14}{'seconds':>9}{'x gunzip':>10}{'rows/s':>13}"
+        f"{'peak extra MB':>15}{'x frame':>9}{'own frame MB':>14}"
+    )
     for method, r in results.items():
         ratio = f"{r['peak_extra'] / frame:.1f}" if frame else "-"
+        to_floor = f"{r['seconds'] / floor:.2f}" if floor else "-"
         print(
-            f"{method:<14}{r['seconds']:>9.2f}{rows / r['seconds']:>13,.0f}"
-            f"{r['peak_extra'] / 1e6:>15,.0f}{ratio:>9}"
+            f"{method:<14}{r['seconds']:>9.2f}{to_floor:>10}{rows / r['seconds']:>13,.0f}"
+            f"{r['peak_extra'] / 1e6:>15,.0f}{ratio:>9}{r['frame'] / 1e6:>14,.0f}"
         )
     if frame:
-        print(f"final frame ({'fouryousee'}): {frame / 1e6:.0f} MB")
-    if "fouryousee" in results and "pandas" in results:
-        ours, theirs = results["fouryousee"], results["pandas"]
-        speedup = theirs["seconds"] / ours["seconds"]
-        ratio = ours["peak_extra"] / frame
+        print(f"final frame (fouryousee): {frame / 1e6:.0f} MB")
+    if "fouryousee" in results:
+        _verdicts(rows, cardinality, results, frame, floor)
+    return results
+
+
+def _verdicts(
+    rows: int, cardinality: int, results: dict[str, Any], frame: int, floor: float | None
+) -> None:
+    ours = results["fouryousee"]
+    if "pandas" in results:
+        speedup = results["pandas"]["seconds"] / ours["seconds"]
         bar_speed, bar_memory = BARS.get(rows, (None, None))
-        verdict = []
-        if bar_speed:
-            verdict.append(f"speed-up {speedup:.1f}x (bar {bar_speed:.0f}x)")
-        else:
-            verdict.append(f"speed-up {speedup:.1f}x")
+        verdict = [f"speed-up {speedup:.1f}x" + (f" (bar {bar_speed:.0f}x)" if bar_speed else "")]
         if bar_memory:
+            ratio = ours["peak_extra"] / frame
             verdict.append(f"peak extra {ratio:.1f}x the frame (bar {bar_memory:.0f}x)")
         print("fouryousee vs pandas: " + ", ".join(verdict))
+    if floor:
+        bar = GUNZIP_BAR.get(rows) if not cardinality else None
+        text = f"fouryousee vs gunzip: {ours['seconds'] / floor:.2f}x"
+        if bar:
+            text += f" (bar {bar[0]}x), peak extra {ours['peak_extra'] / frame:.2f}x the frame"
+            text += f" (bar {bar[1]}x)"
+        print(text)
+    if "polars" in results:
+        ratio = ours["seconds"] / results["polars"]["seconds"]
+        print(f"fouryousee vs polars: {ratio:.2f}x the time (bar for --cardinality: < 1)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument(
+        "--cardinality",
+        type=int,
+        nargs="+",
+        default=[0],
+        metavar="N",
+        help="distinct IPs per million rows (0: one per player, the realistic report)",
+    )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--repeat", type=int, default=1, help="runs per method (best time)")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
-    parser.add_argument("--generate", type=int, metavar="ROWS", help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.generate:
-        generate(args.generate)
+        generate(*args.generate)
         return
     if args.worker:
         method, path = args.worker
@@ -282,7 +405,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; times are wall-clock seconds")
     for rows in args.rows:
-        run(rows, args.methods, args.repeat)
+        seconds = {}
+        for cardinality in args.cardinality:
+            results = run(rows, cardinality, args.methods, args.repeat)
+            if "fouryousee" in results:
+                seconds[cardinality] = results["fouryousee"]["seconds"]
+        if 0 in seconds:
+            for cardinality, took in seconds.items():
+                if cardinality:
+                    print(
+                        f"\n{rows:,} rows: {cardinality:,} IPs per million take "
+                        f"{took / seconds[0]:.2f}x the realistic file's time "
+                        f"(bar {CARDINALITY_BAR}x)"
+                    )
 
 
 if __name__ == "__main__":

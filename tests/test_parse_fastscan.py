@@ -6,6 +6,7 @@ import importlib.util
 import json
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from fouryousee_data.errors import FouryouseeError
 from fouryousee_data.parse import DEFAULT_MAX_LINE, Engine, _stream, read_table
-from fouryousee_data.parse._fast import BUILT, scan
+from fouryousee_data.parse._block import STORE_TYPES
+from fouryousee_data.parse._fast import BUILT, CDictionaries, scan
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -34,8 +36,13 @@ def obj(**changes: str) -> bytes:
 
 
 def vouches(data: bytes, max_line: int = DEFAULT_MAX_LINE) -> bool:
-    """Whether the C scanner takes a block (of whole lines) on its own."""
-    return scan(memoryview(data), max_line) is not None
+    """Whether the C path takes a block (of whole lines) on its own: the scanner
+    reads it and the read's dictionaries take its values (UTF-8 is checked there)."""
+    parsed = scan(memoryview(data), max_line)
+    if parsed is None:
+        return False
+    out = {name: np.empty(parsed.scanned.n_rows, t) for name, t in STORE_TYPES.items()}
+    return CDictionaries().merge(parsed.scanned, 0, out)
 
 
 def outcome(data: bytes, engine: Engine, **kwargs: Any) -> Any:

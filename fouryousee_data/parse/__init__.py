@@ -172,7 +172,7 @@ def _parse(
 ) -> TableBuilder:
     _check_limits(max_decompressed, max_line)
     parse_block = BlockParser(engine, max_line)
-    builder = TableBuilder(max_line)
+    builder = TableBuilder(max_line, parse_block.dictionaries())
     with opened(source) as fileobj, Reader(fileobj, max_decompressed) as reader, Parsers() as pool:
         for parsed, n_source in pool.map(blocks(reader, max_line), parse_block):
             n_rows = builder.add(parsed)

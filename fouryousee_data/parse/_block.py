@@ -9,7 +9,7 @@ engine, down to the careful per-line path, takes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,7 @@ __all__ = [
     "STRING_COLUMNS",
     "BadBlock",
     "Columns",
+    "Dictionaries",
     "LineIndex",
     "Parsed",
     "excerpt",
@@ -76,8 +77,21 @@ class Parsed:
 
     block: memoryview
     n_lines: int
-    columns: list[Columns] | None = None  # None: declined, for the careful path
+    columns: list[Columns] | None = None  # None (and no scanned): for the careful path
     too_long: int | None = None  # 0-based line of the block over max_line_bytes
+    scanned: Any = None  # the C scanner's rows (a _fastscan.Block), merged in C
+
+
+class Dictionaries(Protocol):
+    """One growing dictionary per string column for one read: every block's codes index into it."""
+
+    def encode(self, name: str, values: list[str], codes: np.ndarray) -> np.ndarray:
+        """A block's (values, codes with -1 for null) -> codes of this dictionary."""
+        ...
+
+    def values(self, name: str) -> list[str]:
+        """The column's dictionary, in code order."""
+        ...
 
 
 @dataclass

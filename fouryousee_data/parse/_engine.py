@@ -21,8 +21,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal, get_args
 
 from fouryousee_data.parse._arrow import read_block
-from fouryousee_data.parse._block import BadBlock, LineIndex, Parsed
-from fouryousee_data.parse._fast import BUILT, scan
+from fouryousee_data.parse._block import BadBlock, Dictionaries, LineIndex, Parsed
+from fouryousee_data.parse._fast import BUILT, CDictionaries, scan
+from fouryousee_data.parse._table import PythonDictionaries
 
 __all__ = ["ENGINES", "BlockParser", "Engine", "Parsers"]
 
@@ -53,6 +54,11 @@ class BlockParser:
         self._c = engine in ("auto", "c") and BUILT
         self._arrow = engine != "careful"
         self._max_line = max_line
+
+    def dictionaries(self) -> Dictionaries:
+        """New dictionaries for one read: in C with the C scanner (it merges its blocks
+        there), else in Python (so ``engine="careful"`` and ``"arrow"`` are all Python)."""
+        return CDictionaries() if self._c else PythonDictionaries()
 
     def __call__(self, block: memoryview) -> Parsed:
         if not len(block):

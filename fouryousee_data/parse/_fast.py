@@ -1,4 +1,4 @@
-"""The C scanner (``_fastscan.c``) on one block: typed columns, or None where it cannot vouch.
+"""The C scanner (``_fastscan.c``) on one block, and the C dictionaries of one read.
 
 Why C: with Arrow's reader first, 1 M rows took 1.43 s and 5 M 6.75 s on the
 2-core machine (5.5x and 6.6x pandas; the bars are 6x and 12x), Arrow's
@@ -7,6 +7,13 @@ reads the known flat playlog keys in one pass with the GIL released, writes
 the final types directly, and declines anything unusual (escapes in kept
 strings, duplicated keys, floats as ids, bad dates, ...), which then takes
 the Arrow / careful path, so errors and line numbers are unchanged.
+
+Dictionary encoding is in C too (issue 15): a scanned block's codes index
+its own small dictionaries; :class:`CDictionaries` (one per read, main
+thread, in file order) merges them into one hash table per column keyed by
+the raw bytes, checking UTF-8 once per new value, and writes the block's
+rows into the result with the read's codes. Python sees only the final
+dictionaries, so the per-row Python work no longer grows with cardinality.
 
 The extension is optional: ``pip install`` builds it when a C compiler is
 there (``ext-modules`` in ``pyproject.toml``); without it :data:`BUILT` is
@@ -20,53 +27,70 @@ from typing import Any
 
 import numpy as np
 
-from fouryousee_data import schema
-from fouryousee_data.parse._block import STORE_TYPES, Columns, Parsed
+from fouryousee_data.parse._block import STRING_COLUMNS, Parsed
+
+log = logging.getLogger("fouryousee_data.parse")
+
+_VERSION = 2  # the interface of _fastscan.c this module speaks (its VERSION)
 
 try:  # the C scanner of _fastscan.c, built by pip install; Arrow's reader without it
     import fouryousee_data.parse._fastscan as fastscan
 except ImportError:  # pragma: no cover - depends on the build
     fastscan = None
-    logging.getLogger("fouryousee_data.parse").debug(
-        "the C scanner (_fastscan) is not built: every block takes Arrow's JSON reader"
+    log.debug("the C scanner (_fastscan) is not built: every block takes Arrow's JSON reader")
+if fastscan is not None and getattr(fastscan, "VERSION", 1) != _VERSION:  # pragma: no cover
+    log.warning(
+        "the C scanner (%s) was built from an older _fastscan.c: rebuild it "
+        "(pip install -e .); every block takes Arrow's JSON reader meanwhile",
+        fastscan.__file__,
     )
+    fastscan = None
 
-__all__ = ["BUILT", "scan"]
+__all__ = ["BUILT", "CDictionaries", "scan"]
 
 #: Whether the C scanner was built (``engine="c"`` needs it).
 BUILT: bool = fastscan is not None
 
-# The dictionary columns in the order _fastscan.scan takes them (keys account, type, ip).
-_SCAN_STRINGS = ("account", "media_type", "ip")
+# Each dictionary column's index in _fastscan.Dictionaries (keys account, type, ip),
+# and the order of the columns Dictionaries.merge writes.
+_COLUMN = {name: i for i, name in enumerate(STRING_COLUMNS)}
+_MERGED = ("played_at", "player_id", "media_id", *STRING_COLUMNS)
 
 
 def scan(block: memoryview, max_line: int) -> Parsed | None:
     """The C scanner on a block of whole lines; None where it cannot vouch for every line."""
     if fastscan is None:
         return None
-    rows = len(block) // 64  # a valid line has at least 65 bytes
-    columns = {name: np.empty(rows, STORE_TYPES[name]) for name in schema.COLUMNS}
-    result = fastscan.scan(
-        block,
-        max_line,
-        *(columns[name] for name in ("played_at", "player_id", "media_id")),
-        *(columns[name] for name in _SCAN_STRINGS),
-    )
-    if result is None:
+    scanned = fastscan.scan(block, max_line)
+    if scanned is None:
         return None
-    n_lines, n_rows, *raw_values = result
-    out: Columns = {name: columns[name][:n_rows] for name in schema.COLUMNS}
-    for name, raw in zip(_SCAN_STRINGS, raw_values, strict=True):
-        values = _utf8(raw)
-        if values is None:
-            return None
-        out[name] = (values, out[name])
-    return Parsed(block, n_lines, [out])
+    return Parsed(block, scanned.n_lines, scanned=scanned)
 
 
-def _utf8(raw: list[Any]) -> list[str] | None:
-    """The scanner's raw distinct values as text; None if one is not UTF-8."""
-    try:
-        return [value.decode("utf-8") for value in raw]
-    except UnicodeDecodeError:
-        return None
+class CDictionaries:
+    """One dictionary per string column, in C, for one read (used by one thread).
+
+    The same interface as :class:`~._table.Dictionaries`, plus :meth:`merge`
+    for the blocks the C scanner read.
+    """
+
+    def __init__(self) -> None:
+        if fastscan is None:
+            raise RuntimeError("the C scanner is not built")
+        self._c = fastscan.Dictionaries()
+
+    def encode(self, name: str, values: list[str], codes: np.ndarray) -> np.ndarray:
+        """A block's (values, codes with -1 for null) -> codes of this dictionary."""
+        remap = np.frombuffer(self._c.lookup(_COLUMN[name], values), np.int32)
+        return remap[codes]  # -1 picks the last entry, -1
+
+    def values(self, name: str) -> list[str]:
+        """The column's dictionary, in code order."""
+        values: list[str] = self._c.values(_COLUMN[name])
+        return values
+
+    def merge(self, scanned: Any, start: int, out: dict[str, np.ndarray]) -> bool:
+        """Rows ``start..`` of a scanned block into ``out`` (one slice per column, equal
+        lengths), codes of this read; False, nothing added, if a new value is not UTF-8."""
+        merged: bool = self._c.merge(scanned, start, *(out[name] for name in _MERGED))
+        return merged

@@ -1,4 +1,4 @@
-/* A scanner for one block of playlog NDJSON lines, straight into typed columns.
+/* A scanner for blocks of playlog NDJSON lines, and the dictionaries of one read.
  *
  * Why C: with Arrow's JSON reader the parser took 1.43 s for 1 M rows and
  * 6.75 s for 5 M on the 2-core machine (5.5x and 6.6x faster than pandas;
@@ -11,19 +11,33 @@
  * It is only an accelerator: on anything it cannot vouch for completely
  * (escapes in a kept string or a key, a duplicated known key, a float or a
  * string as an id, a missing key, an impossible date or time, NaN, deep
- * nesting, a line longer than max_line, ...) scan() returns None and the block
- * goes to the Arrow / line-by-line path (parse/_arrow.py, parse/_careful.py),
- * which names the exact bad line. Whatever it accepts, json.loads (the definition of a valid line)
- * accepts with the same values.
+ * nesting, a line longer than max_line, a kept value that is not UTF-8, ...)
+ * the block goes to the Arrow / line-by-line path (parse/_arrow.py,
+ * parse/_careful.py), which names the exact bad line. Whatever it accepts,
+ * json.loads (the definition of a valid line) accepts with the same values.
  *
- * scan(block, max_line, played_at, player_id, media_id, account, type, ip)
+ * Why the dictionaries are here too (issue 15): with one IP per row (65,000
+ * distinct IPs in 1 M rows) merging each block's distinct values into Python
+ * dicts cost 3.4x the whole parse of a realistic file. Now Python only ever
+ * sees the final dictionaries.
+ *
+ * scan(block, max_line) -> Block | None          (a worker thread, GIL released)
  *   block      bytes-like, whole lines, each ending with '\n'
- *   played_at  writable int64 buffer; the others writable int32 buffers, all
- *              with room for the rows (the block's rows never exceed
- *              len(block) // 64: a valid line has at least 65 bytes)
- *   returns    None, or (n_lines, n_rows, account_values, type_values,
- *              ip_values), each *_values the list of distinct raw values (bytes,
- *              in order of first appearance; code i is values[i], -1 is null).
+ *   returns    None where it cannot vouch, else a Block: the rows' columns,
+ *              with codes into the block's own small dictionaries (values
+ *              pointing into the block, which the Block keeps alive).
+ *
+ * Dictionaries()                                 (one per read, main thread only)
+ *   .merge(block, start, played_at, player_id, media_id, account, type, ip)
+ *       copies rows start.. of a Block into the buffers (int64, then int32s, all
+ *       of one length), codes translated to this read's dictionaries (new values
+ *       appended in order of first appearance, UTF-8 checked once, as they are
+ *       added). False, with nothing added, if a new value is not UTF-8 (the
+ *       block then goes to the careful path); the first call decides.
+ *   .lookup(column, values) -> bytes: the codes (int32) of a list of str,
+ *       added if new, followed by -1 (the code of null): for a block the Arrow
+ *       or careful path parsed.
+ *   .values(column) -> list[str]: the dictionary, in code order.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,37 +50,7 @@ enum { K_DATE, K_TIME, K_PLAYER, K_MEDIA, K_ACCOUNT, K_TYPE, K_IP, N_KEYS };
 #define REQUIRED ((1u << K_DATE) | (1u << K_TIME) | (1u << K_PLAYER) | (1u << K_MEDIA))
 #define N_DICTS 3 /* account, type, ip */
 
-/* ------------------------------------------------------------ dictionaries */
-
-typedef struct {
-    const char *ptr; /* into the block */
-    Py_ssize_t len;
-    uint32_t hash;
-} Value;
-
-typedef struct {
-    Value *values;
-    int32_t n, cap_values;
-    int32_t *slots; /* index into values, -1 empty */
-    uint32_t mask;
-} Dict;
-
-static int dict_init(Dict *d) {
-    d->n = 0;
-    d->cap_values = 64;
-    d->mask = 127;
-    d->values = PyMem_RawMalloc(sizeof(Value) * d->cap_values);
-    d->slots = PyMem_RawMalloc(sizeof(int32_t) * (d->mask + 1));
-    if (!d->values || !d->slots)
-        return -1;
-    memset(d->slots, 0xff, sizeof(int32_t) * (d->mask + 1));
-    return 0;
-}
-
-static void dict_free(Dict *d) {
-    PyMem_RawFree(d->values);
-    PyMem_RawFree(d->slots);
-}
+/* ------------------------------------------------------------ hash tables */
 
 static uint32_t hash_bytes(const char *p, Py_ssize_t n) {
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15u, word;
@@ -81,12 +65,60 @@ static uint32_t hash_bytes(const char *p, Py_ssize_t n) {
     return (uint32_t)(h >> 32);
 }
 
+/* A value: where its bytes are (a pointer into a block, or an offset into an
+ * arena), its length and hash. */
+typedef struct {
+    const char *ptr;
+    Py_ssize_t offset, len;
+    uint32_t hash;
+} Value;
+
+/* Open addressing over int32 indexes into values; -1 is an empty slot. The
+ * bytes live in the block (ptr) or, with an arena, in the arena (offset). */
+typedef struct {
+    Value *values;
+    int32_t n, cap;
+    int32_t *slots;
+    uint32_t mask;
+    int32_t last; /* the code of the previous row (values repeat): -1 none */
+    char *arena;  /* NULL: values point into the block */
+    Py_ssize_t used, room;
+} Dict;
+
+static int dict_init(Dict *d, int with_arena) {
+    memset(d, 0, sizeof(*d));
+    d->cap = 64;
+    d->mask = 127;
+    d->last = -1;
+    d->values = PyMem_RawMalloc(sizeof(Value) * d->cap);
+    d->slots = PyMem_RawMalloc(sizeof(int32_t) * (d->mask + 1));
+    if (with_arena) {
+        d->room = 4096;
+        d->arena = PyMem_RawMalloc(d->room);
+    }
+    if (!d->values || !d->slots || (with_arena && !d->arena))
+        return -1;
+    memset(d->slots, 0xff, sizeof(int32_t) * (d->mask + 1));
+    return 0;
+}
+
+static void dict_free(Dict *d) {
+    PyMem_RawFree(d->values);
+    PyMem_RawFree(d->slots);
+    PyMem_RawFree(d->arena);
+    memset(d, 0, sizeof(*d));
+}
+
+static inline const char *value_bytes(const Dict *d, const Value *v) {
+    return d->arena ? d->arena + v->offset : v->ptr;
+}
+
 static int dict_grow(Dict *d) {
     uint32_t new_mask = d->mask * 2 + 1;
-    int32_t *slots = PyMem_RawMalloc(sizeof(int32_t) * (new_mask + 1));
+    int32_t *slots = PyMem_RawMalloc(sizeof(int32_t) * ((size_t)new_mask + 1));
     if (!slots)
         return -1;
-    memset(slots, 0xff, sizeof(int32_t) * (new_mask + 1));
+    memset(slots, 0xff, sizeof(int32_t) * ((size_t)new_mask + 1));
     for (int32_t i = 0; i < d->n; i++) {
         uint32_t s = d->values[i].hash & new_mask;
         while (slots[s] >= 0)
@@ -99,39 +131,118 @@ static int dict_grow(Dict *d) {
     return 0;
 }
 
-/* The code of a value (added if new), or -2 on memory error. */
-static int32_t dict_code(Dict *d, const char *p, Py_ssize_t n) {
-    uint32_t h = hash_bytes(p, n);
+/* The code of a value, or -1 with *slot where it would go. */
+static inline int32_t dict_find(const Dict *d, const char *p, Py_ssize_t n, uint32_t h,
+                                uint32_t *slot) {
     uint32_t s = h & d->mask;
     for (;;) {
         int32_t i = d->slots[s];
         if (i < 0)
             break;
-        Value *v = &d->values[i];
-        if (v->hash == h && v->len == n && memcmp(v->ptr, p, n) == 0)
+        const Value *v = &d->values[i];
+        if (v->hash == h && v->len == n && memcmp(value_bytes(d, v), p, n) == 0)
             return i;
         s = (s + 1) & d->mask;
     }
-    if (d->n == d->cap_values) {
-        Value *values = PyMem_RawRealloc(d->values, sizeof(Value) * d->cap_values * 2);
+    *slot = s;
+    return -1;
+}
+
+/* Adds a value dict_find did not find (at *slot); its code, or -2 on memory error. */
+static int32_t dict_add(Dict *d, const char *p, Py_ssize_t n, uint32_t h, uint32_t slot) {
+    if (d->n == INT32_MAX)
+        return -2;
+    if (d->n == d->cap) {
+        size_t cap = d->cap < INT32_MAX / 2 ? (size_t)d->cap * 2 : INT32_MAX;
+        Value *values = PyMem_RawRealloc(d->values, sizeof(Value) * cap);
         if (!values)
             return -2;
         d->values = values;
-        d->cap_values *= 2;
+        d->cap = (int32_t)cap;
+    }
+    Value v = {p, 0, n, h};
+    if (d->arena) {
+        if (d->room - d->used < n) {
+            Py_ssize_t room = d->room;
+            while (room - d->used < n)
+                room *= 2;
+            char *arena = PyMem_RawRealloc(d->arena, room);
+            if (!arena)
+                return -2;
+            d->arena = arena;
+            d->room = room;
+        }
+        memcpy(d->arena + d->used, p, n);
+        v.ptr = NULL;
+        v.offset = d->used;
+        d->used += n;
     }
     int32_t code = d->n++;
-    d->values[code] = (Value){p, n, h};
-    d->slots[s] = code;
+    d->values[code] = v;
+    d->slots[slot] = code;
     if ((uint32_t)d->n * 2 > d->mask && dict_grow(d) < 0)
         return -2;
     return code;
 }
 
+/* The code of a value in a block's dictionary (added if new); -2 on memory error. */
+static inline int32_t dict_code(Dict *d, const char *p, Py_ssize_t n) {
+    if (d->last >= 0) { /* most rows repeat the previous row's account and type */
+        const Value *v = &d->values[d->last];
+        if (v->len == n && memcmp(v->ptr, p, n) == 0)
+            return d->last;
+    }
+    uint32_t h = hash_bytes(p, n), slot;
+    int32_t code = dict_find(d, p, n, h, &slot);
+    if (code < 0)
+        code = dict_add(d, p, n, h, slot);
+    d->last = code;
+    return code;
+}
+
+/* Strict UTF-8 as Python decodes it (no overlong forms, surrogates or > U+10FFFF). */
+static int utf8_valid(const unsigned char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F))
+                return 0; /* overlong, surrogate */
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+                (s[i + 3] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
+                return 0; /* overlong, past U+10FFFF */
+            i += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------ JSON pieces */
 
 /* Every scan below stops at the line's '\n' (never whitespace or valid inside a
- * token here), so no loop runs past the end of the line; fixed-width reads
- * check the room left first. NULL means "cannot vouch". */
+ * token here), so no loop runs past the end of the line; fixed-width and
+ * word-at-a-time reads check the room left first. NULL means "cannot vouch". */
+
+static unsigned char plain_byte[256]; /* not '"', '\\' nor a control character */
+
+static void init_tables(void) {
+    for (int c = 0x20; c < 256; c++)
+        plain_byte[c] = c != '"' && c != '\\';
+}
 
 static inline const char *skip_ws(const char *p) {
     while (*p == ' ' || *p == '\t' || *p == '\r')
@@ -147,8 +258,6 @@ static inline int is_hex(char c) {
 
 /* p at the opening quote; returns past the closing quote. *escaped tells
  * whether a backslash was seen (escapes are checked as json.loads does). */
-static unsigned char plain_byte[256]; /* not '"', '\\' nor a control character */
-
 static const char *skip_string(const char *p, int *escaped) {
     *escaped = 0;
     for (p++;; p++) {
@@ -171,6 +280,32 @@ static const char *skip_string(const char *p, int *escaped) {
             }
         }
     }
+}
+
+#define ONES 0x0101010101010101u
+#define HIGHS 0x8080808080808080u
+
+/* p just past an opening quote: the closing quote, or NULL at an escape or a
+ * control character (a kept string with an escape is not vouched for). Eight
+ * bytes at a time while they are on the line (the lowest flagged byte of the
+ * classic zero-byte test is exact). */
+static inline const char *plain_string_end(const char *p, const char *end) {
+#if defined(__GNUC__)
+    for (; end - p >= 8; p += 8) {
+        uint64_t w, quote, slash, mask;
+        memcpy(&w, p, 8);
+        quote = w ^ (ONES * '"');
+        slash = w ^ (ONES * '\\');
+        mask = ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash) | ((w - ONES * 0x20) & ~w);
+        if (mask & HIGHS) {
+            p += __builtin_ctzll(mask & HIGHS) >> 3;
+            return *p == '"' ? p : NULL;
+        }
+    }
+#endif
+    while (plain_byte[(unsigned char)*p])
+        p++;
+    return *p == '"' ? p : NULL;
 }
 
 /* A JSON number (json.loads' grammar, no NaN/Infinity). */
@@ -248,7 +383,7 @@ static const char *skip_value(const char *p, const char *end, int depth) {
 }
 
 /* A JSON integer in the int32 range. */
-static const char *read_int32(const char *p, int32_t *out) {
+static inline const char *read_int32(const char *p, int32_t *out) {
     int negative = *p == '-';
     int64_t v = 0;
     if (negative)
@@ -275,14 +410,28 @@ static const char *read_int32(const char *p, int32_t *out) {
     return p;
 }
 
-/* "NNNN" at p, digits only; -1 otherwise. */
+/* "NN" at p, digits only; -1 otherwise. */
 static inline int digits2(const char *p) {
     return (is_digit(p[0]) && is_digit(p[1])) ? (p[0] - '0') * 10 + (p[1] - '0') : -1;
 }
 
+/* The last date read in a block, and its days (dates repeat row after row). */
+typedef struct {
+    char text[10];
+    int64_t days;
+    int valid;
+} DateCache;
+
 /* "YYYY-MM-DD" (quoted, a real date, year 1-9999) -> days since 1970-01-01. */
-static const char *read_date(const char *p, const char *end, int64_t *days) {
-    if (end - p < 12 || p[0] != '"' || p[5] != '-' || p[8] != '-' || p[11] != '"')
+static inline const char *read_date(const char *p, const char *end, int64_t *days,
+                                    DateCache *cache) {
+    if (end - p < 12 || p[0] != '"' || p[11] != '"')
+        return NULL;
+    if (cache->valid && memcmp(cache->text, p + 1, 10) == 0) {
+        *days = cache->days;
+        return p + 12;
+    }
+    if (p[5] != '-' || p[8] != '-')
         return NULL;
     int hi = digits2(p + 1), lo = digits2(p + 3), m = digits2(p + 6), d = digits2(p + 9);
     if (hi < 0 || lo < 0 || m < 1 || m > 12 || d < 1)
@@ -299,11 +448,14 @@ static const char *read_date(const char *p, const char *end, int64_t *days) {
     int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     *days = (int64_t)era * 146097 + doe - 719468;
+    memcpy(cache->text, p + 1, 10);
+    cache->days = *days;
+    cache->valid = 1;
     return p + 12;
 }
 
 /* "HH:MM:SS" (quoted, 00:00:00-23:59:59) -> seconds of the day. */
-static const char *read_time(const char *p, const char *end, int64_t *seconds) {
+static inline const char *read_time(const char *p, const char *end, int64_t *seconds) {
     if (end - p < 10 || p[0] != '"' || p[3] != ':' || p[6] != ':' || p[9] != '"')
         return NULL;
     int h = digits2(p + 1), m = digits2(p + 4), s = digits2(p + 7);
@@ -334,12 +486,48 @@ static int key_id(const char *k, Py_ssize_t n) {
     }
 }
 
+/* p at a key's opening quote, with at least 10 bytes on the line: a known key
+ * read in place (its name and closing quote: exactly that key), its id and
+ * where it ends in *after; -1 when it is not one spelled plainly. */
+static inline int known_key(const char *p, const char **after) {
+    switch (p[1]) {
+    case 'd':
+        if (memcmp(p + 2, "ate\"", 4) == 0)
+            return *after = p + 6, K_DATE;
+        break;
+    case 't':
+        if (memcmp(p + 2, "ime\"", 4) == 0)
+            return *after = p + 6, K_TIME;
+        if (memcmp(p + 2, "ype\"", 4) == 0)
+            return *after = p + 6, K_TYPE;
+        break;
+    case 'p':
+        if (memcmp(p + 2, "layerId\"", 8) == 0)
+            return *after = p + 10, K_PLAYER;
+        break;
+    case 'm':
+        if (memcmp(p + 2, "ediaId\"", 7) == 0)
+            return *after = p + 9, K_MEDIA;
+        break;
+    case 'a':
+        if (memcmp(p + 2, "ccount\"", 7) == 0)
+            return *after = p + 9, K_ACCOUNT;
+        break;
+    case 'i':
+        if (p[2] == 'p' && p[3] == '"')
+            return *after = p + 4, K_IP;
+        break;
+    }
+    return -1;
+}
+
 /* ------------------------------------------------------------ one line */
 
 typedef struct {
     int64_t *played_at;
     int32_t *player_id, *media_id, *codes[N_DICTS];
     Dict dicts[N_DICTS];
+    DateCache date;
 } Out;
 
 /* 1: a row was written at index row; 0: cannot vouch; -1: memory error. */
@@ -355,11 +543,15 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row) {
     for (;;) {
         if (*p != '"')
             return 0;
-        const char *key = p + 1;
-        if (!(p = skip_string(p, &escaped)) || escaped)
-            return 0; /* "\u0064ate" is "date" to json.loads */
-        int id = key_id(key, p - 1 - key);
-        p = skip_ws(p);
+        const char *after;
+        int id = end - p >= 10 ? known_key(p, &after) : -1;
+        if (id < 0) {
+            const char *key = p + 1;
+            if (!(after = skip_string(p, &escaped)) || escaped)
+                return 0; /* "\u0064ate" is "date" to json.loads */
+            id = key_id(key, after - 1 - key);
+        }
+        p = *after == ':' ? after : skip_ws(after);
         if (*p != ':')
             return 0;
         p = skip_ws(p + 1);
@@ -370,7 +562,7 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row) {
         }
         switch (id) {
         case K_DATE:
-            p = read_date(p, end, &days);
+            p = read_date(p, end, &days, &out->date);
             break;
         case K_TIME:
             p = read_time(p, end, &seconds);
@@ -386,12 +578,13 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row) {
         case K_IP:
             if (*p == '"') {
                 const char *value = p + 1;
-                if (!(p = skip_string(p, &escaped)) || escaped)
-                    return 0;
-                int32_t code = dict_code(&out->dicts[id - K_ACCOUNT], value, p - 1 - value);
+                if (!(p = plain_string_end(value, end)))
+                    return 0; /* an escape, a control character */
+                int32_t code = dict_code(&out->dicts[id - K_ACCOUNT], value, p - value);
                 if (code == -2)
                     return -1;
                 codes[id - K_ACCOUNT] = code;
+                p++;
             } else {
                 p = (end - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
             }
@@ -418,68 +611,96 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row) {
     return 1;
 }
 
-/* ------------------------------------------------------------ the module */
+/* ------------------------------------------------------------ Block */
 
-static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t rows) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
-        return -1;
-    if (view->itemsize != itemsize || view->len < rows * itemsize) {
-        PyErr_SetString(PyExc_ValueError, "an output buffer has the wrong item size or length");
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *values_list(Dict *d) {
-    PyObject *list = PyList_New(d->n);
-    for (int32_t i = 0; list && i < d->n; i++) {
-        PyObject *b = PyBytes_FromStringAndSize(d->values[i].ptr, d->values[i].len);
-        if (!b) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, i, b);
-    }
-    return list;
-}
-
-static PyObject *scan(PyObject *self, PyObject *args) {
-    Py_buffer block, views[6];
-    Py_ssize_t max_line;
-    PyObject *objs[6];
-    int n_views = 0, status = 1;
-    Py_ssize_t n_lines = 0, n_rows = 0;
-    PyObject *result = NULL;
+typedef struct {
+    PyObject_HEAD
+    Py_buffer text; /* the block: the values of dicts point into it */
+    int has_text;
+    Py_ssize_t n_lines, n_rows;
+    void *columns; /* one allocation: played_at, then the int32 columns */
     Out out;
-    int n_dicts = 0;
+    int32_t *remap[N_DICTS]; /* this read's code of each block code (Dictionaries.merge) */
+    const void *owner;       /* the Dictionaries the remap is for (compared, never used) */
+} BlockObject;
 
-    if (!PyArg_ParseTuple(args, "y*nOOOOOO:scan", &block, &max_line, &objs[0], &objs[1],
-                          &objs[2], &objs[3], &objs[4], &objs[5]))
-        return NULL;
-    const char *text = block.buf, *stop = text + block.len;
-    if (block.len == 0 || text[block.len - 1] != '\n') {
-        PyErr_SetString(PyExc_ValueError, "block must end with a newline");
-        goto done;
+static void block_dealloc(BlockObject *self) {
+    for (int i = 0; i < N_DICTS; i++) {
+        dict_free(&self->out.dicts[i]);
+        PyMem_RawFree(self->remap[i]);
     }
-    Py_ssize_t capacity = block.len / 64;
-    for (; n_views < 6; n_views++)
-        if (get_column(objs[n_views], &views[n_views], n_views ? 4 : 8, capacity) < 0)
-            goto done;
-    out.played_at = views[0].buf;
-    out.player_id = views[1].buf;
-    out.media_id = views[2].buf;
-    for (int i = 0; i < N_DICTS; i++)
-        out.codes[i] = views[3 + i].buf;
-    for (; n_dicts < N_DICTS; n_dicts++)
-        if (dict_init(&out.dicts[n_dicts]) < 0) {
-            dict_free(&out.dicts[n_dicts]);
-            PyErr_NoMemory();
-            goto done;
-        }
+    PyMem_RawFree(self->columns);
+    if (self->has_text)
+        PyBuffer_Release(&self->text);
+    PyObject_Free(self);
+}
 
+static PyObject *block_n_lines(BlockObject *self, void *closure) {
+    return PyLong_FromSsize_t(self->n_lines);
+}
+
+static PyObject *block_n_rows(BlockObject *self, void *closure) {
+    return PyLong_FromSsize_t(self->n_rows);
+}
+
+static PyGetSetDef block_getset[] = {
+    {"n_lines", (getter)block_n_lines, NULL, "lines in the block (blank ones too)", NULL},
+    {"n_rows", (getter)block_n_rows, NULL, "rows (non-blank lines)", NULL},
+    {NULL},
+};
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fouryousee_data.parse._fastscan.Block",
+    .tp_basicsize = sizeof(BlockObject),
+    .tp_dealloc = (destructor)block_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One scanned block: its rows, codes into its own dictionaries.",
+    .tp_getset = block_getset,
+};
+
+static PyObject *scan(PyObject *module, PyObject *args) {
+    Py_buffer text;
+    Py_ssize_t max_line;
+    int status = 1;
+
+    if (!PyArg_ParseTuple(args, "y*n:scan", &text, &max_line))
+        return NULL;
+    if (text.len == 0 || ((const char *)text.buf)[text.len - 1] != '\n') {
+        PyBuffer_Release(&text);
+        PyErr_SetString(PyExc_ValueError, "block must end with a newline");
+        return NULL;
+    }
+    BlockObject *self = PyObject_New(BlockObject, &BlockType);
+    if (!self) {
+        PyBuffer_Release(&text);
+        return NULL;
+    }
+    self->text = text;
+    self->has_text = 1;
+    self->n_lines = self->n_rows = 0;
+    memset(&self->out, 0, sizeof(self->out));
+    memset(self->remap, 0, sizeof(self->remap));
+    self->owner = NULL;
+    Py_ssize_t capacity = text.len / 64; /* a valid line has at least 65 bytes */
+    self->columns = PyMem_RawMalloc((size_t)(capacity ? capacity : 1) * (8 + 4 * 5));
+    int ok = self->columns != NULL;
+    for (int i = 0; i < N_DICTS; i++)
+        ok = ok && dict_init(&self->out.dicts[i], 0) == 0;
+    if (!ok) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    Out *out = &self->out;
+    out->played_at = self->columns;
+    out->player_id = (int32_t *)(out->played_at + capacity);
+    out->media_id = out->player_id + capacity;
+    for (int i = 0; i < N_DICTS; i++)
+        out->codes[i] = out->media_id + capacity * (i + 1);
+
+    const char *stop = (const char *)text.buf + text.len;
+    Py_ssize_t n_lines = 0, n_rows = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (const char *line = text; line < stop && status == 1;) {
+    for (const char *line = text.buf; line < stop && status == 1;) {
         const char *end = memchr(line, '\n', stop - line); /* found: block ends with '\n' */
         n_lines++;
         if (end - line > max_line) {
@@ -489,41 +710,239 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             if (p != end) {
                 if (n_rows >= capacity)
                     status = 0;
-                else if ((status = scan_line(p, end, &out, n_rows)) == 1)
+                else if ((status = scan_line(p, end, out, n_rows)) == 1)
                     n_rows++;
             }
         }
         line = end + 1;
     }
     Py_END_ALLOW_THREADS
+    self->n_lines = n_lines;
+    self->n_rows = n_rows;
+    if (status == 1)
+        return (PyObject *)self;
+    Py_DECREF(self);
+    return status < 0 ? PyErr_NoMemory() : Py_NewRef(Py_None);
+}
 
-    if (status < 0) {
-        PyErr_NoMemory();
-    } else if (status == 0) {
-        result = Py_NewRef(Py_None);
-    } else {
-        PyObject *lists[N_DICTS] = {NULL, NULL, NULL};
-        int ok = 1;
-        for (int i = 0; i < N_DICTS; i++)
-            ok = ok && (lists[i] = values_list(&out.dicts[i])) != NULL;
-        if (ok)
-            result = Py_BuildValue("nnOOO", n_lines, n_rows, lists[0], lists[1], lists[2]);
-        for (int i = 0; i < N_DICTS; i++)
-            Py_XDECREF(lists[i]);
+/* ------------------------------------------------------------ Dictionaries */
+
+typedef struct {
+    PyObject_HEAD
+    Dict dicts[N_DICTS];
+} DictsObject;
+
+static PyObject *dicts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "Dictionaries() takes no arguments");
+        return NULL;
     }
+    DictsObject *self = (DictsObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    for (int i = 0; i < N_DICTS; i++)
+        if (dict_init(&self->dicts[i], 1) < 0) {
+            Py_DECREF(self);
+            return PyErr_NoMemory();
+        }
+    return (PyObject *)self;
+}
+
+static void dicts_dealloc(DictsObject *self) {
+    for (int i = 0; i < N_DICTS; i++)
+        dict_free(&self->dicts[i]);
+    Py_TYPE(self)->tp_free(self);
+}
+
+/* The read's code of each of a block's values, new values added; 0: one is not
+ * UTF-8 (nothing added), -1: memory error (exception set). */
+static int remap_block(DictsObject *self, BlockObject *block) {
+    for (int c = 0; c < N_DICTS; c++) { /* first check every new value, add nothing */
+        Dict *local = &block->out.dicts[c];
+        block->remap[c] = PyMem_RawMalloc(sizeof(int32_t) * (local->n + 1));
+        if (!block->remap[c]) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (int32_t i = 0; i < local->n; i++) {
+            const Value *v = &local->values[i];
+            uint32_t slot;
+            int32_t code = dict_find(&self->dicts[c], v->ptr, v->len, v->hash, &slot);
+            if (code < 0 && !utf8_valid((const unsigned char *)v->ptr, v->len))
+                return 0;
+            block->remap[c][i] = code;
+        }
+    }
+    for (int c = 0; c < N_DICTS; c++) { /* then add them, in order of first appearance */
+        Dict *local = &block->out.dicts[c], *d = &self->dicts[c];
+        for (int32_t i = 0; i < local->n; i++) {
+            const Value *v = &local->values[i];
+            uint32_t slot;
+            if (block->remap[c][i] >= 0 || dict_find(d, v->ptr, v->len, v->hash, &slot) >= 0)
+                continue;
+            if ((block->remap[c][i] = dict_add(d, v->ptr, v->len, v->hash, slot)) < 0) {
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+    }
+    return 1;
+}
+
+static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->itemsize != itemsize) {
+        PyErr_SetString(PyExc_ValueError, "an output buffer has the wrong item size");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *dicts_merge(DictsObject *self, PyObject *args) {
+    BlockObject *block;
+    Py_ssize_t start;
+    PyObject *objs[6];
+    Py_buffer views[6];
+    int n_views = 0;
+    PyObject *result = NULL;
+
+    if (!PyArg_ParseTuple(args, "O!nOOOOOO:merge", &BlockType, &block, &start, &objs[0], &objs[1],
+                          &objs[2], &objs[3], &objs[4], &objs[5]))
+        return NULL;
+    for (; n_views < 6; n_views++)
+        if (get_column(objs[n_views], &views[n_views], n_views ? 4 : 8) < 0)
+            goto done;
+    Py_ssize_t n = views[0].len / 8;
+    for (int i = 1; i < 6; i++)
+        if (views[i].len / 4 != n) {
+            PyErr_SetString(PyExc_ValueError, "the output buffers differ in length");
+            goto done;
+        }
+    if (start < 0 || start > block->n_rows || n > block->n_rows - start) {
+        PyErr_SetString(PyExc_ValueError, "rows out of the block's range");
+        goto done;
+    }
+    if (!block->owner) {
+        int status = remap_block(self, block);
+        if (status <= 0) {
+            for (int c = 0; c < N_DICTS; c++) {
+                PyMem_RawFree(block->remap[c]);
+                block->remap[c] = NULL;
+            }
+            if (status == 0)
+                result = Py_NewRef(Py_False);
+            goto done;
+        }
+        block->owner = self;
+    } else if (block->owner != self) {
+        PyErr_SetString(PyExc_ValueError, "the block was merged into another read's dictionaries");
+        goto done;
+    }
+    const Out *in = &block->out;
+    Py_BEGIN_ALLOW_THREADS
+    memcpy(views[0].buf, in->played_at + start, n * 8);
+    memcpy(views[1].buf, in->player_id + start, n * 4);
+    memcpy(views[2].buf, in->media_id + start, n * 4);
+    for (int c = 0; c < N_DICTS; c++) {
+        const int32_t *codes = in->codes[c] + start, *remap = block->remap[c];
+        int32_t *to = views[3 + c].buf;
+        for (Py_ssize_t r = 0; r < n; r++)
+            to[r] = codes[r] < 0 ? -1 : remap[codes[r]];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_True);
 done:
-    for (int i = 0; i < n_dicts; i++)
-        dict_free(&out.dicts[i]);
     for (int i = 0; i < n_views; i++)
         PyBuffer_Release(&views[i]);
-    PyBuffer_Release(&block);
     return result;
 }
 
+static int column_index(int column) {
+    if (column < 0 || column >= N_DICTS) {
+        PyErr_SetString(PyExc_IndexError, "column must be 0 (account), 1 (type) or 2 (ip)");
+        return -1;
+    }
+    return column;
+}
+
+static PyObject *dicts_lookup(DictsObject *self, PyObject *args) {
+    int column;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "iO!:lookup", &column, &PyList_Type, &values) ||
+        column_index(column) < 0)
+        return NULL;
+    Dict *d = &self->dicts[column];
+    Py_ssize_t n = PyList_GET_SIZE(values);
+    PyObject *result = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+    if (!result)
+        return NULL;
+    int32_t *codes = (int32_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *value = PyList_GET_ITEM(values, i);
+        Py_ssize_t len;
+        const char *p = PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &len) : NULL;
+        if (!p) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "values must be str");
+            Py_DECREF(result);
+            return NULL;
+        }
+        uint32_t h = hash_bytes(p, len), slot;
+        int32_t code = dict_find(d, p, len, h, &slot);
+        if (code < 0 && (code = dict_add(d, p, len, h, slot)) < 0) {
+            Py_DECREF(result);
+            return PyErr_NoMemory();
+        }
+        codes[i] = code;
+    }
+    codes[n] = -1;
+    return result;
+}
+
+static PyObject *dicts_values(DictsObject *self, PyObject *args) {
+    int column;
+    if (!PyArg_ParseTuple(args, "i:values", &column) || column_index(column) < 0)
+        return NULL;
+    Dict *d = &self->dicts[column];
+    PyObject *list = PyList_New(d->n);
+    for (int32_t i = 0; list && i < d->n; i++) {
+        const Value *v = &d->values[i];
+        PyObject *s = PyUnicode_DecodeUTF8(value_bytes(d, v), v->len, "strict");
+        if (!s) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, s);
+    }
+    return list;
+}
+
+static PyMethodDef dicts_methods[] = {
+    {"merge", (PyCFunction)dicts_merge, METH_VARARGS,
+     "merge(block, start, played_at, player_id, media_id, account, type, ip) -> bool"},
+    {"lookup", (PyCFunction)dicts_lookup, METH_VARARGS, "lookup(column, values) -> bytes"},
+    {"values", (PyCFunction)dicts_values, METH_VARARGS, "values(column) -> list[str]"},
+    {NULL},
+};
+
+static PyTypeObject DictsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fouryousee_data.parse._fastscan.Dictionaries",
+    .tp_basicsize = sizeof(DictsObject),
+    .tp_dealloc = (destructor)dicts_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The dictionaries of account, type and ip for one read.",
+    .tp_methods = dicts_methods,
+    .tp_new = dicts_new,
+};
+
+/* ------------------------------------------------------------ the module */
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(block, max_line, played_at, player_id, media_id, account, type, ip)\n\n"
-     "Fill the columns from a block of playlog lines; None if it cannot vouch for it."},
+     "scan(block, max_line) -> Block | None\n\n"
+     "Scan a block of playlog lines; None if it cannot vouch for every line."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -534,7 +953,18 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fastscan(void) {
-    for (int c = 0x20; c < 256; c++)
-        plain_byte[c] = c != '"' && c != '\\';
-    return PyModule_Create(&module);
+    init_tables();
+    if (PyType_Ready(&BlockType) < 0 || PyType_Ready(&DictsType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+    /* 2: scan() returns a Block, merged by Dictionaries (1 returned per-block values) */
+    if (PyModule_AddIntConstant(m, "VERSION", 2) < 0 ||
+        PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0 ||
+        PyModule_AddObjectRef(m, "Dictionaries", (PyObject *)&DictsType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import logging
 import mmap
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
 from fouryousee_data import schema
 from fouryousee_data.errors import CorruptReportError
-from fouryousee_data.parse._block import STORE_TYPES, STRING_COLUMNS, Columns, Parsed
+from fouryousee_data.parse._block import STORE_TYPES, STRING_COLUMNS, Columns, Dictionaries, Parsed
 from fouryousee_data.parse._careful import parse_lines
 
-__all__ = ["Dictionary", "Slabs", "TableBuilder"]
+__all__ = ["PythonDictionaries", "Slabs", "TableBuilder"]
 
 log = logging.getLogger("fouryousee_data.parse")
 
@@ -33,14 +33,15 @@ class TableBuilder:
     """Takes each parsed block at once, in file order; builds the table at the end.
 
     A block the engines declined is parsed here by the careful path, which
-    needs the number of its first line.
+    needs the number of its first line. A block the C scanner read is merged
+    by ``dictionaries`` (then a :class:`~._fast.CDictionaries`) straight into the slabs.
     """
 
-    def __init__(self, max_line: int) -> None:
+    def __init__(self, max_line: int, dictionaries: Dictionaries) -> None:
         self._max_line = max_line
         self._lines = 0  # lines before the current block
         self._store = Slabs()
-        self._dicts = {name: Dictionary() for name in STRING_COLUMNS}
+        self._dicts = dictionaries
 
     def add(self, parsed: Parsed) -> int:
         """Store a parsed block, in file order; returns its number of rows."""
@@ -49,6 +50,9 @@ class TableBuilder:
                 f"line {self._lines + parsed.too_long + 1} is longer than "
                 f"{self._max_line:,} bytes (max_line_bytes)"
             )
+        if parsed.scanned is not None and self._store.merge(parsed.scanned, self._dicts):
+            self._lines += parsed.n_lines
+            return int(parsed.scanned.n_rows)
         batches = parsed.columns
         if batches is None:  # name the first bad line, or vouch for the block
             log.debug("lines %d+: parsed line by line", self._lines + 1)
@@ -57,8 +61,8 @@ class TableBuilder:
         return sum(self._store.append(self._encoded(columns)) for columns in batches)
 
     def _encoded(self, columns: Columns) -> Columns:
-        for name, dictionary in self._dicts.items():
-            columns[name] = dictionary.encode(columns[name])
+        for name in STRING_COLUMNS:
+            columns[name] = self._dicts.encode(name, *columns[name])
         return columns
 
     def table(self) -> pa.Table:
@@ -67,8 +71,8 @@ class TableBuilder:
         arrays = []
         for field in schema.PLAYLOG_SCHEMA:
             values = columns.pop(field.name)
-            if field.name in self._dicts:
-                arrays.append(self._dicts[field.name].array(values))
+            if field.name in STRING_COLUMNS:
+                arrays.append(_dictionary_array(values, self._dicts.values(field.name)))
             else:
                 arrays.append(pa.array(values).view(field.type))
         return pa.Table.from_arrays(arrays, schema=schema.PLAYLOG_SCHEMA)
@@ -77,8 +81,9 @@ class TableBuilder:
         """The playlog DataFrame, its numeric columns the parsed arrays themselves."""
         columns: dict[str, Any] = self._store.finish()
         columns["played_at"] = columns["played_at"].view(f"datetime64[{schema.TIME_UNIT}]")
-        for name, dictionary in self._dicts.items():
-            columns[name] = dictionary.categorical(columns[name])
+        for name in STRING_COLUMNS:
+            categories = pd.Index(self._dicts.values(name))
+            columns[name] = pd.Categorical.from_codes(columns[name], categories=categories)
         df = pd.DataFrame({name: columns.pop(name) for name in schema.COLUMNS}, copy=False)
         if tz:
             df["played_at"] = schema.localize(df["played_at"], tz)
@@ -102,18 +107,34 @@ class Slabs:
 
     def append(self, columns: dict[str, np.ndarray]) -> int:
         """Copy a block's columns in; returns its number of rows."""
-        n = len(columns["played_at"])
+        for done, out in self._room(len(columns["played_at"])):
+            for name, part in out.items():
+                part[:] = columns[name][done : done + len(part)]
+        return len(columns["played_at"])
+
+    def merge(self, scanned: Any, dictionaries: Any) -> bool:
+        """Merge a block the C scanner read (``dictionaries.merge``); False: nothing stored."""
+        # A False can only come first (before any row is stored): the generator then
+        # stops at its yield, before it counts the rows.
+        return all(
+            dictionaries.merge(scanned, done, out) for done, out in self._room(scanned.n_rows)
+        )
+
+    def _room(self, n: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Room for ``n`` more rows: ``(rows before, one slice per column)`` per slab;
+        the rows count once the caller asks for the next piece."""
         done = 0
         while done < n:
             if self._fill == _SLAB_ROWS:
                 self._slabs.append({k: _lazy_empty(_SLAB_ROWS, t) for k, t in STORE_TYPES.items()})
                 self._fill = 0
             take = min(n - done, _SLAB_ROWS - self._fill)
-            for name, slab in self._slabs[-1].items():
-                slab[self._fill : self._fill + take] = columns[name][done : done + take]
+            yield (
+                done,
+                {k: slab[self._fill : self._fill + take] for k, slab in self._slabs[-1].items()},
+            )
             self._fill += take
             done += take
-        return n
 
     def finish(self) -> dict[str, np.ndarray]:
         """The rows so far, one array per column (the slabs are handed over)."""
@@ -138,27 +159,30 @@ def _lazy_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, max(n, 1) * dtype.itemsize), dtype, n)
 
 
-class Dictionary:
-    """One growing dictionary for a column: every block's codes index into it."""
+class PythonDictionaries:
+    """One growing dictionary per string column, in Python (without the C scanner).
+
+    See :class:`~._block.Dictionaries`; :class:`~._fast.CDictionaries` is the same in C.
+    """
 
     def __init__(self) -> None:
-        self._codes: dict[str, int] = {}
+        self._codes: dict[str, dict[str, int]] = {name: {} for name in STRING_COLUMNS}
 
-    def encode(self, encoded: tuple[list[str], np.ndarray]) -> np.ndarray:
+    def encode(self, name: str, values: list[str], codes: np.ndarray) -> np.ndarray:
         """A block's (values, codes with -1 for null) -> codes of this dictionary."""
-        values, codes = encoded
-        remap = [self._codes.setdefault(v, len(self._codes)) for v in values]
+        column = self._codes[name]
+        remap = [column.setdefault(v, len(column)) for v in values]
         remap.append(-1)  # codes of -1 (null) pick this last entry
         return np.array(remap, np.int32)[codes]
 
-    def categorical(self, codes: npt.NDArray[np.int32]) -> pd.Categorical[str]:
-        """The codes (-1 for null) as a pandas Categorical over this dictionary."""
-        return pd.Categorical.from_codes(codes, categories=pd.Index(list(self._codes)))
+    def values(self, name: str) -> list[str]:
+        """The column's dictionary, in code order."""
+        return list(self._codes[name])
 
-    def array(self, codes: np.ndarray) -> pa.DictionaryArray:
-        """The codes (-1 for null) as a DictionaryArray over this dictionary."""
-        valid = codes >= 0
-        bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-        indices = pa.Array.from_buffers(pa.int32(), len(codes), [bitmap, pa.py_buffer(codes)])
-        dictionary = pa.array(list(self._codes), pa.string())
-        return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+def _dictionary_array(codes: np.ndarray, values: list[str]) -> pa.DictionaryArray:
+    """The codes (-1 for null) as a DictionaryArray over ``values``."""
+    valid = codes >= 0
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    indices = pa.Array.from_buffers(pa.int32(), len(codes), [bitmap, pa.py_buffer(codes)])
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))
