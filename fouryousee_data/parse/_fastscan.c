@@ -621,7 +621,7 @@ typedef struct {
     void *columns; /* one allocation: played_at, then the int32 columns */
     Out out;
     int32_t *remap[N_DICTS]; /* this read's code of each block code (Dictionaries.merge) */
-    const void *owner;       /* the Dictionaries the remap is for (compared, never used) */
+    uint64_t owner;          /* the serial of the Dictionaries the remap is for; 0: none */
 } BlockObject;
 
 static void block_dealloc(BlockObject *self) {
@@ -680,7 +680,7 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     self->n_lines = self->n_rows = 0;
     memset(&self->out, 0, sizeof(self->out));
     memset(self->remap, 0, sizeof(self->remap));
-    self->owner = NULL;
+    self->owner = 0;
     Py_ssize_t capacity = text.len / 64; /* a valid line has at least 65 bytes */
     self->columns = PyMem_RawMalloc((size_t)(capacity ? capacity : 1) * (8 + 4 * 5));
     int ok = self->columns != NULL;
@@ -730,7 +730,10 @@ static PyObject *scan(PyObject *module, PyObject *args) {
 typedef struct {
     PyObject_HEAD
     Dict dicts[N_DICTS];
+    uint64_t serial; /* which Dictionaries a Block was merged into (1, 2, ...) */
 } DictsObject;
+
+static uint64_t last_serial; /* guarded by the GIL */
 
 static PyObject *dicts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
@@ -740,6 +743,7 @@ static PyObject *dicts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     DictsObject *self = (DictsObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
+    self->serial = ++last_serial;
     for (int i = 0; i < N_DICTS; i++)
         if (dict_init(&self->dicts[i], 1) < 0) {
             Py_DECREF(self);
@@ -835,8 +839,8 @@ static PyObject *dicts_merge(DictsObject *self, PyObject *args) {
                 result = Py_NewRef(Py_False);
             goto done;
         }
-        block->owner = self;
-    } else if (block->owner != self) {
+        block->owner = self->serial;
+    } else if (block->owner != self->serial) {
         PyErr_SetString(PyExc_ValueError, "the block was merged into another read's dictionaries");
         goto done;
     }

@@ -1,0 +1,210 @@
+"""The dictionaries of account/type/ip: one per column per read, in C across blocks (issue 15)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from unittest import mock
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fouryousee_data as fy
+from fouryousee_data.parse import Engine, _stream, read_playlogs, read_table
+from fouryousee_data.parse._block import STORE_TYPES
+from fouryousee_data.parse._fast import BUILT, CDictionaries, scan
+
+pytestmark = pytest.mark.skipif(not BUILT, reason="the C scanner is not built")
+ENGINES: tuple[Engine, ...] = ("c", "arrow", "careful")
+
+
+def line(i: int, ip: str, account: str = "acme", kind: str = "V") -> bytes:
+    return (
+        f'{{"date":"2024-03-01","time":"08:00:{i % 60:02d}","playerId":{i},"mediaId":{i % 7},'
+        f'"account":"{account}","ip":"{ip}","type":"{kind}"}}\n'
+    ).encode()
+
+
+def ip_of(k: int) -> str:
+    return f"10.{k >> 16 & 255}.{k >> 8 & 255}.{k & 255}"
+
+
+@contextmanager
+def block_size(size: int) -> Iterator[None]:
+    with mock.patch.object(_stream, "BLOCK_SIZE", size):
+        yield
+
+
+def merged(dicts: CDictionaries, block: bytes) -> tuple[bool, np.ndarray]:
+    """The C path on one block, into ``dicts``: (taken, the ip codes)."""
+    parsed = scan(memoryview(block), 1 << 20)
+    assert parsed is not None
+    out = {name: np.empty(parsed.scanned.n_rows, t) for name, t in STORE_TYPES.items()}
+    return dicts.merge(parsed.scanned, 0, out), out["ip"]
+
+
+def test_65k_distinct_ips_over_many_blocks_agree_with_every_engine() -> None:
+    # 65,000 IPs in a permuted order, then 15,000 rows repeating earlier ones (in
+    # later blocks), and one value first seen in the very last line.
+    order = [(i * 7919) % 65_000 for i in range(80_000)]
+    data = b"".join(line(i, ip_of(k)) for i, k in enumerate(order)) + line(0, "late")
+    with block_size(64 * 1024):  # ~170 blocks
+        tables = {engine: read_table(data, engine=engine) for engine in ENGINES}
+    expected = [ip_of(k) for k in order] + ["late"]
+    for engine, table in tables.items():
+        ip = table.column("ip")
+        assert ip.num_chunks == 1, engine
+        assert ip.chunk(0).dictionary.to_pylist() == [ip_of(k) for k in order[:65_000]] + ["late"]
+        assert ip.to_pylist() == expected, engine
+        assert table.equals(tables["careful"]), engine
+
+
+def test_codes_are_the_same_for_a_value_in_every_block() -> None:
+    rows = [line(i, ip_of(i % 3), account=f"a{i % 2}", kind="VI"[i % 2]) for i in range(3000)]
+    with block_size(1024):
+        df = read_playlogs(b"".join(rows), engine="c")
+    assert list(df["ip"].cat.categories) == [ip_of(0), ip_of(1), ip_of(2)]
+    assert (df["ip"].cat.codes.to_numpy() == np.arange(3000) % 3).all()
+    assert (df["account"].cat.codes.to_numpy() == np.arange(3000) % 2).all()
+    assert list(df["media_type"].cat.categories) == ["V", "I"]
+
+
+def test_blocks_of_the_other_paths_share_the_same_dictionary() -> None:
+    # an escaped value makes the C scanner decline the middle block: Arrow parses it,
+    # its values go into the same C dictionary, in file order.
+    blocks = [
+        b"".join(line(i, ip_of(i % 4)) for i in range(50)),
+        line(0, "\\u0041") + b"".join(line(i, ip_of(i % 6)) for i in range(50)),
+        b"".join(line(i, ip_of(10 - i % 9)) for i in range(50)),
+    ]
+    with block_size(2048):
+        tables = {engine: read_table(b"".join(blocks), engine=engine) for engine in ENGINES}
+    values = tables["c"].column("ip").chunk(0).dictionary.to_pylist()
+    assert values[:7] == [ip_of(0), ip_of(1), ip_of(2), ip_of(3), "A", ip_of(4), ip_of(5)]
+    assert len(values) == len(set(values)) == 12
+    for table in tables.values():
+        assert table.equals(tables["careful"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_value_that_is_not_utf8_in_a_late_block_names_its_line(engine: Engine) -> None:
+    rows = [line(i, ip_of(i)) for i in range(2000)]
+    rows[1500] = line(1500, "10.0.0.\xff").replace(b"\xc3\xbf", b"\xff")
+    with block_size(4096), pytest.raises(fy.InvalidPlaylogError) as raised:
+        read_table(b"".join(rows), engine=engine)
+    assert raised.value.line_number == 1501
+    assert "'ip' is not valid UTF-8" in str(raised.value)
+
+
+def test_a_block_with_a_value_that_is_not_utf8_adds_nothing() -> None:
+    dicts = CDictionaries()
+    assert merged(dicts, line(0, "a") + line(1, "b"))[0]
+    # "c" is new and valid, "\xff" new and not UTF-8: the block adds neither
+    taken, _ = merged(dicts, line(2, "c") + line(3, "b") + line(4, "x").replace(b"x", b"\xff"))
+    assert not taken
+    assert dicts.values("ip") == ["a", "b"]
+    taken, codes = merged(dicts, line(5, "c") + line(6, "a") + line(7, "\u00e9"))
+    assert taken and codes.tolist() == [2, 0, 3]
+    assert dicts.values("ip") == ["a", "b", "c", "é"]
+    assert dicts.values("account") == ["acme"] and dicts.values("media_type") == ["V"]
+
+
+def test_utf8_is_checked_as_python_decodes_it() -> None:
+    dicts = CDictionaries()
+    samples = [
+        b"\xc3\xa9",  # é
+        b"\xe2\x82\xac",  # €
+        b"\xf0\x9f\x99\x82",  # 🙂
+        b"\xc0\xaf",  # overlong
+        b"\xe0\x80\xaf",  # overlong
+        b"\xed\xa0\x80",  # a surrogate
+        b"\xf4\x90\x80\x80",  # past U+10FFFF
+        b"\xf0\x9f\x99",  # cut short
+        b"\x80",  # a lone continuation byte
+        b"\xf5\x80\x80\x80",
+    ]
+    for raw in samples:
+        try:
+            raw.decode("utf-8")
+            valid = True
+        except UnicodeDecodeError:
+            valid = False
+        block = line(0, "x").replace(b'"ip":"x"', b'"ip":"' + raw + b'"')
+        assert merged(dicts, block)[0] is valid, raw
+
+
+def test_two_reads_have_their_own_dictionaries() -> None:
+    first = read_table(line(0, "x") + line(1, "y"), engine="c")
+    second = read_table(line(0, "z") + line(1, "y"), engine="c")
+    assert first.column("ip").chunk(0).dictionary.to_pylist() == ["x", "y"]
+    assert second.column("ip").chunk(0).dictionary.to_pylist() == ["z", "y"]
+
+
+def test_a_block_belongs_to_the_dictionaries_it_was_merged_into() -> None:
+    parsed = scan(memoryview(line(0, "x")), 1 << 20)
+    assert parsed is not None
+    out = {name: np.empty(1, t) for name, t in STORE_TYPES.items()}
+    assert CDictionaries().merge(parsed.scanned, 0, out)
+    with pytest.raises(ValueError, match="another read"):
+        CDictionaries().merge(parsed.scanned, 0, out)
+
+
+def test_reads_in_threads_at_once_stay_apart() -> None:
+    files = [
+        b"".join(line(i, f"{t}.{i % (50 + t)}", account=f"acc{t}") for i in range(4000))
+        for t in range(6)
+    ]
+    with block_size(8192):
+        alone = [read_playlogs(data, engine="c") for data in files]
+        with ThreadPoolExecutor(6) as pool:
+            together = list(pool.map(lambda data: read_playlogs(data, engine="c"), files))
+    for one, other in zip(alone, together, strict=True):
+        assert one.equals(other)
+        assert list(one["ip"].cat.categories) == list(other["ip"].cat.categories)
+
+
+def test_nothing_is_left_behind_by_a_read() -> None:
+    data = b"".join(line(i, ip_of(i)) for i in range(20_000))
+
+    def once() -> None:
+        for _ in range(3):
+            dicts = CDictionaries()
+            assert merged(dicts, data)[0]
+            assert len(dicts.values("ip")) == 20_000
+        read_table(data, engine="c")
+
+    once()  # warm up (caches, lazily built state)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        once()
+        once()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 256 * 1024, grown  # one read's dictionaries alone are ~1.5 MB
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300), st.integers(0, 400))
+def test_any_bytes_are_declined_or_merged_safely(data: bytes, cut: int) -> None:
+    # random bytes, and a valid line cut anywhere: never a crash, never a row
+    # json.loads would not give (tests/test_parse_fastscan.py compares values)
+    for block in (data + b"\n", line(7, "1.2.3.4")[:cut].rstrip(b"\n") + b"\n"):
+        parsed = scan(memoryview(block), 1 << 20)
+        if parsed is not None:
+            out = {name: np.empty(parsed.scanned.n_rows, t) for name, t in STORE_TYPES.items()}
+            CDictionaries().merge(parsed.scanned, 0, out)
+            assert parsed.n_lines == block.count(b"\n")
+
+
+def test_a_table_of_many_values_round_trips_through_arrow() -> None:
+    data = b"".join(line(i, ip_of(i * 31)) for i in range(5000))
+    table = read_table(data)
+    assert isinstance(table.column("ip").chunk(0), pa.DictionaryArray)
+    assert fy.schema.to_pandas(table).equals(read_playlogs(data))
