@@ -9,6 +9,7 @@ fetch → analysis → export)::
     filters.py    the report filter: build, normalise, check, whole days, cache scope
     report.py     the Report object (status, url, filter, timestamps)
     redaction.py  secrets out of messages, reprs and log records
+    pacing.py     never the same URI twice within min_interval (1 s: the API's limit)
     transport.py  HTTP with one retry policy (statuses, transient errors, Retry-After)
     api.py        the API's conventions: token header, errors → error tree, pages
     client.py     Client: request a report, wait for it, download it, list names

@@ -38,6 +38,7 @@ from fouryousee_data.catalog import medias_frame, players_frame
 from fouryousee_data.download import stream_table
 from fouryousee_data.errors import APIError, ReportFailedError, ReportTimeoutError
 from fouryousee_data.filters import report_filter
+from fouryousee_data.pacing import DEFAULT_MIN_INTERVAL, check_interval
 from fouryousee_data.redaction import Secret, install_log_redaction, scrub_exception
 from fouryousee_data.report import FAILED, PENDING, SUCCESS, Report
 from fouryousee_data.schema import to_pandas
@@ -84,7 +85,15 @@ class Client:
     clock
         Monotonic seconds for deadlines (default ``time.monotonic``).
     sleep
-        The sleep function for backoff and polling (default ``time.sleep``).
+        The sleep function for backoff, pacing and polling (default ``time.sleep``).
+    min_interval
+        Seconds between two requests for the same URI (method + URL with its
+        query), default 1.0: the API allows one request per second per IP and
+        URI and may block a token or IP for good past that. Every request is
+        paced, polls and presigned downloads included, whatever ``poll_interval``
+        says, and across every client of the process (:mod:`fouryousee_data.pacing`).
+        Lower it only for a server you run yourself (the simulator's
+        ``rate_limit_interval``).
 
     Examples
     --------
@@ -103,6 +112,7 @@ class Client:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
+        min_interval: float = DEFAULT_MIN_INTERVAL,
     ) -> None:
         secret = Secret(_config.resolve_token(token))
         self.base_url: str = _config.resolve_base_url(base_url)
@@ -116,8 +126,14 @@ class Client:
         self._finalizer = weakref.finalize(self, _close_all, owned)
         self._clock: Callable[[], float] = clock or time.monotonic
         self._sleep: Callable[[float], None] = sleep or time.sleep
+        self.min_interval: float = check_interval(min_interval)
         transport = partial(
-            Transport, timeout=self.timeout, retry=self.retry, clock=self._clock, sleep=self._sleep
+            Transport,
+            timeout=self.timeout,
+            retry=self.retry,
+            clock=self._clock,
+            sleep=self._sleep,
+            min_interval=self.min_interval,
         )
         # the token must never follow a redirect elsewhere; the store's presigned URLs may
         self._api = API(self.base_url, secret, transport(api_session, follow_redirects=False))

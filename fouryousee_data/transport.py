@@ -68,6 +68,13 @@ import requests
 import urllib3
 
 from fouryousee_data.errors import CorruptReportError
+from fouryousee_data.pacing import (
+    DEFAULT_MIN_INTERVAL,
+    Pacer,
+    check_interval,
+    shared_pacer,
+    uri_key,
+)
 from fouryousee_data.redaction import redact
 
 __all__ = [
@@ -272,12 +279,20 @@ class Transport:
         Monotonic seconds (default ``time.monotonic``).
     sleep
         The sleep function (default ``time.sleep``); tests pass a fake one.
+    min_interval
+        Seconds between two requests for the same URI (method + URL with its
+        query), measured from the first one's answer (default 1.0, the API's
+        documented limit; see :mod:`fouryousee_data.pacing`). Also the least
+        wait after a 429 without ``Retry-After`` (doubling per retry).
+    pacer
+        The :class:`~fouryousee_data.pacing.Pacer` (default: the process-wide one
+        of ``clock``, shared with every other transport on that clock).
 
     Examples
     --------
     >>> t = Transport(requests.Session(), timeout=(5.0, 30.0), sleep=lambda s: None)
-    >>> t.retry.attempts, t.timeout
-    (5, (5.0, 30.0))
+    >>> t.retry.attempts, t.timeout, t.min_interval
+    (5, (5.0, 30.0), 1.0)
     """
 
     def __init__(
@@ -289,6 +304,8 @@ class Transport:
         follow_redirects: bool = True,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
+        min_interval: float = DEFAULT_MIN_INTERVAL,
+        pacer: Pacer | None = None,
     ) -> None:
         self.session = session
         self.timeout = timeout
@@ -296,21 +313,27 @@ class Transport:
         self.follow_redirects = follow_redirects
         self.clock = clock or time.monotonic
         self.sleep = sleep or time.sleep
+        self.min_interval = check_interval(min_interval)
+        self.pacer = pacer or shared_pacer(self.clock)
         self.server_offset = 0.0  # server clock - local clock, from ``Date`` headers
 
     def send(self, method: str, url: str, **options: Any) -> requests.Response:
         """One try of a request, no retry; ``options`` go to ``session.request``.
 
-        Raises what ``requests`` raises (one of :data:`TRANSIENT_ERRORS`, or
-        another ``RequestException`` for a bad URL, a bad proxy...).
+        Paced: waits until ``min_interval`` has passed since the last answer to
+        the same URI (in this process). Raises what ``requests`` raises (one of
+        :data:`TRANSIENT_ERRORS`, or another ``RequestException`` for a bad URL,
+        a bad proxy...).
         """
-        response = self.session.request(
-            method,
-            url,
-            timeout=self.timeout,
-            allow_redirects=self.follow_redirects,
-            **options,
-        )
+        key = uri_key(method, url, options.get("params"))
+        with self.pacer.slot(key, self.min_interval, sleep=self.sleep):
+            response = self.session.request(
+                method,
+                url,
+                timeout=self.timeout,
+                allow_redirects=self.follow_redirects,
+                **options,
+            )
         self._note_server_time(response)
         log.debug("%s %s -> %s", method, redact(url), response.status_code)
         return response
@@ -341,13 +364,42 @@ class Transport:
             response.close()
             self.pause(what, f"HTTP {response.status_code}", budget, retry_after)
 
-    def pause(self, what: str, why: str, budget: Budget, retry_after: float | None = None) -> None:
-        """Log a failure about to be retried and sleep the policy's delay for it."""
+    def pause(
+        self,
+        what: str,
+        why: str,
+        budget: Budget,
+        retry_after: float | None = None,
+        *,
+        rate_limited: bool | None = None,
+    ) -> None:
+        """Log a failure about to be retried and sleep the policy's delay for it.
+
+        A 429 (``rate_limited``, default: ``why`` is ``"HTTP 429"``) without a
+        ``Retry-After`` waits at least ``min_interval``, doubling per retry.
+        """
         wait = self.retry.delay(budget.failures - 1, retry_after)
+        if rate_limited is None:
+            rate_limited = why == "HTTP 429"
+        if rate_limited and retry_after is None:
+            wait = max(wait, self.rate_limit_floor(budget.failures - 1))
         log.warning(
             "%s: %s; retry %d/%d in %.2f s", what, why, budget.failures, budget.retries, wait
         )
         self.sleep(wait)
+
+    def rate_limit_floor(self, retry: int) -> float:
+        """The least wait before retry ``retry`` (0-based) after a 429 without ``Retry-After``:
+        ``min_interval`` doubling per retry, capped at ``max(backoff_max, min_interval)``.
+
+        Examples
+        --------
+        >>> t = Transport(requests.Session(), timeout=(1.0, 1.0), min_interval=1.0)
+        >>> [t.rate_limit_floor(n) for n in range(3)]
+        [1.0, 2.0, 4.0]
+        """
+        cap = max(self.retry.backoff_max, self.min_interval)
+        return min(cap, self.min_interval * 2.0 ** min(retry, 62))
 
     def server_now(self) -> dt.datetime:
         """The server's clock now, as estimated from the last ``Date`` header."""

@@ -2,17 +2,26 @@
 
 ``simulator``: a fresh, small, fast :class:`~fouryousee_data.simulator.Simulator`
 per test (4 players, 8 medias, 12 plays per hour, time zone America/Sao_Paulo,
-reports ready after 0.05 s, webhook retries scaled to ~0.1/0.4/1.1 s), its clock
+reports ready after 0.05 s, webhook retries scaled to ~0.1/0.5/1.6 s), its clock
 frozen at :data:`FIXTURE_NOW` (2024-04-01 12:00 UTC), so March 2024 is complete
 history and tests are deterministic.
+
+Rate limit, time scaled: the simulators enforce the API's limit at :data:`PACE`
+(10 ms instead of 1 s: ``rate_limit_interval``) and the clients here pace at the
+same scale (``min_interval=PACE``). Every simulator a fixture started must end
+the test with **zero** rate-limit violations (checked at teardown), unless it
+was made with ``make_simulator(allow_violations=True)`` by a test that breaks
+the limit on purpose. A bare ``Client(...)`` paces at the real 1 s: correct, slow.
 
 ``make_simulator``: a factory ``make_simulator(**overrides)`` for other
 configurations; every simulator it starts is stopped after the test.
 
 ``client``: a :class:`~fouryousee_data.Client` of ``simulator`` with the default
-retry policy; ``api``: the same with :data:`FAST_RETRY` (tiny backoffs, 4 tries)
-and a 5 s timeout, for tests that provoke retries. ``fast_client(sim, **kw)``
-builds such a client for any simulator.
+retry policy (``paced_client(sim, **kw)`` for any simulator); ``api``: the same
+with :data:`FAST_RETRY` (tiny backoffs, 4 tries) and a 5 s timeout, for tests
+that provoke retries. ``fast_client(sim, **kw)`` builds such a client for any
+simulator. ``ScaledTime``: a ``clock=``/``sleep=`` pair that records the sleeps
+asked for and sleeps at most :data:`PACE` of each for real.
 
 ``playlog_frame``: the factory of playlog frames in the exact schema, built
 without the parser (see :func:`make_playlog_frame`).
@@ -21,14 +30,17 @@ without the parser (see :func:`make_playlog_frame`).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 
 from fouryousee_data.client import Client, RetryPolicy
+from fouryousee_data.pacing import shared_pacer, uri_key
 from fouryousee_data.schema import localize
 from fouryousee_data.simulator import Simulator
 
@@ -46,6 +58,10 @@ FOUR_PLAYS = [
 #: The frozen simulated clock of the ``simulator`` fixture.
 FIXTURE_NOW = dt.datetime(2024, 4, 1, 12, 0, 0, tzinfo=dt.UTC)
 
+#: The rate limit's time scale in the suite: the simulators refuse a second request for
+#: one URI within PACE seconds, the clients wait PACE between two (the real API: 1 s).
+PACE = 0.01
+
 #: The ``simulator`` fixture's configuration (``make_simulator`` starts from it).
 SIMULATOR_DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -57,22 +73,26 @@ SIMULATOR_DEFAULTS: dict[str, Any] = {
     "webhook_time_scale": 0.001,
     "now": FIXTURE_NOW,
     "page_size": 50,
+    "rate_limit_interval": PACE,
 }
 
 
 @pytest.fixture
 def make_simulator() -> Iterator[Callable[..., Simulator]]:
-    """Start simulators with ``SIMULATOR_DEFAULTS`` overridden; stopped after the test."""
-    started: list[Simulator] = []
+    """Start simulators with ``SIMULATOR_DEFAULTS`` overridden; stopped after the test,
+    which fails if one saw a rate-limit violation (``allow_violations=True``: may)."""
+    started: list[tuple[Simulator, bool]] = []
 
-    def make(**overrides: Any) -> Simulator:
+    def make(*, allow_violations: bool = False, **overrides: Any) -> Simulator:
         sim = Simulator(**(SIMULATOR_DEFAULTS | overrides)).start()
-        started.append(sim)
+        started.append((sim, allow_violations))
         return sim
 
     yield make
-    for sim in started:
+    for sim, _ in started:
         sim.stop()
+    broken = [str(v) for sim, allowed in started if not allowed for v in sim.rate_limit_violations]
+    assert not broken, f"rate limit broken {len(broken)} time(s): {broken[:5]}"
 
 
 @pytest.fixture
@@ -84,8 +104,14 @@ def simulator(make_simulator: Callable[..., Simulator]) -> Simulator:
 @pytest.fixture
 def client(simulator: Simulator) -> Iterator[Client]:
     """A :class:`~fouryousee_data.Client` for ``simulator`` (its token and base URL)."""
-    with Client(token=simulator.token, base_url=simulator.base_url) as c:
+    with paced_client(simulator) as c:
         yield c
+
+
+def paced_client(sim: Simulator, **kwargs: Any) -> Client:
+    """A client of ``sim`` pacing at :data:`PACE` (``kwargs`` go to ``Client``)."""
+    options = {"token": sim.token, "base_url": sim.base_url, "min_interval": PACE} | kwargs
+    return Client(**options)
 
 
 #: Retries for tests that provoke them: tiny backoffs, four tries of a request.
@@ -93,9 +119,41 @@ FAST_RETRY = RetryPolicy(backoff=0.01, backoff_max=0.05, attempts=4)
 
 
 def fast_client(sim: Simulator, **kwargs: Any) -> Client:
-    """A client of ``sim`` with :data:`FAST_RETRY` and a 5 s timeout (``kwargs`` override)."""
+    """A client of ``sim`` with :data:`FAST_RETRY`, a 5 s timeout and :data:`PACE`
+    (``kwargs`` override)."""
     options: dict[str, Any] = {"timeout": 5.0, "retry": FAST_RETRY} | kwargs
-    return Client(token=sim.token, base_url=sim.base_url, **options)
+    return paced_client(sim, **options)
+
+
+def paced_request(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """``requests.request`` paced like a client at :data:`PACE` (for raw-HTTP tests of the
+    simulator: same pacer as the clients, so they never break its rate limit)."""
+    key = uri_key(method, url, kwargs.get("params"))
+    with shared_pacer().slot(key, PACE, sleep=time.sleep):
+        return requests.request(method, url, **kwargs)
+
+
+class ScaledTime:
+    """A ``clock=``/``sleep=`` pair for clients whose waits a test inspects.
+
+    ``sleep(s)`` records ``s`` in :attr:`sleeps`, sleeps ``min(s, PACE)`` for real
+    and moves :meth:`clock` on by all of ``s``: a test sees the waits the client
+    asked for (a 7 s ``Retry-After``) without waiting them, while the simulator,
+    on real time, still sees at least :data:`PACE` between two paced requests.
+    """
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+        self._skipped = 0.0
+
+    def clock(self) -> float:
+        return time.monotonic() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        real = min(seconds, PACE)
+        time.sleep(real)
+        self._skipped += seconds - real
 
 
 @pytest.fixture

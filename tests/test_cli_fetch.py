@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
+from conftest import paced_client
 from fouryousee_data.cli import main
 from fouryousee_data.simulator import Simulator
 
@@ -37,7 +38,7 @@ def test_fetch_writes_parquet_and_csv(
     assert (code, err) == (0, "")
     assert "playlogs -> " in text and "0 day(s) from the cache, 3 fetched" in text
     df = pd.read_parquet(out)
-    with fy.Client(token=simulator.token, base_url=simulator.base_url) as api:
+    with paced_client(simulator) as api:
         exp = fy.fetch_playlogs("2024-03-01", "2024-03-03", client=api, cache_dir=env)
     assert len(df) == len(exp) > 0
     assert df["player_id"].tolist() == exp["player_id"].tolist()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
-from conftest import FAST_RETRY, fast_client
+from conftest import FAST_RETRY, PACE, ScaledTime, fast_client, paced_client
 from fouryousee_data.client import Client, report_filter
 from fouryousee_data.report import Report
 from fouryousee_data.simulator import Simulator
@@ -136,7 +136,7 @@ def test_get_unknown_report_is_not_found_with_server_message(
 
 
 def test_bad_token_is_authentication_error_not_retried(simulator: Simulator) -> None:
-    c = Client(token="wrong-token", base_url=simulator.base_url, retry=FAST_RETRY)
+    c = paced_client(simulator, token="wrong-token", retry=FAST_RETRY)
     with pytest.raises(fy.AuthenticationError) as info:
         c.list_reports()
     assert info.value.status_code == 401
@@ -184,25 +184,25 @@ def _http_date(sim: Simulator, seconds_from_now: float) -> str:
 def test_rate_limit_is_retried_honouring_retry_after(
     simulator: Simulator, retry_after: Any, expected: float | None
 ) -> None:
-    sleeps: list[float] = []
+    time = ScaledTime()
     simulator.inject("rate_limit", route="GET /reports", retry_after=retry_after)
-    with fast_client(simulator, sleep=sleeps.append) as c:
+    with fast_client(simulator, clock=time.clock, sleep=time.sleep) as c:
         assert c.list_reports() == []
     assert len(api_calls(simulator, "GET")) == 2
-    if expected is None:  # missing or untrusted: the policy's first backoff, jittered
-        assert len(sleeps) == 1
-        assert FAST_RETRY.backoff / 2 <= sleeps[0] <= FAST_RETRY.backoff
+    if expected is None:  # missing or untrusted: the policy's backoff, at least min_interval
+        assert len(time.sleeps) == 1
+        assert max(PACE, FAST_RETRY.backoff / 2) <= time.sleeps[0] <= FAST_RETRY.backoff
     else:
-        assert sleeps == [expected]
+        assert time.sleeps == [expected]
 
 
 def test_rate_limit_with_http_date(simulator: Simulator) -> None:
     # measured against the response's Date (the simulator's frozen clock), not ours
-    sleeps: list[float] = []
+    time = ScaledTime()
     simulator.inject("rate_limit", route="GET /reports", retry_after=_http_date(simulator, 7))
-    with fast_client(simulator, sleep=sleeps.append) as c:
+    with fast_client(simulator, clock=time.clock, sleep=time.sleep) as c:
         c.list_reports()
-    assert sleeps == [7.0]
+    assert time.sleeps == [7.0]
 
 
 def test_rate_limit_after_retries_is_rate_limit_error(api: Client, simulator: Simulator) -> None:
@@ -251,9 +251,9 @@ def test_reset_and_slow_get_are_retried(simulator: Simulator) -> None:
 
 def test_unreachable_api_is_api_error(make_simulator) -> None:
     gone = make_simulator()
-    url, token = gone.base_url, gone.token
+    token = gone.token
     gone.stop()
-    c = Client(token=token, base_url=url, timeout=1.0, retry=FAST_RETRY)
+    c = paced_client(gone, token=token, timeout=1.0, retry=FAST_RETRY)
     with pytest.raises(fy.APIError, match="did not answer"):
         c.list_reports()
 

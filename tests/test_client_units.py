@@ -301,9 +301,24 @@ class _Session:
 
 
 def _transport(session: _Session, sleeps: list[float] | None = None) -> Transport:
+    """A transport on a fake clock that moves by each sleep; pacing at 0.5 s (at most the
+    first backoff, so the pacer adds no wait of its own to the retries' delays)."""
     policy = RetryPolicy(attempts=3, backoff=1.0, backoff_max=8.0)
-    sleep = (sleeps if sleeps is not None else []).append
-    return Transport(session, timeout=(1.0, 1.0), retry=policy, sleep=sleep)
+    asked = sleeps if sleeps is not None else []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        asked.append(seconds)
+        now[0] += seconds
+
+    return Transport(
+        session,
+        timeout=(1.0, 1.0),
+        retry=policy,
+        clock=lambda: now[0],
+        sleep=sleep,
+        min_interval=0.5,
+    )
 
 
 def _api(bodies: dict[int, object]) -> API:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
-from conftest import FAST_RETRY, fast_client
+from conftest import FAST_RETRY, PACE, fast_client, paced_client
 from fouryousee_data.client import Client
 from fouryousee_data.report import Report
 from fouryousee_data.simulator import Simulator
@@ -154,7 +154,9 @@ class _RefreshesFailFirst(Client):
     """A client whose every ``get_report`` first meets ``attempts - 1`` server errors."""
 
     def __init__(self, sim: Simulator) -> None:
-        super().__init__(token=sim.token, base_url=sim.base_url, timeout=5.0, retry=FAST_RETRY)
+        super().__init__(
+            token=sim.token, base_url=sim.base_url, timeout=5.0, retry=FAST_RETRY, min_interval=PACE
+        )
         self.sim = sim
 
     def get_report(self, report_id: int | Report) -> Report:
@@ -315,7 +317,7 @@ def test_token_and_signatures_appear_nowhere(
         api.get_report(ready.id)
     simulator.clear_faults()
     texts.append("".join(traceback.format_exception(info.value)))
-    wrong = Client(token=simulator.token + "x", base_url=simulator.base_url, retry=FAST_RETRY)
+    wrong = paced_client(simulator, token=simulator.token + "x", retry=FAST_RETRY)
     with pytest.raises(fy.AuthenticationError) as auth:
         wrong.list_reports()
     texts.append("".join(traceback.format_exception(auth.value)))

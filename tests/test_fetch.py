@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 
 import fouryousee_data as fy
+from conftest import paced_client
 from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
 from fouryousee_data.fetch import in_played_order
 from fouryousee_data.filters import ALL_SCOPE, scope
@@ -173,7 +174,7 @@ def test_settled_and_provisional_days_follow_the_clock(
     make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     sim = make_simulator(now="2024-04-01T12:00:00+00:00")
-    with fy.Client(token=sim.token, base_url=sim.base_url) as api:
+    with paced_client(sim) as api:
         check_settling(sim, api, tmp_path)
 
 

@@ -38,6 +38,13 @@ def test_runs_against_the_simulator(
     monkeypatch.setenv("MPLBACKEND", "Agg")  # no display needed; inline still renders
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's files land here
     nb = nbformat.read(path, as_version=4)
+    # the notebook's in-process simulator enforced the rate limit: it was never broken
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "assert sim is None or sim.rate_limit_interval > 0\n"
+            "assert sim is None or sim.rate_limit_violations == [], sim.rate_limit_violations"
+        )
+    )
     client = NotebookClient(
         nb, timeout=90, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )

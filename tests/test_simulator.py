@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from conftest import paced_request
 from fouryousee_data.simulator import Simulator
 
 TIMEOUT = 5
@@ -22,13 +23,13 @@ REPORT_KEYS = {"id", "type", "format", "filter", "status", "url", "createdAt", "
 
 def get(sim: Simulator, path: str, token: str | None = "", **kw: Any) -> requests.Response:
     headers = {} if token is None else {"Secret-Token": token or sim.token}
-    return requests.get(sim.base_url + path, headers=headers, timeout=TIMEOUT, **kw)
+    return paced_request("GET", sim.base_url + path, headers=headers, timeout=TIMEOUT, **kw)
 
 
 def post(sim: Simulator, body: Any, token: str | None = "") -> requests.Response:
     headers = {} if token is None else {"Secret-Token": token or sim.token}
     kw: dict[str, Any] = {"data": body} if isinstance(body, bytes) else {"json": body}
-    return requests.post(sim.base_url + "reports", headers=headers, timeout=TIMEOUT, **kw)
+    return paced_request("POST", sim.base_url + "reports", headers=headers, timeout=TIMEOUT, **kw)
 
 
 def create(sim: Simulator, flt: dict[str, Any] | None = None, **body: Any) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def wait(sim: Simulator, rid: int) -> dict[str, Any]:
 
 
 def download(url: str, **kw: Any) -> requests.Response:
-    return requests.get(url, timeout=TIMEOUT, **kw)
+    return paced_request("GET", url, timeout=TIMEOUT, **kw)
 
 
 # -- reports ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 import requests
 from test_simulator import create, download, get, wait
 
+from conftest import PACE
 from fouryousee_data.cli import main
 from fouryousee_data.simulator import Simulator
 
@@ -109,6 +110,9 @@ def test_cli_simulate_prints_exports_and_serves(capsys: pytest.CaptureFixture[st
     assert url.startswith("http://127.0.0.1:") and url.endswith("/v1/")
     r = requests.get(url + "players", headers={"Secret-Token": token}, timeout=5)
     assert r.status_code == 200 and len(r.json()["results"]) == 2
+    # the documented rate limit is on by default: the same URI again at once is refused
+    again = requests.get(url + "players", headers={"Secret-Token": token}, timeout=5)
+    assert again.status_code == 429 and "Retry-After" not in again.headers
     thread.join(10)
     assert status == [0]
     assert refused(url)
@@ -146,7 +150,9 @@ def test_store_falls_back_to_localhost_when_127_0_0_2_is_taken() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         try:
-            sim = Simulator(players=2, medias=3, report_delay=0.01, store_port=port).start()
+            sim = Simulator(
+                players=2, medias=3, report_delay=0.01, store_port=port, rate_limit_interval=PACE
+            ).start()
         except OSError:
             pytest.fail("the store did not fall back to 127.0.0.1")
         try:
@@ -154,5 +160,6 @@ def test_store_falls_back_to_localhost_when_127_0_0_2_is_taken() -> None:
             ready = wait(sim, create(sim)["id"])
             assert ready["url"].startswith(sim.store_url)
             assert download(ready["url"]).status_code == 200
+            assert sim.rate_limit_violations == []
         finally:
             sim.stop()

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 import fouryousee_data as fy
+from conftest import paced_client, paced_request
 from fouryousee_data import webhook
 from fouryousee_data.cache import PlaylogCache
 from fouryousee_data.client import Client
@@ -43,8 +44,8 @@ def api_paths(sim: Simulator) -> list[tuple[str, str, str]]:
 
 def notification(sim: Simulator, client: Client, report_id: int, **changes: Any) -> bytes:
     """The body 4YouSee would post for this report, with ``changes``."""
-    response = requests.get(
-        f"{sim.base_url}reports/{report_id}", headers={"Secret-Token": sim.token}, timeout=5
+    response = paced_request(
+        "GET", f"{sim.base_url}reports/{report_id}", headers={"Secret-Token": sim.token}, timeout=5
     )
     obj = response.json()
     obj.update(changes)
@@ -156,7 +157,7 @@ def test_retry_after_the_receiver_was_not_listening(
     sim = make_simulator(webhook_time_scale=0.005)  # retries after 0.6, 1.8, 5.4 s
     port = _free_port()
     url = f"http://127.0.0.1:{port}/webhook/{SECRET}"
-    with Client(token=sim.token, base_url=sim.base_url) as client:
+    with paced_client(sim) as client:
         report = client.request_report("2024-03-01", "2024-03-01", webhook=url)
         assert wait_until(lambda: sim.webhook_deliveries)
         with WebhookReceiver(client, port=port, cache_dir=tmp_path, path_secret=SECRET) as rcv:
@@ -171,7 +172,7 @@ def test_retry_after_503_from_a_full_queue(
 ) -> None:
     sim = make_simulator(webhook_time_scale=0.005)
     gate = threading.Event()
-    with Client(token=sim.token, base_url=sim.base_url) as client:
+    with paced_client(sim) as client:
 
         def handler(report: fy.Report) -> webhook.NotificationOutcome:
             gate.wait(10)

@@ -74,6 +74,8 @@ class APIHandler(Handler):
     def answer(self) -> None:
         sim = self.server.sim
         body = self.read_body()
+        if self.over_rate_limit():
+            return
         url = urlsplit(self.path)
         resource, arg = _resource(url.path)
         concrete = route_key(f"{self.command} {url.path}")

@@ -37,6 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--webhook-time-scale", type=float, default=1.0, help="scales 2/6/18 min")
     p.add_argument("--store-bandwidth", type=float, default=None, help="bytes/s per download")
     p.add_argument("--page-size", type=int, default=50, help="items per page")
+    p.add_argument(
+        "--rate-limit-interval",
+        type=float,
+        default=1.0,
+        help="seconds between two requests for one URI (429 when sooner; default 1.0, 0: off)",
+    )
     p.add_argument("--token", default=None, help="the Secret-Token to accept (default: random)")
     p.add_argument("--now", default=None, help="freeze the clock at this ISO 8601 instant (UTC)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -119,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         token=args.token,
         port=args.port,
         store_port=args.store_port,
+        rate_limit_interval=args.rate_limit_interval,
     )
     with sim:
         print(

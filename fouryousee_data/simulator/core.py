@@ -23,7 +23,7 @@ from fouryousee_data.simulator import data
 from fouryousee_data.simulator.api import APIHandler
 from fouryousee_data.simulator.faults import CREATE_FAULTS, Fault, FaultSet
 from fouryousee_data.simulator.objects import ReportRecord, player_json, to_utc
-from fouryousee_data.simulator.server import RequestRecord, Server
+from fouryousee_data.simulator.server import RateLimitViolation, RequestRecord, Server
 from fouryousee_data.simulator.store import ObjectStore, StoreHandler
 from fouryousee_data.simulator.webhooks import Notifier, Scheduler, WebhookDelivery
 
@@ -61,6 +61,12 @@ class Simulator:
         Items per page of ``reports``, ``players`` and ``medias``.
     token
         The ``Secret-Token`` to accept; random when None.
+    rate_limit_interval
+        The API's documented rate limit: a second request for the same (client IP,
+        method, URI: path and query) within this many real seconds of the previous one
+        is answered 429 **without** ``Retry-After`` (the object store: 503 ``SlowDown``)
+        and recorded in :attr:`rate_limit_violations`. Default 1.0 s; 0 turns it off.
+        The test suite scales it (and the client's ``min_interval``) down, never off.
     port, store_port
         Ports to bind (0 = any free port).
 
@@ -91,11 +97,13 @@ class Simulator:
         account: str | None = None,
         webhook_timeout: float = 5.0,
         gzip_level: int = 6,
+        rate_limit_interval: float = 1.0,
     ) -> None:
         for name, value in (
             ("report_delay", report_delay),
             ("url_ttl", url_ttl),
             ("webhook_time_scale", webhook_time_scale),
+            ("rate_limit_interval", rate_limit_interval),
         ):
             if not value >= 0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
@@ -116,6 +124,9 @@ class Simulator:
         self.webhook_timeout = float(webhook_timeout)
         self.page_size = int(page_size)
         self.gzip_level = int(gzip_level)
+        self.rate_limit_interval = float(rate_limit_interval)
+        self._hits: dict[tuple[str, str, str, str], float] = {}
+        self._violations: list[RateLimitViolation] = []
         self.token = token or secrets.token_urlsafe(24)
         self._ports = (int(port), int(store_port))
         self._frozen: dt.datetime | None = None if now is None else to_utc(now)
@@ -257,6 +268,31 @@ class Simulator:
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
             self._requests.append(record)
+
+    @property
+    def rate_limit_violations(self) -> list[RateLimitViolation]:
+        """Every request that broke the rate limit (answered 429), in order (a copy)."""
+        with self._lock:
+            return list(self._violations)
+
+    def _over_rate_limit(self, server: str, client: str, method: str, uri: str) -> bool:
+        """Note a request's arrival; True (and a violation recorded) when the same client
+        asked for the same URI less than ``rate_limit_interval`` ago. Every request counts,
+        a refused one too."""
+        if self.rate_limit_interval <= 0:
+            return False
+        now = time.monotonic()
+        key = (server, client, method, uri)
+        with self._lock:
+            last = self._hits.get(key)
+            self._hits[key] = now
+            if last is None or now - last >= self.rate_limit_interval:
+                return False
+            shown = uri if server == "api" else uri.split("?", 1)[0] + "?<signed>"
+            violation = RateLimitViolation(server, client, method, shown, now - last)
+            self._violations.append(violation)
+        log.warning("rate limit: %s", violation)
+        return True
 
     @property
     def webhook_deliveries(self) -> list[WebhookDelivery]:

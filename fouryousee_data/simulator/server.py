@@ -24,7 +24,7 @@ from typing import Any
 
 from fouryousee_data.simulator.faults import Fault
 
-__all__ = ["Handler", "RequestRecord", "Server"]
+__all__ = ["Handler", "RateLimitViolation", "RequestRecord", "Server"]
 
 log = logging.getLogger("fouryousee_data.simulator")
 
@@ -41,6 +41,20 @@ class RequestRecord:
     status: int | None
     fault: str | None = None  #: the injected fault applied, if any
     headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RateLimitViolation:
+    """A request for a URI the same client asked for less than ``rate_limit_interval`` ago."""
+
+    server: str  #: "api" or "store"
+    client: str  #: the client's IP address
+    method: str
+    uri: str  #: path and query as requested (a presigned query is cut)
+    gap: float  #: seconds since the previous request for it
+
+    def __str__(self) -> str:
+        return f"{self.server} {self.method} {self.uri} ({self.gap * 1000:.1f} ms after the last)"
 
 
 class Server(ThreadingHTTPServer):
@@ -156,6 +170,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.server.name, format % args)
+
+    def over_rate_limit(self) -> bool:
+        """Whether this request comes too soon after the last one for the same (client IP,
+        method, URI); then it is counted as a violation and answered (:meth:`rate_limited`
+        without ``Retry-After``). Call after reading the body."""
+        if not self.server.sim._over_rate_limit(
+            self.server.name, str(self.client_address[0]), self.command, self.path
+        ):
+            return False
+        self._fault = "over_rate_limit"
+        self.rate_limited(None)
+        return True
 
     def read_body(self) -> bytes:
         """The request body (by ``Content-Length``, or chunked; none without either)."""

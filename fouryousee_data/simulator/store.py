@@ -110,6 +110,8 @@ class StoreHandler(Handler):
         sim = self.server.sim
         store: ObjectStore = sim._store
         self.read_body()
+        if self.over_rate_limit():
+            return
         url = urlsplit(self.path)
         key = unquote(url.path.lstrip("/"))
         query = dict(parse_qsl(url.query))
