@@ -25,6 +25,8 @@ fetch → analysis → export)::
     analysis/     counts, names, screen health and the proof-of-play audit
     plot.py       charts (matplotlib) of plays, heatmaps, timelines, compliance
     export.py     Parquet, CSV (Brazilian dialect) and Excel writers
+    _i18n.py      words, numbers and dates for people: pt-BR (default) or en
+    brand.py      Brand: logo, company, CNPJ, address, signature block of reports
     webhook/      report notifications: parsing, once-only handling, HTTP receiver
     cli.py        the fouryousee-data command, a thin layer over the public API
     simulator/    a fake 4YouSee (API + object store) on loopback, for tests and demos
@@ -49,6 +51,7 @@ from fouryousee_data.analysis import (
     read_contract,
     uptime,
 )
+from fouryousee_data.brand import Brand
 from fouryousee_data.cache import cache_info, clear_cache
 from fouryousee_data.client import Client
 from fouryousee_data.dataset import scan_playlogs
@@ -79,6 +82,7 @@ __all__ = [
     "PLAYLOG_SCHEMA",
     "APIError",
     "AuthenticationError",
+    "Brand",
     "Client",
     "CorruptReportError",
     "DownloadError",

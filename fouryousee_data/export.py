@@ -22,10 +22,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fouryousee_data._fileio import atomic_write
+from fouryousee_data._i18n import column_label, day_excel_format, lang_of
 
 __all__ = ["EXCEL_MAX_ROWS", "to_csv", "to_excel", "to_parquet", "write"]
 
@@ -151,12 +154,25 @@ def to_excel(
     path: str | os.PathLike[str],
     *,
     sheet_name: str = "data",
+    lang: str | None = None,
 ) -> Path:
-    """Write one frame, or a mapping ``{sheet name: frame}``, to an ``.xlsx`` workbook.
+    """Write one frame, or a mapping ``{sheet name: frame}``, to an ``.xlsx`` workbook
+    ready to send.
 
-    tz-aware times are written as local time (Excel has no time zones); sheet
-    names are made valid and unique; a frame over Excel's row limit is a
-    ``ValueError`` (use Parquet or CSV for raw playlogs).
+    Every sheet gets a frozen header row and column widths fitted to the values;
+    whole numbers are written as integers (``1,234``; ids without separators),
+    rates (``*_rate``, ``share``) as Excel percentages, ``*_pct`` columns (0-100)
+    as percentages too, other decimals with two places, and times as Excel dates
+    (a column of midnights as plain dates). tz-aware times are written as local
+    time (Excel has no time zones); sheet names are made valid and unique; a frame
+    over Excel's row limit is a ``ValueError`` (use Parquet or CSV for raw playlogs).
+
+    Parameters
+    ----------
+    lang
+        ``None`` keeps the column names; ``"pt-BR"`` or ``"en"`` writes headers for
+        people (``delivery_rate`` -> "Cumprimento" / "Delivery rate") and dates as
+        ``dd/mm/yyyy`` (pt-BR) rather than ``yyyy-mm-dd``.
 
     Examples
     --------
@@ -167,6 +183,7 @@ def to_excel(
     ...     sorted(pd.read_excel(p, sheet_name=None))
     ['a', 'b']
     """
+    lang = lang_of(lang) if lang is not None else None
     sheets = {sheet_name: frames} if isinstance(frames, pd.DataFrame) else dict(frames)
     if not sheets:
         raise ValueError("frames: nothing to write")
@@ -180,9 +197,81 @@ def to_excel(
     def write(tmp: str) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, df in zip(_sheet_names(list(sheets)), sheets.values(), strict=True):
-                _naive_local(_flat(df)).to_excel(writer, sheet_name=name, index=False)
+                flat, formats = _for_people(_naive_local(_flat(df)))
+                header = [column_label(str(c), lang) for c in flat.columns]
+                flat.to_excel(writer, sheet_name=name, index=False, header=header)
+                _dress(writer.sheets[name], flat, header, formats, lang)
 
     return atomic_write(path, write, keep_suffix=True)
+
+
+def _is_rate(column: str) -> bool:
+    return column.endswith(("_rate", "_share")) or column == "share"
+
+
+def _for_people(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The frame as the cells should hold it, and the columns' Excel number formats
+    (``"date"`` / ``"datetime"`` for times: the language decides those)."""
+    out, formats = df.copy(), {}
+    for col in df.columns:
+        name, values = str(col), df[col]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            times = values.dropna()
+            formats[name] = "datetime" if (times != times.dt.normalize()).any() else "date"
+        elif pd.api.types.is_numeric_dtype(values.dtype):
+            if name.endswith("_pct") or _is_rate(name):
+                out[col] = values / 100 if name.endswith("_pct") else values
+                formats[name] = "0.0%"
+            elif _whole(values):
+                out[col] = values.astype("Int64") if values.hasnans else values.astype("int64")
+                formats[name] = "0" if name == "id" or name.endswith("_id") else "#,##0"
+            else:
+                formats[name] = "#,##0.00"
+    return out, formats
+
+
+def _whole(values: pd.Series) -> bool:
+    """Whether every value is a whole number (NaN aside) that an int64 holds exactly."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return True
+    finite = values.dropna().to_numpy(dtype=float)
+    return bool(
+        np.isfinite(finite).all()
+        and (finite == np.round(finite)).all()
+        and (np.abs(finite) < 2**53).all()
+    )
+
+
+def _dress(
+    sheet: Any, df: pd.DataFrame, header: list[str], formats: dict[str, str], lang: str | None
+) -> None:
+    """Frozen header row, number formats, and column widths fitted to the values."""
+    from openpyxl.utils import get_column_letter
+
+    sheet.freeze_panes = "A2"
+    for j, col in enumerate(df.columns, start=1):
+        fmt = formats.get(str(col))
+        if fmt in ("date", "datetime"):
+            fmt = day_excel_format(lang, with_time=fmt == "datetime")
+        if fmt is not None and len(df):
+            for (cell,) in sheet.iter_rows(min_row=2, max_row=len(df) + 1, min_col=j, max_col=j):
+                cell.number_format = fmt
+        sheet.column_dimensions[get_column_letter(j)].width = _width(df[col], header[j - 1], fmt)
+
+
+def _width(values: pd.Series, header: str, fmt: str | None) -> float:
+    """Characters a column needs: its header or its longest value as shown (at most 60)."""
+    if fmt is not None and "yy" in fmt:
+        longest = len(fmt)
+    elif fmt is not None and len(values):
+        biggest = float(np.nanmax(np.abs(values.to_numpy(dtype=float, na_value=np.nan))))
+        longest = len(f"{biggest:,.2f}") + 1 if np.isfinite(biggest) else 0
+    else:
+        most = values.astype(object).dropna().astype(str).str.len().max()
+        longest = 0 if pd.isna(most) else int(most)
+    return float(min(max(len(header), longest) + 2, 60))
 
 
 def write(df: pd.DataFrame, path: str | os.PathLike[str], **options: object) -> Path:

@@ -182,13 +182,14 @@ def test_contract_from_files(tmp_path: Path) -> None:
 def test_excel_one_sheet_per_campaign(tmp_path: Path) -> None:
     contract = [CONTRACT[0], {**CONTRACT[0], "campaign": "Winter: promo/2"}]
     result = fy.compliance(make_playlog_frame(ROWS, tz=TZ), contract)
-    path = audit.to_excel(result, tmp_path / "audit.xlsx")
+    path = audit.to_excel(result, tmp_path / "audit.xlsx", lang="en")
     book = pd.read_excel(path, sheet_name=None)
-    assert list(book) == ["summary", "Summer", "Winter_ promo_2"]
+    assert list(book) == ["Campaigns", "Screens", "Summer", "Winter_ promo_2"]
     sheet = book["Summer"]
-    assert sheet.columns.tolist()[:3] == ["player_id", "day", "delivered"]
-    assert sheet["delivered"].tolist() == [2, 0, 1, 0, 1, 0]
-    assert book["summary"]["delivered"].tolist() == [3, 1, 3, 1]
+    assert sheet.columns.tolist()[:3] == ["Player ID", "Day", "Contracted plays"]
+    assert sheet["Delivered plays"].tolist() == [2, 0, 1, 0, 1, 0]
+    assert book["Screens"]["Delivered plays"].tolist() == [3, 1, 3, 1]
+    assert book["Campaigns"]["Delivered plays"].tolist() == [4, 4]
 
 
 def test_pdf_cover_and_one_page_per_player(tmp_path: Path) -> None:
@@ -200,12 +201,12 @@ def test_pdf_cover_and_one_page_per_player(tmp_path: Path) -> None:
     df.attrs["provisional_days"] = ["2024-01-03"]
     result = fy.compliance(df, contract, start="2023-11-25", end="2024-01-03")  # 40 days
     path = audit.to_pdf(result.loc[["Summer"]], tmp_path / "summer.pdf")
-    assert pdf_pages(path.read_bytes()) == 1 + 1  # cover + one page: 40 days fit on it
-    result = fy.compliance(df, contract, start="2023-11-24", end="2024-01-03")  # 41 days
+    assert pdf_pages(path.read_bytes()) == 1 + 1  # summary + one page: 40 days fit on it
+    result = fy.compliance(df, contract, start="2023-11-04", end="2024-01-03")  # 61 days
     path = audit.to_pdf(result, tmp_path / "audit.pdf", title="Audit for ACME")
     data = path.read_bytes()
     assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
-    assert pdf_pages(data) == 1 + 2 * 2  # cover + 2 players x (chart page + continuation)
+    assert pdf_pages(data) == 1 + 2 * 2  # summary + 2 campaigns x (chart page + continuation)
     assert not list(tmp_path.glob(".*.tmp*"))  # written atomically
 
 

@@ -10,7 +10,9 @@ The modules, from the bottom up (each imports only the ones above it)::
     counts        per_player, per_media, per_player_media, hour_weekday, airtime
     health        gaps and uptime inside opening hours (timeline: both from one scan)
     _charts       matplotlib helpers shared with plot (no backend picked at import)
-    audit_report  summary, to_excel, to_pdf of an audit; the compliance chart
+    _audit_chart  compliance_chart: delivered vs contracted plays
+    _pdf          A4 pages from a flow of blocks: tables split across pages, charts
+    audit_report  summary, to_excel, to_pdf of an audit (pt-BR or en, branded)
     audit         read_contract, compliance (re-exports summary, to_excel, to_pdf)
 
 The underscored modules are private with public names: the seams between the

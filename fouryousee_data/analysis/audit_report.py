@@ -1,8 +1,12 @@
 """The audit for people: totals, an Excel workbook, a PDF, the delivered-vs-contracted chart.
 
 All of them take a :func:`~fouryousee_data.analysis.audit.compliance` result
-(campaign x player x day rows). ``plot.compliance_chart`` is the chart drawn
-here; matplotlib is imported only when something is drawn.
+(campaign x player x day rows; any other index level, such as ``account``, is
+kept as a key). The workbook and the PDF are written in Brazilian Portuguese by
+default (``lang="pt-BR"``: ``dd/mm/aaaa``, decimal comma) or in English
+(``lang="en"``); the PDF carries the company's :class:`~fouryousee_data.Brand`.
+``plot.compliance_chart`` is the chart drawn here; matplotlib is imported only
+when something is drawn.
 """
 
 from __future__ import annotations
@@ -18,18 +22,24 @@ import pandas as pd
 
 from fouryousee_data import export
 from fouryousee_data._fileio import atomic_write
-from fouryousee_data.analysis._charts import (
-    CONTRACTED,
-    DELIVERED,
-    date_axis,
-    new_axes,
-    wall_clock,
+from fouryousee_data._i18n import (
+    column_label,
+    day,
+    lang_of,
+    moment,
+    number,
+    percent,
+    percent_decimals,
+    text,
 )
+from fouryousee_data.analysis import _pdf as pdf
+from fouryousee_data.analysis._audit_chart import compliance_chart
+from fouryousee_data.brand import Brand
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-__all__ = ["compliance_chart", "summary", "to_excel", "to_pdf"]
+__all__ = ["compliance_chart", "pdf_pages", "summary", "to_excel", "to_pdf"]
 
 
 def summary(
@@ -37,8 +47,9 @@ def summary(
 ) -> pd.DataFrame:
     """Totals of a :func:`compliance` result (default per campaign x player).
 
-    Columns: ``delivered``, ``contracted``, ``shortfall`` (of the totals: a
-    good day makes up for a bad one), ``delivery_rate``, ``days``,
+    Columns: ``player_name`` (when the result has names and ``by`` holds
+    ``player_id``), ``delivered``, ``contracted``, ``shortfall`` (of the totals:
+    a good day makes up for a bad one), ``delivery_rate``, ``days``,
     ``days_short`` (days below target) and ``provisional_days``.
 
     Examples
@@ -61,18 +72,25 @@ def summary(
         days_short=(result["delivered"] < result["contracted"]).astype(np.int64),
         provisional_days=result["provisional"].astype(np.int64),
     )
-    totals = frame.groupby(level=keys, sort=False)[
-        ["delivered", "contracted", "days", "days_short", "provisional_days"]
-    ].sum()
+    groups = frame.groupby(level=keys, sort=False)
+    totals = groups[["delivered", "contracted", "days", "days_short", "provisional_days"]].sum()
     totals["shortfall"] = np.maximum(totals["contracted"] - totals["delivered"], 0.0)
     contracted = totals["contracted"].where(totals["contracted"] > 0)
     totals["delivery_rate"] = totals["delivered"] / contracted
     order = ["delivered", "contracted", "shortfall", "delivery_rate", "days", "days_short"]
+    if "player_name" in result.columns and "player_id" in keys:
+        order.insert(0, "player_name")
+        totals["player_name"] = groups["player_name"].first()
     return totals[[*order, "provisional_days"]]
 
 
-def to_excel(result: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """The audit as a workbook: a ``summary`` sheet, then one sheet per campaign.
+def to_excel(result: pd.DataFrame, path: str | os.PathLike[str], *, lang: str = "pt-BR") -> Path:
+    """The audit as a workbook ready to send: totals per campaign, per screen, then one
+    sheet of days per campaign.
+
+    Headers in ``lang`` (``"pt-BR"`` or ``"en"``); counts are integers, rates Excel
+    percentages, days Excel dates; every sheet has the screens' names (when the
+    result has ``player_name``), fitted column widths and a frozen header row.
 
     Examples
     --------
@@ -84,21 +102,85 @@ def to_excel(result: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     >>> result = compliance(df, [{"campaign": "C", "media_ids": "12", "player_ids": "1",
     ...                           "plays_per_day": 2}])
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = to_excel(result, pathlib.Path(tmp) / "audit.xlsx")
+    ...     path = to_excel(result, pathlib.Path(tmp) / "audit.xlsx", lang="en")
     ...     list(pd.read_excel(path, sheet_name=None))
-    ['summary', 'C']
+    ['Campaigns', 'Screens', 'C']
     """
-    sheets = {"summary": summary(result)}
+    lang = lang_of(lang)
+    keys = _keys(result)
+    campaign_keys = [k for k in keys if k != "player_id"]
+    sheets = {
+        text("sheet_campaigns", lang): _with_screens(result, campaign_keys),
+        text("sheet_screens", lang): summary(result, by=keys),
+    }
     for campaign, rows in result.groupby(level="campaign", sort=False):
         sheets[str(campaign)] = rows.droplevel("campaign")
-    return export.to_excel(sheets, path)
+    return export.to_excel({k: _for_sheet(v, lang) for k, v in sheets.items()}, path, lang=lang)
+
+
+_SHEET_ORDER = ("player_id", "player_name", "day", "screens", "contracted", "delivered")
+
+
+def _for_sheet(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Keys first, the screen's name next to its id, contracted before delivered (as in
+    the PDF), ``provisional`` as "sim"/"não" ("yes"/"no")."""
+    flat = frame.reset_index()
+    first = [c for c in flat.columns if c not in _SHEET_ORDER and c in frame.index.names]
+    order = [*first, *(c for c in _SHEET_ORDER if c in flat.columns)]
+    flat = flat[[*order, *(c for c in flat.columns if c not in order)]]
+    if "provisional" in flat.columns:
+        words = np.where(flat["provisional"], text("yes", lang), text("no", lang))
+        flat = flat.assign(provisional=words)
+    return flat
+
+
+def _keys(result: pd.DataFrame) -> list[str]:
+    """The index levels that name a row's screen: every level but ``day``."""
+    return [str(n) for n in result.index.names if n != "day"]
+
+
+def _with_screens(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Totals per ``keys`` (a campaign) with its number of screens first."""
+    totals = summary(result, by=keys)
+    screens = result.groupby(level=keys, sort=False).apply(
+        lambda rows: rows.index.get_level_values("player_id").nunique()
+    )
+    totals.insert(0, "screens", screens.astype(np.int64))
+    return totals
+
+
+# --------------------------------------------------------------------------- PDF
 
 
 def to_pdf(
-    result: pd.DataFrame, path: str | os.PathLike[str], *, title: str = "Proof-of-play audit"
+    result: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    lang: str = "pt-BR",
+    brand: Brand | str | os.PathLike[str] | None = None,
+    advertiser: str | None = None,
 ) -> Path:
-    """The audit as a PDF: a cover with the totals per campaign, then for each campaign
-    one page per player with the daily chart and table (matplotlib's PDF backend).
+    """The audit as an A4 PDF to send: a first page with the company block, the totals
+    per campaign and per screen (with charts) and the signature block, then for each
+    campaign x screen its daily chart and table (matplotlib's PDF backend).
+
+    Parameters
+    ----------
+    result
+        A :func:`compliance` result.
+    title
+        Default "Relatório de comprovação de exibição" (``"en"``: "Proof-of-play report").
+    lang
+        ``"pt-BR"`` (default: ``dd/mm/aaaa``, decimal comma) or ``"en"``.
+    brand
+        A :class:`~fouryousee_data.Brand` or the path of its config file (TOML or
+        JSON): logo, company name, CNPJ, address, signature block.
+    advertiser
+        Printed as "Cliente" ("Advertiser").
+
+    Tables split across pages with their header repeated; a page is only left
+    part empty where a new campaign starts.
 
     Examples
     --------
@@ -110,201 +192,195 @@ def to_pdf(
     >>> result = compliance(df, [{"campaign": "C", "media_ids": "12", "player_ids": "1",
     ...                           "plays_per_day": 2}])
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = to_pdf(result, pathlib.Path(tmp) / "audit.pdf", title="Summer campaign")
+    ...     path = to_pdf(result, pathlib.Path(tmp) / "audit.pdf", advertiser="ACME")
     ...     path.read_bytes()[:5]
     b'%PDF-'
     """
     from matplotlib.backends.backend_pdf import PdfPages
 
+    lang = lang_of(lang)
+    brand = Brand.coerce(brand)
+    title = title or text("title", lang)
+    pages = pdf_pages(result, title=title, lang=lang, brand=brand, advertiser=advertiser)
+    meta = {"Title": title, "Creator": "fouryousee_data", "Author": brand.company or None}
+
     def write(tmp: str) -> None:
-        with PdfPages(tmp, metadata={"Title": title, "Creator": "fouryousee_data"}) as pdf:
-            pdf.savefig(_cover(result, title))
-            for _, days in result.groupby(level=["campaign", "player_id"]):
-                for page in _player_pages(days):
-                    pdf.savefig(page)
+        with PdfPages(tmp, metadata=meta) as book:
+            for page in pages:
+                book.savefig(page)
 
     return atomic_write(path, write, keep_suffix=True)
 
 
-_A4 = (8.27, 11.69)
-_TABLE_FONT = 7.5
-# table rows on a page with / without the chart: up to 40 days fit on one page
-_ROWS_FIRST, _ROWS_MORE = 40, 70
-
-
-def _cover(result: pd.DataFrame, title: str) -> Any:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=_A4)
-    days = result.index.get_level_values("day")
-    period = f"{days.min():%Y-%m-%d} to {days.max():%Y-%m-%d}" if len(days) else "no days"
-    fig.text(0.08, 0.93, title, fontsize=20, weight="bold")
-    fig.text(0.08, 0.895, f"Audited days: {period}", fontsize=11)
-    fig.text(0.08, 0.875, f"Generated {dt.datetime.now():%Y-%m-%d %H:%M}", fontsize=9, color="0.4")
-    totals = summary(result, by="campaign")
-    if bool(result["provisional"].any()):
-        note = "Hatched / flagged days are provisional: late uploads may still add plays."
-        fig.text(0.08, 0.855, note, fontsize=9, color="0.3")
-    rows = [
-        [str(r.Index), f"{r.delivered:,.0f}", f"{r.contracted:,.0f}", f"{r.shortfall:,.0f}",
-         _pct(r.delivery_rate), f"{r.days_short:,}", f"{r.provisional_days:,}"]
-        for r in totals.itertuples()
-    ]  # fmt: skip
-    header = ["campaign", "delivered", "contracted", "shortfall", "rate", "days short"]
-    header.append("provisional")
-    _text_table(fig, 0.82, header, rows, fontsize=9)
-    if len(totals):
-        compliance_chart(result, ax=fig.add_axes((0.1, 0.08, 0.85, 0.32)))
-    return fig
-
-
-def _player_pages(days: pd.DataFrame) -> list[Any]:
-    """The pages of one campaign x player: the chart and the first rows, then the rest."""
-    from matplotlib.figure import Figure
-
-    campaign = str(days.index.get_level_values("campaign")[0])
-    player_id = int(days.index.get_level_values("player_id")[0])
-    frame = days.droplevel(["campaign", "player_id"])
-    name = f" — {frame['player_name'].iloc[0]}" if "player_name" in frame.columns else ""
-    rows = [
-        [f"{r.Index:%Y-%m-%d %a}", f"{r.delivered:,}", f"{r.contracted:,.1f}",
-         f"{r.shortfall:,.1f}", _pct(r.delivery_rate), "yes" if r.provisional else ""]
-        for r in frame.itertuples()
-    ]  # fmt: skip
-    header = ["day", "delivered", "contracted", "shortfall", "rate", "provisional"]
-    chunks = [rows[:_ROWS_FIRST]]
-    chunks += [rows[i : i + _ROWS_MORE] for i in range(_ROWS_FIRST, len(rows), _ROWS_MORE)]
-    pages = []
-    for number, chunk in enumerate(chunks):
-        fig = Figure(figsize=_A4)
-        fig.text(0.08, 0.95, f"{campaign} · player {player_id}{name}", fontsize=14, weight="bold")
-        if number == 0:
-            compliance_chart(days, player_id=player_id, ax=fig.add_axes((0.1, 0.66, 0.66, 0.25)))
-            top = 0.6
-        else:
-            fig.text(0.08, 0.925, "(continued)", fontsize=9, color="0.4")
-            top = 0.9
-        _text_table(fig, top, header, chunk, fontsize=_TABLE_FONT)
-        pages.append(fig)
-    return pages
-
-
-def _text_table(
-    fig: Any, top: float, header: list[str], rows: list[list[str]], fontsize: float
-) -> None:
-    """A table as one right-aligned text block per column: fast to draw, crisp in PDF
-    (matplotlib's ``Axes.table`` lays out every cell separately and is ~100x slower)."""
-    from matplotlib.lines import Line2D
-
-    left, right = 0.08, 0.92
-    step = (right - left) / len(header)
-    line = fontsize * 1.45 / 72 / fig.get_figheight()  # one text line, in figure fraction
-    for i, name in enumerate(header):
-        x = left + step * (i + 1) - 0.01
-        fig.text(x, top, name, ha="right", va="top", fontsize=fontsize, weight="bold")
-        column = "\n".join(row[i] for row in rows)
-        fig.text(x, top - 1.6 * line, column, ha="right", va="top", fontsize=fontsize,
-                 linespacing=1.45, family="monospace")  # fmt: skip
-    rule = top - 1.3 * line
-    fig.add_artist(Line2D([left, right], [rule, rule], color="0.5", linewidth=0.6))
-
-
-def _pct(rate: Any) -> str:
-    return "" if pd.isna(rate) else f"{rate:.0%}"
-
-
-def compliance_chart(
+def pdf_pages(
     result: pd.DataFrame,
     *,
-    campaign: str | None = None,
-    player_id: int | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """Delivered vs contracted plays from an ``audit.compliance`` result.
-
-    * with ``player_id``: that screen's days (bars delivered, contracted as a
-      line; provisional days hatched);
-    * else with ``campaign`` (or a result holding one campaign): totals per player;
-    * else: totals per campaign.
+    title: str | None = None,
+    lang: str = "pt-BR",
+    brand: Brand | None = None,
+    advertiser: str | None = None,
+) -> list[Figure]:
+    """The pages :func:`to_pdf` writes, as matplotlib figures (to look at or test).
 
     Examples
     --------
-    >>> from matplotlib.figure import Figure
-    >>> df = pd.DataFrame({"played_at": pd.date_range("2024-03-01 08:00", periods=96, freq="h"),
-    ...                    "player_id": pd.array([1, 2] * 48, dtype="int32"),
-    ...                    "media_id": pd.array([7, 8, 9] * 32, dtype="int32")})
     >>> from fouryousee_data.analysis.audit import compliance
-    >>> result = compliance(df, [{"campaign": "Summer", "media_ids": [7], "player_ids": [1, 2],
-    ...                           "plays_per_day": 10}])
-    >>> ax = compliance_chart(result, campaign="Summer", ax=Figure().subplots())
-    >>> [t.get_text() for t in ax.get_xticklabels()]
-    ['1', '2']
+    >>> df = pd.DataFrame({"played_at": pd.to_datetime(["2024-01-01 10:00"]),
+    ...                    "player_id": pd.array([1], dtype="int32"),
+    ...                    "media_id": pd.array([12], dtype="int32")})
+    >>> result = compliance(df, [{"campaign": "C", "media_ids": "12", "player_ids": "1",
+    ...                           "plays_per_day": 2}])
+    >>> len(pdf_pages(result, lang="en"))
+    2
     """
-    if campaign is not None:
-        if campaign not in result.index.get_level_values("campaign"):
-            raise ValueError(f"campaign: {campaign!r} is not in the result")
-        result = result[result.index.get_level_values("campaign") == campaign]
-    campaigns = result.index.get_level_values("campaign").unique()
-    ax = new_axes(ax, (10, 4.5))
-    if player_id is not None:
-        _daily_bars(ax, _days_of(result, player_id))
-        where = (
-            f"{campaigns[0]}, player {player_id}" if len(campaigns) == 1 else f"player {player_id}"
-        )
-        ax.set_title(f"{where}: delivered vs contracted per day")
-        return ax
-    level = "player_id" if len(campaigns) == 1 else "campaign"
-    totals = result.groupby(level=level, sort=False)[["delivered", "contracted"]].sum()
-    x = np.arange(len(totals))
-    ax.bar(x - 0.2, totals["delivered"], width=0.4, color=DELIVERED, label="delivered")
-    ax.bar(
-        x + 0.2, totals["contracted"], width=0.4, color=CONTRACTED, alpha=0.6, label="contracted"
+    lang = lang_of(lang)
+    brand = brand or Brand()
+    issued = dt.datetime.now()
+    blocks = _first_page(result, title or text("title", lang), lang, brand, advertiser, issued)
+    blocks += _screen_pages(result, lang)
+    left = " · ".join(
+        p for p in (brand.company, f"CNPJ {brand.cnpj}" if brand.cnpj else "", title) if p
     )
-    rate = totals["delivered"] / totals["contracted"].where(totals["contracted"] > 0)
-    for xi, (top, r) in enumerate(zip(totals.max(axis=1), rate, strict=True)):
-        if not np.isnan(r):
-            ax.annotate(f"{r:.0%}", (xi, top), ha="center", va="bottom", fontsize="small")
-    labels = [str(v) for v in totals.index]
-    ax.set_xticks(
-        x,
-        labels,
-        rotation=45 if len(labels) > 8 else 0,
-        ha="right" if len(labels) > 8 else "center",
+
+    def footer(fig: Figure, number: int, total: int) -> None:
+        pdf.footer_line(fig, left, text("page", lang).format(number, total))
+
+    return pdf.render(pdf.layout(blocks), footer)
+
+
+_GREY = "0.35"
+
+
+def _first_page(
+    result: pd.DataFrame,
+    title: str,
+    lang: str,
+    brand: Brand,
+    advertiser: str | None,
+    issued: dt.datetime,
+) -> list[pdf.Block]:
+    blocks: list[pdf.Block] = []
+    company = [(brand.company, 13.0, True, "0")] if brand.company else []
+    company += [(f"CNPJ {brand.cnpj}", 9.0, False, _GREY)] if brand.cnpj else []
+    company += [(line, 9.0, False, _GREY) for line in brand.address.splitlines() if line]
+    if company or brand.logo is not None:
+        blocks += [pdf.Logo(brand.logo, company), pdf.Rule(height=0.25)]
+    days = result.index.get_level_values("day")
+    period = (
+        text("period_range", lang).format(day(days.min(), lang), day(days.max(), lang))
+        if len(days)
+        else text("no_days", lang)
     )
-    what = f"{campaigns[0]}: per player" if level == "player_id" else "per campaign"
-    ax.set_title(f"Delivered vs contracted plays, {what}")
-    ax.set_xlabel("player" if level == "player_id" else "campaign")
-    ax.set_ylabel("plays")
-    ax.legend(fontsize="small", frameon=False)
-    return ax
+    meta = [(f"{text('advertiser', lang)}: {advertiser}", 10.0, False, "0")] if advertiser else []
+    meta += [(f"{text('period', lang)}: {period}", 10.0, False, "0")]
+    meta += [(f"{text('issued', lang)} {moment(issued, lang)}", 8.5, False, _GREY)]
+    notes = [(text("method_note", lang), 8.0, False, _GREY)]
+    if bool(result["provisional"].any()):
+        notes.append((text("provisional_note", lang), 8.0, False, _GREY))
+    blocks += [pdf.Para([(title, 17.0, True, "0")]), pdf.Gap(0.08), pdf.Para(meta)]
+    blocks += [pdf.Gap(0.08), pdf.Para(notes), pdf.Gap(0.15)]
+    keys = _keys(result)
+    campaign_keys = [k for k in keys if k != "player_id"]
+    campaigns = _with_screens(result, campaign_keys)
+    blocks += [_heading(text("campaign_totals", lang))]
+    blocks += [_totals_table(campaigns, lang, screens=True)]
+    if len(campaigns):
+        blocks += [pdf.Gap(), pdf.Chart(lambda ax: compliance_chart(result, ax=ax, lang=lang,
+                                                                    title=False))]  # fmt: skip
+    blocks += [pdf.Gap(0.2), _heading(text("screen_totals", lang))]
+    more = f"{text('screen_totals', lang)} {text('continued', lang)}"
+    blocks += [_totals_table(summary(result, by=keys), lang, screens=False, caption=more)]
+    if brand.signature:
+        place = f"{brand.city}, {day(issued, lang)}" if brand.city else day(issued, lang)
+        blocks += [pdf.Gap(0.2), pdf.Signature(place, brand.signature.splitlines())]
+    return blocks
 
 
-def _days_of(result: pd.DataFrame, player_id: int) -> pd.DataFrame:
-    """One player's rows, indexed by ``day`` alone."""
-    rows = result[result.index.get_level_values("player_id") == player_id]
-    if rows.empty:
-        raise KeyError(player_id)
-    return rows.droplevel([n for n in rows.index.names if n != "day"])
+def _heading(words: str, size: float = 11.5) -> pdf.Para:
+    return pdf.Para([(words, size, True, "0")], keep_with_next=True)
 
 
-def _daily_bars(ax: Axes, days: pd.DataFrame) -> None:
-    from matplotlib.dates import date2num
+def _totals_table(
+    totals: pd.DataFrame, lang: str, *, screens: bool, caption: str = ""
+) -> pdf.Table:
+    """A table of :func:`summary` totals, one row per key."""
+    names = totals.index.names
+    frame = totals.reset_index()
+    header = [column_label(str(n), lang) for n in names if n != "player_id"]
+    if "player_id" in names:
+        header.append(column_label("player_name", lang))
+    counts = ["contracted", "delivered", "shortfall"]
+    header += [column_label(c, lang) for c in counts]
+    header += [column_label("delivery_rate", lang), column_label("days_short", lang)]
+    if screens:
+        header.insert(len(names), text("screens", lang))
+    decimals = {c: _decimals(frame[c]) for c in counts}
+    pct = percent_decimals(frame["delivery_rate"])
+    rows = []
+    for r in frame.itertuples(index=False):
+        row = [str(getattr(r, str(n))) for n in names if n != "player_id"]
+        if "player_id" in names:
+            row.append(_screen_name(r))
+        if screens:
+            row.append(number(r.screens, lang))
+        row += [number(getattr(r, c), lang, decimals=decimals[c]) for c in counts]
+        row += [percent(r.delivery_rate, lang, decimals=pct), number(r.days_short, lang)]
+        rows.append(row)
+    align = ["l"] * (len(header) - 5 - screens) + ["r"] * (5 + screens)
+    return pdf.Table(header, rows, align, size=8.0, caption=caption)
 
-    when = wall_clock(days.index.get_level_values("day"))
-    provisional = days["provisional"].to_numpy(dtype=bool)
-    half_day = pd.Timedelta(hours=12)
-    for day in when[provisional]:  # shaded even when nothing was delivered
-        ax.axvspan(date2num(day - half_day), date2num(day + half_day), color="0.9", lw=0)
-    bars = ax.bar(when, days["delivered"], width=0.8, color=DELIVERED, label="delivered")
-    for bar, flag in zip(bars, provisional, strict=True):
-        if flag:
-            bar.set_hatch("//")
-            bar.set_alpha(0.5)
-    ax.step(when, days["contracted"], where="mid", color=CONTRACTED, label="contracted")
-    if provisional.any():
-        ax.fill_between([], [], color="0.9", label="provisional (may still grow)")
-    ax.set_xlabel("day")
-    ax.set_ylabel("plays")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    date_axis(ax)
+
+def _screen_name(row: Any) -> str:
+    name = getattr(row, "player_name", None)
+    if isinstance(name, str) and name:
+        return f"{name} ({row.player_id})"
+    return f"player {row.player_id}"
+
+
+def _decimals(values: pd.Series) -> int:
+    """0 when every value is whole, else 1 (one format per column keeps the commas aligned)."""
+    finite = values.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return 0 if np.all(finite == np.round(finite)) else 1
+
+
+def _screen_pages(result: pd.DataFrame, lang: str) -> list[pdf.Block]:
+    """Per campaign (a new page each): per screen its heading, daily chart and table."""
+    blocks: list[pdf.Block] = []
+    keys = _keys(result)
+    campaign_keys = [k for k in keys if k != "player_id"]
+    last: dict[str, Any] = {}
+    for key, days in result.groupby(level=keys, sort=False):
+        values = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        campaign = {k: values[k] for k in campaign_keys}
+        if campaign != last:
+            blocks.append(pdf.PageBreak())
+            last = campaign
+        name = days["player_name"].iloc[0] if "player_name" in days.columns else None
+        screen = _screen_name(pd.Series({"player_name": name, "player_id": values["player_id"]}))
+        where = " · ".join(str(values[k]) for k in keys if k != "player_id")
+        heading = f"{where} · {text('screen', lang)} {screen}"
+        blocks.append(_heading(heading, size=11.0))
+
+        def draw(ax: Any, days: pd.DataFrame = days, pid: Any = values["player_id"]) -> Any:
+            return compliance_chart(days, player_id=pid, ax=ax, lang=lang, title=False)
+
+        blocks += [pdf.Chart(draw, height=2.3, keep_with_next=True), pdf.Gap(0.1)]
+        blocks += [_daily_table(days, lang, caption=f"{heading} {text('continued', lang)}")]
+        blocks.append(pdf.Gap(0.25))
+    return blocks
+
+
+def _daily_table(days: pd.DataFrame, lang: str, caption: str) -> pdf.Table:
+    frame = days.droplevel([n for n in days.index.names if n != "day"])
+    counts = ["contracted", "delivered", "shortfall"]
+    decimals = {c: _decimals(frame[c]) for c in counts}
+    header = [column_label(c, lang) for c in ("day", *counts, "delivery_rate", "provisional")]
+    yes, pct = text("yes", lang), percent_decimals(frame["delivery_rate"])
+    rows = [
+        [day(r.Index, lang, weekday=True)]
+        + [number(getattr(r, c), lang, decimals=decimals[c]) for c in counts]
+        + [percent(r.delivery_rate, lang, decimals=pct), yes if r.provisional else ""]
+        for r in frame.itertuples()
+    ]
+    return pdf.Table(header, rows, ["l", "r", "r", "r", "r", "c"], size=7.5, caption=caption)
