@@ -32,7 +32,13 @@ from fouryousee_data.analysis import (
     per_media,
     per_player,
 )
-from fouryousee_data.analysis._charts import date_axis, new_axes, wall_clock
+from fouryousee_data.analysis._charts import (
+    OTHERS,
+    date_axis,
+    distinct_colors,
+    new_axes,
+    wall_clock,
+)
 from fouryousee_data.analysis.audit_report import compliance_chart
 from fouryousee_data.analysis.health import timeline
 from fouryousee_data.timerange import DateLike
@@ -43,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["compliance_chart", "daily_plays", "hour_weekday_heatmap", "player_timeline"]
 
 _GAP, _OPEN = "#d62728", "#cfe8cf"
+#: "others" peaking above this many times the busiest line shown gets its own axis.
+_FLATTENS = 1.5
 
 
 def _labels(ids: Any, names: Any, kind: str) -> list[str]:
@@ -67,8 +75,11 @@ def daily_plays(
 ) -> Axes:
     """Plays per day, one line per player (``by="player"``) or media (``by="media"``).
 
-    The ``top`` busiest ids get their own line, the rest are summed into
-    "others". ``names``: a players/medias frame or ``{id: name}`` for the legend.
+    The ``top`` busiest ids get their own line, each its own colour (never one
+    twice in a chart). The rest are summed into "N others", a black dashed line;
+    when that sum peaks above 1.5 times the busiest line it goes on its own scale
+    (the right axis), so it cannot flatten the lines that matter. ``names``: a
+    players/medias frame or ``{id: name}`` for the legend, drawn under the chart.
     Days without plays are drawn as 0.
 
     Examples
@@ -89,21 +100,39 @@ def daily_plays(
     wide = counts["plays"].unstack(level=0, fill_value=0)
     order = wide.sum().sort_values(ascending=False, kind="stable").index
     shown = wide[order[:top]]
-    shown.columns = _labels(shown.columns, names, by)
-    if len(order) > top:
-        shown = shown.assign(**{f"{len(order) - top} others": wide[order[top:]].sum(axis=1)})
-    ax = new_axes(ax, (10, 4.5))
+    labels = _labels(shown.columns, names, by)
+    ax = new_axes(ax, (10, 5))
     days = wall_clock(wide.index)
-    for label in shown.columns:
-        ax.plot(days, shown[label].to_numpy(), marker="o", markersize=3, label=label)
+    colors = distinct_colors(len(labels))
+    for column, label, color in zip(shown.columns, labels, colors, strict=True):
+        ax.plot(days, shown[column].to_numpy(), marker="o", markersize=3, label=label, color=color)
+    ax.set_ylim(bottom=0)
+    handles = ax.get_lines()
+    if len(order) > top:
+        rest = wide[order[top:]].sum(axis=1).to_numpy()
+        handles.append(_others(ax, days, rest, len(order) - top, float(shown.to_numpy().max())))
     ax.set_title(f"Daily plays per {by}")
     ax.set_xlabel("day")
     ax.set_ylabel("plays")
-    ax.set_ylim(bottom=0)
-    if len(shown.columns):
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
+                  ncols=min(len(handles), 4), fontsize="small")  # fmt: skip
     date_axis(ax)
     return ax
+
+
+def _others(ax: Axes, days: pd.DatetimeIndex, rest: Any, count: int, busiest: float) -> Any:
+    """The "N others" line: dashed black, on a right axis of its own when it peaks
+    well above the busiest line shown (on the same axis it would flatten them)."""
+    style: dict[str, Any] = {"color": OTHERS, "linestyle": "--", "linewidth": 1.2}
+    if float(rest.max(initial=0)) <= _FLATTENS * busiest:
+        (line,) = ax.plot(days, rest, label=f"{count} others", **style)
+        return line
+    right = ax.twinx()
+    (line,) = right.plot(days, rest, label=f"{count} others (right axis)", **style)
+    right.set_ylim(bottom=0)
+    right.set_ylabel(f"plays, {count} others (dashed)")
+    return line
 
 
 def hour_weekday_heatmap(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -134,3 +135,65 @@ def test_importing_plot_selects_no_backend() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def busy_frame(days: int, counts: dict[int, int]) -> pd.DataFrame:
+    """``counts[media]`` plays a day for ``days`` days from 2024-02-20 (player 1)."""
+    rows = [
+        (str(pd.Timestamp("2024-02-20 08:00") + pd.Timedelta(days=d, seconds=k)), 1, media)
+        for d in range(days)
+        for media, n in counts.items()
+        for k in range(n)
+    ]
+    return make_playlog_frame(rows)
+
+
+def line_colours(ax: Axes) -> list[tuple[float, ...]]:
+    from matplotlib.colors import to_rgba
+
+    axes = [ax, *(other for other in ax.figure.axes if other is not ax)]
+    return [to_rgba(line.get_color()) for a in axes for line in a.get_lines()]
+
+
+def test_daily_plays_never_reuses_a_colour_and_others_keep_their_place(tmp_path: Path) -> None:
+    # ten medias shown (the default top) plus two summed into "others": eleven lines
+    df = busy_frame(5, {m: 20 - m for m in range(1, 11)} | {11: 3, 12: 2})
+    ax = plot.daily_plays(df, by="media", names={1: "Natal 01"})
+    colours = line_colours(ax)
+    assert len(colours) == 11 and len(set(colours)) == 11
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "2 others"
+    assert len(ax.figure.axes) == 1  # small "others" share the axis
+    render(ax, tmp_path / "eleven.png")
+    for top in (3, 15, 25):  # tab10, tab20, turbo: still one colour each
+        many = busy_frame(2, {m: 10 + m for m in range(1, 31)})
+        drawn = line_colours(plot.daily_plays(many, by="media", top=top))
+        assert len(drawn) == top + 1 and len(set(drawn)) == top + 1
+    # "others" twenty times the shown lines: on its own axis, the shown lines keep their scale
+    df = busy_frame(5, {1: 30, 2: 25} | {m: 10 for m in range(3, 23)})
+    ax = plot.daily_plays(df, by="media", top=2)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "20 others (right axis)"
+    right = [a for a in ax.figure.axes if a is not ax]
+    assert len(right) == 1 and right[0].get_ylim()[1] >= 200
+    assert ax.get_ylim()[1] < 35  # the top lines fill their axis
+    render(ax, tmp_path / "others.png")
+
+
+@pytest.mark.parametrize("days", [3, 10, 29, 36, 61, 92, 200, 400])
+def test_date_ticks_never_collide(days: int) -> None:
+    """matplotlib's AutoDateLocator ticked days 25, 29, then "Mar": the labels collided."""
+    df = busy_frame(days, {1: 2, 2: 1})
+    fig = plt.figure(figsize=(10, 5), layout="constrained")
+    plot.daily_plays(df, by="media", ax=fig.add_subplot())
+    contract = [{"campaign": "C", "media_ids": [1], "player_ids": [1], "plays_per_day": 2}]
+    result = fy.compliance(df, contract)
+    narrow = plt.figure(figsize=(8.27, 2.3))  # as wide as the audit PDF's chart
+    plot.compliance_chart(result, player_id=1, ax=narrow.add_axes((0.15, 0.2, 0.8, 0.7)),
+                          lang="pt-BR")  # fmt: skip
+    for figure in (fig, narrow):
+        figure.canvas.draw()
+        ax = figure.axes[0]
+        labels = [t for t in ax.get_xticklabels() if t.get_text() and t.get_visible()]
+        assert len(labels) >= 2, [t.get_text() for t in labels]
+        boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
+        for left, right in itertools.pairwise(boxes):
+            assert left.x1 + 2 < right.x0, [t.get_text() for t in labels]
