@@ -72,6 +72,10 @@ def stream_table(
     on_progress
         ``on_progress(n_bytes, n_rows)`` increments; when a stream is thrown
         away it receives negative increments undoing that stream.
+        When ``on_progress`` also has an ``on_size`` method, ``on_size(n_bytes)``
+        is told the size of each stream whose response has a ``Content-Length``
+        (the bytes ``on_progress`` will count), and ``-n_bytes`` when that
+        stream is thrown away (a progress bar's total).
     parse_options
         Extra keyword arguments for :func:`fouryousee_data.parse.read_table`.
 
@@ -138,6 +142,7 @@ class _Download:
         response = self._get(url)
         try:
             self._check(response)
+            progress.expect(response.headers.get("Content-Length"))
             response.raw.decode_content = False  # gzip is decoded once, by the parser
             raw = cast(IO[bytes], response.raw)  # urllib3's HTTPResponse: a binary file object
             return parse.read_table(raw, on_progress=progress, **self.parse_options)
@@ -212,8 +217,17 @@ class _Progress:
 
     def __init__(self, callback: Callable[[int, int], None] | None) -> None:
         self.callback = callback
+        self.on_size: Callable[[int], None] | None = getattr(callback, "on_size", None)
         self.n_bytes = 0
         self.n_rows = 0
+        self.size = 0
+
+    def expect(self, content_length: str | None) -> None:
+        """Tell ``on_size`` the stream's size, when the response says it."""
+        if self.on_size is None or content_length is None or not content_length.isdigit():
+            return
+        self.size = int(content_length)
+        self.on_size(self.size)
 
     def __call__(self, n_bytes: int, n_rows: int) -> None:
         self.n_bytes += n_bytes
@@ -224,7 +238,9 @@ class _Progress:
     def undo(self) -> None:
         if self.callback is not None and (self.n_bytes or self.n_rows):
             self.callback(-self.n_bytes, -self.n_rows)
-        self.n_bytes = self.n_rows = 0
+        if self.on_size is not None and self.size:
+            self.on_size(-self.size)
+        self.n_bytes = self.n_rows = self.size = 0
 
 
 def _host(url: str | None) -> str:

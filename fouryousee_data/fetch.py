@@ -30,7 +30,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import IO, Any, TypedDict
 
 import pandas as pd
 import pyarrow as pa
@@ -78,7 +78,7 @@ def fetch_playlogs(
     cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
     refresh: bool = False,
     settle: str | pd.Timedelta | dt.timedelta = "24h",
-    progress: bool | None = None,
+    progress: bool | IO[str] | None = None,
     tz: str | None = None,
     webhook: str | None = None,
     max_concurrency: int = 3,
@@ -109,7 +109,8 @@ def fetch_playlogs(
         settled are *provisional*: returned, cached, and fetched again next time.
     progress
         Progress bars (reports, bytes, rows); ``None`` = when interactive
-        (stderr is a terminal, or a notebook).
+        (stderr is a terminal, or a notebook); a text stream: plain bars written
+        there (a log file, ``io.StringIO``).
     tz
         The account's time zone: ``played_at`` becomes tz-aware; tz-aware
         ``start``/``end`` are converted; "the day ended" is judged there (without
@@ -188,7 +189,7 @@ class _Ask:
     retries: int
     refresh: bool
     max_concurrency: int
-    progress: bool
+    progress: bool | IO[str]
 
     @property
     def ids(self) -> _Ids:
@@ -384,7 +385,8 @@ def _combined(
 def _fetch_window(job: _Job, window: _Window, bars: FetchProgress) -> _Fetched:
     report = _ready_report(job, window, bars)
     log.info("window %s: report %s ready, downloading", window, report.id)
-    table = job.client.download_table(report, on_progress=bars.on_progress)
+    with bars.downloading():  # bars: on_progress(n_bytes, n_rows), and on_size (Content-Length)
+        table = job.client.download_table(report, on_progress=bars)
     table = _window_rows(table, window, job.ask)
     _store(job, window, report, table)
     provisional = [d for d in window.days if not _settled(d, report, job.ask)]
