@@ -342,8 +342,6 @@ def test_hostile_bodies_are_refused_and_nothing_is_fetched(
         host, port = rcv.address
         for name, (data, status) in hostile.items():
             assert post(rcv.url, data) == status, name
-        wrong = requests.post(rcv.url, data=ok, headers={"Content-Type": "text/plain"}, timeout=5)
-        assert wrong.status_code == 415
         assert post(f"http://{host}:{port}/webhook/wrong-secret-0123456789", ok) == 404
         assert post(f"http://{host}:{port}/webhook", ok) == 404
         assert rcv.wait_idle(10)

@@ -17,8 +17,8 @@ it is only a hint that report ``id`` may be ready.
 
 The flow of one delivery::
 
-    POST /webhook/<secret>  →  path, method, Content-Type, size checks   (_http, _body)
-                            →  parse_notification(body)      (400 / 413 / 415 / 422)
+    POST /webhook/<secret>  →  path, method, deadline, size checks       (_http, _body)
+                            →  parse_notification(body)      (400 / 413 / 422; any Content-Type)
                             →  bounded queue, answer 200     (503 when full)
     worker                  →  handle_notification(report.id)             (_handling)
                             →  client.get_report(id) → client.download_table(report) → cache

@@ -1,25 +1,37 @@
 """The HTTP side of the receiver: which requests are deliveries, and the answer to each.
 
-:class:`NotificationServer` accepts only ``POST`` with
-``Content-Type: application/json`` on its :class:`Endpoint` path, reads the
-body within the limits, parses it with :func:`parse_notification` and hands
-the :class:`~fouryousee_data.report.Report` to an ``accept`` callback, whose
+:class:`NotificationServer` accepts only ``POST`` on its :class:`Endpoint` path,
+reads the body within the limits, parses it with :func:`parse_notification` and
+hands the :class:`~fouryousee_data.report.Report` to an ``accept`` callback, whose
 ``(status, message)`` is the answer. Every answer is a small JSON object and
 closes the connection; the secret path segment is never logged.
+
+No ``Content-Type`` is required: 4YouSee documents none, so the body is judged by
+its bytes alone (size-limited, strict JSON, a report object), whatever the header
+says.
+
+Slow clients: each request must arrive whole (line, headers, body) within
+``read_timeout`` of its connection (see :func:`deadline_reader`). When every
+connection slot is taken, the connection that has been reading its request the
+longest is dropped to make room, so trickling clients cannot lock deliveries out
+(a delivery sends its request in milliseconds: it is never the oldest one reading).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
 import re
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fouryousee_data.errors import InvalidNotificationError
@@ -37,9 +49,6 @@ from fouryousee_data.webhook._notification import (
     parse_notification,
 )
 
-if TYPE_CHECKING:
-    from email.message import Message
-
 __all__ = ["Accept", "Endpoint", "NotificationServer", "check_positive_int"]
 
 log = logging.getLogger("fouryousee_data.webhook")
@@ -48,6 +57,8 @@ log = logging.getLogger("fouryousee_data.webhook")
 Accept = Callable[[Report], tuple[int, str]]
 
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9._~-]+", re.ASCII)
+#: Seconds a new connection waits for the slot of a connection dropped to make room.
+_EVICTION_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -127,23 +138,62 @@ class NotificationServer(ThreadingHTTPServer):
         self.endpoint = endpoint
         self.accept = accept
         self._slots = threading.BoundedSemaphore(endpoint.max_connections)
+        self._reading: dict[socket.socket, float] = {}  # connections still reading a request
+        self._reading_lock = threading.Lock()
+        self._open = 0
         super().__init__(address, _Handler)
 
+    @property
+    def open_connections(self) -> int:
+        """Connections being served now (at most ``max_connections``)."""
+        with self._reading_lock:
+            return self._open
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):  # too many open connections: drop this one
-            self.shutdown_request(request)
+        if not self._slots.acquire(blocking=False) and not self._make_room():
+            self.shutdown_request(request)  # nothing to drop: refuse this one
             return
+        with self._reading_lock:
+            self._open += 1
+            self._reading[request] = time.monotonic()
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._release(request)
             raise
+
+    def done_reading(self, connection: socket.socket) -> None:
+        """The request on ``connection`` was read whole: it is no longer a candidate to drop."""
+        with self._reading_lock:
+            self._reading.pop(connection, None)
+
+    def _make_room(self) -> bool:
+        """Drop the connection that has been reading its request the longest and take its
+        slot; False if none is reading (every slot is answering) or the slot did not free."""
+        if self._slots.acquire(blocking=False):  # one came free meanwhile
+            return True
+        with self._reading_lock:
+            if not self._reading:
+                return False
+            oldest = min(self._reading, key=self._reading.__getitem__)
+            del self._reading[oldest]
+        busy = self.endpoint.max_connections
+        log.info("webhook: all %d connections busy; dropping the slowest", busy)
+        with contextlib.suppress(OSError):  # already closed: its slot is on its way back
+            oldest.shutdown(socket.SHUT_RDWR)  # its reads end now; its thread frees the slot
+        return self._slots.acquire(timeout=_EVICTION_WAIT)
+
+    def _release(self, request: Any) -> None:
+        with self._reading_lock:
+            self._open -= 1
+            self._reading.pop(request, None)
+        self._slots.release()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._release(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A broken connection is one log line, not a traceback on stderr."""
@@ -168,8 +218,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._finish(404, "not found", drain=True)
         elif self.command != "POST":
             self._finish(405, "only POST is allowed", drain=True)
-        elif not _is_json_type(self.headers):
-            self._finish(415, "Content-Type must be application/json", drain=True)
         else:
             self._post(endpoint)
 
@@ -178,6 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _post(self, endpoint: Endpoint) -> None:
         try:
             body = read_body(self.rfile, self.headers, endpoint.max_body_bytes)
+            self.server.done_reading(self.connection)
             report = parse_notification(
                 body, max_bytes=endpoint.max_body_bytes, url_hosts=endpoint.url_hosts
             )
@@ -237,8 +286,3 @@ def check_positive_int(name: str, value: Any) -> None:
     """
     if not is_strict_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _is_json_type(headers: Message) -> bool:
-    charset = headers.get_content_charset()
-    return headers.get_content_type() == "application/json" and charset in (None, "utf-8")

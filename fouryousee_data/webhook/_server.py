@@ -37,15 +37,21 @@ DEFAULT_PORT = 8787
 class WebhookReceiver:
     """An HTTP server for 4YouSee's notifications, with one background worker.
 
-    It accepts only ``POST`` with ``Content-Type: application/json`` on
-    ``path`` (plus ``/<path_secret>`` when given, compared in constant time):
-    404 elsewhere, 405 for other methods, 415 for another content type, 411
+    It accepts only ``POST`` on ``path`` (plus ``/<path_secret>`` when given,
+    compared in constant time): 404 elsewhere, 405 for other methods, 411
     without a length, 413 over ``max_body_bytes`` (also for chunked bodies,
-    which are decoded with the same limit), 400/422 for bodies
-    :func:`parse_notification` refuses. A valid notification is queued and
-    answered 200 at once (503 when the bounded queue is full, so 4YouSee
-    retries later); the worker calls ``handler(report)``, by default
-    :func:`handle_notification` with ``client`` and ``cache_dir``.
+    which are decoded with the same limit), 408 for a request not received
+    whole within ``read_timeout``, 400/422 for bodies :func:`parse_notification`
+    refuses. No ``Content-Type`` is required (4YouSee documents none): the body
+    is judged by its bytes. A valid notification is queued and answered 200 at
+    once (503 when the bounded queue is full, so 4YouSee retries later); the
+    worker calls ``handler(report)``, by default :func:`handle_notification`
+    with ``client`` and ``cache_dir``.
+
+    Slow clients cannot lock deliveries out: ``read_timeout`` is a deadline for
+    the whole request (line, headers and body) from the moment the connection is
+    accepted, and when all ``max_connections`` are taken the one that has been
+    reading its request the longest is dropped to make room.
 
     Parameters
     ----------
@@ -64,7 +70,8 @@ class WebhookReceiver:
         Replaces :func:`handle_notification` (it receives the parsed :class:`Report`).
     max_body_bytes, queue_size, read_timeout, max_connections
         Limits: body size, queued notifications, seconds a client may take to
-        send its whole request (line, headers and body), simultaneous connections.
+        send its whole request (line, headers and body: a total deadline, not the
+        gap between two reads), simultaneous connections.
     public_url
         The address 4YouSee reaches (a reverse proxy or tunnel), used by :attr:`url`.
     url_hosts
@@ -148,6 +155,11 @@ class WebhookReceiver:
             f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         )
         return base.rstrip("/") + self.path
+
+    @property
+    def open_connections(self) -> int:
+        """Connections being served now (at most ``max_connections``)."""
+        return self._server.open_connections
 
     @property
     def pending(self) -> int:
