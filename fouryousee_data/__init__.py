@@ -20,6 +20,7 @@ fetch → analysis → export)::
     _fileio.py    atomic_write: a file is whole or absent
     cache/        the Parquet cache: day files, read copies, settle policy, admin
     progress.py   progress bars for fetch (tqdm, terminal or notebook)
+    windows.py    report windows: request, wait, download into the cache day by day
     fetch.py      fetch_playlogs: windows, reuse, cache, one sorted frame
     dataset/      scan_playlogs: the cache as a lazy DuckDB / Dask dataset
     analysis/     counts, names, screen health and the proof-of-play audit

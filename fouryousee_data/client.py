@@ -35,7 +35,7 @@ import urllib3
 from fouryousee_data import _config, filters
 from fouryousee_data.api import API
 from fouryousee_data.catalog import medias_frame, players_frame
-from fouryousee_data.download import stream_table
+from fouryousee_data.download import Sink, stream_into, stream_table
 from fouryousee_data.errors import APIError, ReportFailedError, ReportTimeoutError
 from fouryousee_data.filters import report_filter
 from fouryousee_data.pacing import DEFAULT_MIN_INTERVAL, check_interval
@@ -323,6 +323,12 @@ class Client:
         return stream_table(
             current, transport=self._store, refresh=self.get_report, on_progress=on_progress
         )
+
+    def download_into(self, report: Report | int, new_sink: Callable[[], Sink], **kw: Any) -> Sink:
+        """:meth:`download_table` block by block into a fresh ``new_sink()`` per stream
+        (:func:`~fouryousee_data.download.stream_into`): rows never held together."""
+        current = self._ready(report)
+        return stream_into(current, new_sink, transport=self._store, refresh=self.get_report, **kw)
 
     def download_playlogs(self, report: Report | int, *, tz: str | None = None) -> pd.DataFrame:
         """The report's playlogs as the typed DataFrame of SPEC section 3.

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import IO, Any, cast
+from typing import IO, Any, Generic, Protocol, TypeVar, cast
 
 import pyarrow as pa
 import requests
@@ -42,7 +42,7 @@ from fouryousee_data.transport import (
     describe_failure,
 )
 
-__all__ = ["stream_table"]
+__all__ = ["BatchSink", "stream_into", "stream_table"]
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +99,67 @@ def stream_table(
     >>> stream_table(empty, transport=store, refresh=lambda rid: empty).num_rows
     0
     """
-    download = _Download(report, transport, refresh, on_progress, parse_options or {})
-    return download.run()
+    options = parse_options or {}
+
+    def consume(raw: IO[bytes], progress: _Progress) -> pa.Table:
+        return parse.read_table(raw, on_progress=progress, **options)
+
+    def empty() -> pa.Table:
+        return PLAYLOG_SCHEMA.empty_table()
+
+    return _Download(report, transport, refresh, on_progress, consume, empty).run()
 
 
-class _Download:
+class BatchSink(Protocol):
+    """Where :func:`stream_into` puts a stream's rows: ``add`` each record batch;
+    ``discard`` what was added (the stream broke and starts again, or failed)."""
+
+    def add(self, batch: pa.RecordBatch) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+Sink = TypeVar("Sink", bound=BatchSink)
+T = TypeVar("T")
+
+
+def stream_into(
+    report: Report,
+    new_sink: Callable[[], Sink],
+    *,
+    transport: Transport,
+    refresh: Callable[[int], Report],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Sink:
+    """Like :func:`stream_table`, but the rows go to a sink block by block as they are
+    parsed, never held together: each stream fills a fresh ``new_sink()``; the sink of
+    a stream that broke is discarded before the next one starts. Returns the sink of
+    the stream that completed (a report without a file: a sink with no rows).
+
+    Examples
+    --------
+    >>> class Rows(list):
+    ...     add = list.append
+    ...     def discard(self): self.clear()
+    >>> empty = Report.from_api({"id": 1, "status": "success", "url": None})
+    >>> store = Transport(requests.Session(), timeout=(1.0, 1.0))
+    >>> stream_into(empty, Rows, transport=store, refresh=lambda rid: empty)
+    []
+    """
+
+    def consume(raw: IO[bytes], progress: _Progress) -> Sink:
+        sink = new_sink()
+        try:
+            parse.read_batches(raw, sink.add, on_progress=progress)
+        except BaseException:
+            sink.discard()
+            raise
+        return sink
+
+    return _Download(report, transport, refresh, on_progress, consume, new_sink).run()
+
+
+class _Download(Generic[T]):
     """One report file's download: a budget per kind of failure, one stream at a time."""
 
     def __init__(
@@ -112,22 +168,24 @@ class _Download:
         transport: Transport,
         refresh: Callable[[int], Report],
         on_progress: Callable[[int, int], None] | None,
-        parse_options: dict[str, Any],
+        consume: Callable[[IO[bytes], _Progress], T],
+        empty: Callable[[], T],
     ) -> None:
         policy = transport.retry
         self.report = report
         self.transport = transport
         self.refresh = refresh
         self.on_progress = on_progress
-        self.parse_options = parse_options
+        self.consume = consume
+        self.empty = empty
         self.requests = Budget(policy.attempts - 1)  # statuses, connection errors
         self.streams = Budget(policy.download_attempts - 1)  # broken or corrupt bodies
         self.refreshes = Budget(policy.url_refreshes)  # expired URLs
 
-    def run(self) -> pa.Table:
+    def run(self) -> T:
         while True:  # bounded: every pass returns, raises, or spends one of the budgets
             if self.report.url is None:
-                return PLAYLOG_SCHEMA.empty_table()
+                return self.empty()
             progress = _Progress(self.on_progress)
             try:
                 return self._stream(self.report.url, progress)
@@ -138,14 +196,14 @@ class _Download:
                 progress.undo()
                 self._stream_again(exc)
 
-    def _stream(self, url: str, progress: _Progress) -> pa.Table:
+    def _stream(self, url: str, progress: _Progress) -> T:
         response = self._get(url)
         try:
             self._check(response)
             progress.expect(response.headers.get("Content-Length"))
             response.raw.decode_content = False  # gzip is decoded once, by the parser
             raw = cast(IO[bytes], response.raw)  # urllib3's HTTPResponse: a binary file object
-            return parse.read_table(raw, on_progress=progress, **self.parse_options)
+            return self.consume(raw, progress)
         finally:
             response.close()
 

@@ -7,6 +7,7 @@ Modules::
     _dayfile.py   one day on disk: Parquet file + lineage + read copy; written, opened, checked
     _readcopy.py  a day's read copy (Arrow IPC, memory-mapped), tied to its Parquet file
     _settle.py    the settle policy: parse_settle, day_end_utc, is_settled
+    _spill.py     DaySpill: a streaming report's rows spilled per day, committed as days
     _admin.py     cache_info and clear_cache, for one account or all under a cache root
 
 Layout (SPEC section 4)::
@@ -48,6 +49,8 @@ The API used by :func:`~fouryousee_data.fetch.fetch_playlogs` and the webhook re
     cache = PlaylogCache(cache_dir, client.fingerprint)
     cache.store_report(report, table)          # a downloaded report -> its whole days
     cache.store_days(table, days, report=..., player_ids=..., media_ids=...)
+    spill = cache.spill(days, report=..., player_ids=...); spill.add(batch); spill.commit()
+    cache.rows_of(entries, start=..., end=...)  # days just written, read back
     loaded = cache.load(days, player_ids=..., settle=..., tz=..., start=..., end=...)
     loaded.known / loaded.served / loaded.parts / loaded.table
     cache.entries() / cache.clear(...)
@@ -60,6 +63,7 @@ from fouryousee_data.cache._dayfile import CachedDay
 from fouryousee_data.cache._query import restrict
 from fouryousee_data.cache._readcopy import NAME as READ_COPY_NAME
 from fouryousee_data.cache._settle import day_end_utc, is_settled, parse_settle
+from fouryousee_data.cache._spill import DaySpill
 from fouryousee_data.cache._store import Loaded, PlaylogCache
 from fouryousee_data.filters import ALL_SCOPE
 
@@ -67,6 +71,7 @@ __all__ = [
     "ALL_SCOPE",
     "READ_COPY_NAME",
     "CachedDay",
+    "DaySpill",
     "Loaded",
     "PlaylogCache",
     "cache_info",

@@ -25,6 +25,7 @@ from fouryousee_data.cache._dayfile import (
 )
 from fouryousee_data.cache._query import Query
 from fouryousee_data.cache._settle import Settle
+from fouryousee_data.cache._spill import DaySpill
 from fouryousee_data.filters import covered_days, normalize, scope
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, conform, normalize_ids
@@ -187,7 +188,51 @@ class PlaylogCache:
         log.debug("cached %s %s: %d rows (report %s)", day_scope, day, table.num_rows, report.id)
         return entry
 
+    def spill(
+        self,
+        days: Iterable[dt.date],
+        *,
+        report: Report,
+        player_ids: Sequence[int] = (),
+        media_ids: Sequence[int] = (),
+        fetched_at: dt.datetime | None = None,
+    ) -> DaySpill:
+        """A :class:`~fouryousee_data.cache._spill.DaySpill` for one report's rows: they
+        are spilled per day as they stream in, and ``commit()`` writes each day of
+        ``days`` as :meth:`store_days` would, a day in memory at a time."""
+        fetched_at = fetched_at or dt.datetime.now(dt.UTC)
+        ids = {"player_ids": player_ids, "media_ids": media_ids}
+
+        def write(day: dt.date, table: pa.Table) -> CachedDay:
+            return self.write_day(day, table, report=report, fetched_at=fetched_at, **ids)
+
+        return DaySpill(self.path, days, write=write, **ids)
+
     # -- reading --------------------------------------------------------------------------
+    def rows_of(
+        self,
+        entries: Iterable[CachedDay],
+        *,
+        player_ids: Sequence[int] = (),
+        media_ids: Sequence[int] = (),
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> list[tuple[dt.date, pa.Table]]:
+        """The rows of these cached days (just written: settled or not), cut as
+        :meth:`load` cuts them. A day that cannot be read back is an ``OSError``."""
+        query = Query.of(player_ids=player_ids, media_ids=media_ids, start=start, end=end)
+        parts = []
+        for entry in entries:
+            opened = open_day(entry.path, entry.scope, entry.day, rows=True)
+            rows = None
+            if opened is not None:
+                with opened:
+                    rows = opened.rows()
+            if opened is None or rows is None:
+                raise OSError(f"cache: {entry.path} could not be read back after writing it")
+            parts.append((entry.day, query.cut(rows, opened.entry)))
+        return parts
+
     def load(
         self,
         days: Iterable[dt.date],

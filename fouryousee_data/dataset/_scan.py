@@ -17,8 +17,11 @@ from fouryousee_data.client import Client
 from fouryousee_data.dataset._engines import ENGINES, dask_frame, duckdb_relation
 from fouryousee_data.dataset._files import Cut, cached_days, published_files
 from fouryousee_data.dataset._fs import locate
+from fouryousee_data.fetch import fill_cache
+from fouryousee_data.progress import want_progress
 from fouryousee_data.schema import normalize_ids
 from fouryousee_data.timerange import DateLike, resolve_range
+from fouryousee_data.windows import Ask
 
 if TYPE_CHECKING:
     import dask.dataframe
@@ -170,22 +173,19 @@ def _fill(
     refresh: bool,
     progress: bool | None,
 ) -> None:
-    """Fetch what each account's cache lacks for the cut into the cache."""
-    from fouryousee_data.fetch import fetch_playlogs
-
+    """Fetch into each account's cache what it lacks for the cut (its provisional days
+    too), a day of rows in memory at a time."""
+    ask = Ask(
+        cut.span,
+        cut.player_ids,
+        cut.media_ids,
+        settle=settle,
+        tz=cut.tz,
+        refresh=refresh,
+        progress=want_progress(progress),
+    )
     for client in clients:
-        fetch_playlogs(
-            cut.span.start,
-            cut.span.end,
-            player_ids=cut.player_ids or None,
-            media_ids=cut.media_ids or None,
-            client=client,
-            cache_dir=root,
-            refresh=refresh,
-            settle=settle,
-            progress=progress,
-            tz=cut.tz,
-        )
+        fill_cache(ask, client, PlaylogCache(root, client.fingerprint))
 
 
 def _ids(ids: int | Sequence[int] | None, name: str) -> tuple[int, ...]:

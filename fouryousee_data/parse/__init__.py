@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from fouryousee_data.parse._engine import ENGINES, BlockParser, Engine, Parsers
 from fouryousee_data.parse._stream import Reader, Source, blocks, opened
-from fouryousee_data.parse._table import TableBuilder
+from fouryousee_data.parse._table import BatchEmitter, TableBuilder
 from fouryousee_data.timerange import check_tz
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_MAX_LINE",
     "ENGINES",
     "Engine",
+    "read_batches",
     "read_playlogs",
     "read_table",
 ]
@@ -163,16 +164,55 @@ def read_playlogs(
     return _parse(source, max_decompressed_bytes, max_line_bytes, None, engine).frame(tz)
 
 
+def read_batches(
+    source: Source,
+    emit: Callable[[pa.RecordBatch], None],
+    *,
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED,
+    max_line_bytes: int = DEFAULT_MAX_LINE,
+    on_progress: Progress | None = None,
+    engine: Engine = "auto",
+) -> None:
+    """Parse a report file block by block: ``emit(batch)`` receives each ~1 MiB block's
+    rows at once (a ``pyarrow.RecordBatch`` in ``PLAYLOG_SCHEMA``, file order), and
+    nothing is kept, so memory stays bounded by a few blocks, not by the file.
+
+    The same rows and errors as :func:`read_table` (its parameters too); an error
+    may come after some batches were emitted (the caller discards them).
+
+    Examples
+    --------
+    >>> line = b'{"date":"2024-03-01","time":"08:00:05","playerId":4,"mediaId":48}'
+    >>> batches = []
+    >>> read_batches(line + b"\\n" + line, batches.append)
+    >>> [b.num_rows for b in batches]
+    [2]
+    """
+    _parse(
+        source,
+        max_decompressed_bytes,
+        max_line_bytes,
+        on_progress,
+        engine,
+        emit,
+    )
+
+
 def _parse(
     source: Source,
     max_decompressed: int,
     max_line: int,
     on_progress: Progress | None,
     engine: Engine,
+    emit: Callable[[pa.RecordBatch], None] | None = None,
 ) -> TableBuilder:
     _check_limits(max_decompressed, max_line)
     parse_block = BlockParser(engine, max_line)
-    builder = TableBuilder(max_line, parse_block.dictionaries())
+    dictionaries = parse_block.dictionaries()
+    if emit is None:
+        builder = TableBuilder(max_line, dictionaries)
+    else:
+        builder = BatchEmitter(max_line, dictionaries, emit)
     with opened(source) as fileobj, Reader(fileobj, max_decompressed) as reader, Parsers() as pool:
         for parsed, n_source in pool.map(blocks(reader, max_line), parse_block):
             n_rows = builder.add(parsed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import mmap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from fouryousee_data.errors import CorruptReportError
 from fouryousee_data.parse._block import STORE_TYPES, STRING_COLUMNS, Columns, Dictionaries, Parsed
 from fouryousee_data.parse._careful import parse_lines
 
-__all__ = ["PythonDictionaries", "Slabs", "TableBuilder"]
+__all__ = ["BatchEmitter", "PythonDictionaries", "Slabs", "TableBuilder"]
 
 log = logging.getLogger("fouryousee_data.parse")
 
@@ -90,6 +90,31 @@ class TableBuilder:
         return df
 
 
+class BatchEmitter(TableBuilder):
+    """Hands each parsed block's rows on at once, as a record batch in
+    :data:`~fouryousee_data.schema.PLAYLOG_SCHEMA` (file order), and keeps none: memory
+    stays bounded by a few blocks whatever the file's size. A batch's dictionaries are
+    the read's shared ones as they stand then (each later one extends the earlier).
+    """
+
+    def __init__(
+        self, max_line: int, dictionaries: Dictionaries, emit: Callable[[pa.RecordBatch], None]
+    ) -> None:
+        super().__init__(max_line, dictionaries)
+        self._store = _Handover(self._batch)
+        self._emit = emit
+
+    def _batch(self, columns: dict[str, np.ndarray]) -> None:
+        arrays = []
+        for field in schema.PLAYLOG_SCHEMA:
+            values = columns[field.name]
+            if field.name in STRING_COLUMNS:
+                arrays.append(_dictionary_array(values, self._dicts.values(field.name)))
+            else:
+                arrays.append(pa.array(values).view(field.type))
+        self._emit(pa.RecordBatch.from_arrays(arrays, schema=schema.PLAYLOG_SCHEMA))
+
+
 class Slabs:
     """Typed columns that grow in place in large, lazily committed numpy slabs.
 
@@ -148,6 +173,26 @@ class Slabs:
             columns[name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
             del parts
         return columns
+
+
+class _Handover(Slabs):
+    """Slabs that keep nothing: each block's rows, in arrays of their own, go to
+    ``hand`` as soon as they are stored."""
+
+    def __init__(self, hand: Callable[[dict[str, np.ndarray]], None]) -> None:
+        super().__init__()
+        self._hand = hand
+
+    def append(self, columns: dict[str, np.ndarray]) -> int:
+        self._hand({name: np.asarray(columns[name], t) for name, t in STORE_TYPES.items()})
+        return len(columns["played_at"])
+
+    def merge(self, scanned: Any, dictionaries: Any) -> bool:
+        out = {name: np.empty(scanned.n_rows, t) for name, t in STORE_TYPES.items()}
+        if not dictionaries.merge(scanned, 0, out):
+            return False
+        self._hand(out)
+        return True
 
 
 def _lazy_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:

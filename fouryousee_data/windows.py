@@ -1,0 +1,280 @@
+"""Report windows: each one requested (or reused), waited for, downloaded and stored.
+
+A window is whole days (at most 30) fetched with one report. With a cache, its rows go
+into the cache **day by day as they stream in** (:meth:`PlaylogCache.spill`: each block
+of rows is appended to its day's spill file, and each day is written whole once the
+report has arrived), so a window costs about a day of rows in memory, whatever its size;
+the caller reads the days back from the cache. Without a cache (or when the cache cannot
+be written) the window's rows are held in memory and returned.
+
+Every window runs to its end; then the typed error of the first failed window (in date
+order) is raised, its message listing every failed window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import IO, TypedDict
+
+import pandas as pd
+import pyarrow as pa
+
+from fouryousee_data.cache import CachedDay, DaySpill, PlaylogCache, is_settled, restrict
+from fouryousee_data.client import Client
+from fouryousee_data.errors import FouryouseeError, ReportFailedError
+from fouryousee_data.progress import FetchProgress
+from fouryousee_data.report import Report
+from fouryousee_data.schema import conform
+from fouryousee_data.timerange import TimeRange, day_span
+
+__all__ = ["MAX_POLL_INTERVAL", "RETRYABLE", "Ask", "Fetched", "Job", "Window", "run_windows"]
+
+log = logging.getLogger("fouryousee_data.fetch")
+
+#: ``settle="24h"``, parsed.
+DEFAULT_SETTLE = pd.Timedelta(hours=24)
+
+MAX_POLL_INTERVAL = 60.0
+#: Errors after which a window's report is requested once more (up to ``retries`` times).
+#: Download and parse errors are not here: the download layer already retried them.
+RETRYABLE: tuple[type[FouryouseeError], ...] = (ReportFailedError,)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the caller asked for, checked (the defaults are ``fetch_playlogs``')."""
+
+    span: TimeRange
+    player_ids: tuple[int, ...] = ()
+    media_ids: tuple[int, ...] = ()
+    settle: pd.Timedelta = DEFAULT_SETTLE
+    tz: str | None = None
+    webhook: str | None = None
+    timeout: float = 3600.0
+    poll_interval: float = 0.5
+    retries: int = 1
+    refresh: bool = False
+    max_concurrency: int = 3
+    progress: bool | IO[str] = False
+
+    @property
+    def ids(self) -> Ids:
+        return {"player_ids": self.player_ids, "media_ids": self.media_ids}
+
+
+class Ids(TypedDict):
+    player_ids: tuple[int, ...]
+    media_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every window of one call shares: the ask, the client, the cache and what it knows."""
+
+    ask: Ask
+    client: Client
+    cache: PlaylogCache | None
+    known: Mapping[dt.date, list[CachedDay]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whole days ``first``..``last`` (at most 30), fetched with one report."""
+
+    first: dt.date
+    last: dt.date
+
+    def __str__(self) -> str:
+        return f"{self.first}..{self.last}"
+
+    @property
+    def days(self) -> list[dt.date]:
+        return day_span(self.first, self.last)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One window's result: its report, and its days as written to the cache
+    (``entries``) or, without a cache, its rows (``table``, restricted to its days and
+    ids)."""
+
+    window: Window
+    report: Report
+    rows: int
+    provisional: list[dt.date]
+    entries: list[CachedDay] = field(default_factory=list)
+    table: pa.Table | None = None
+
+
+def run_windows(job: Job, windows: list[Window]) -> list[Fetched]:
+    """Every window run to its end; then the first failure (listing them all), if any."""
+    if not windows:
+        return []
+    with FetchProgress(len(windows), enabled=job.ask.progress) as bars:
+        outcomes = _outcomes(job, windows, bars)
+    failures = [
+        (w, o) for w, o in zip(windows, outcomes, strict=True) if isinstance(o, BaseException)
+    ]
+    if failures:
+        raise _combined(failures, len(windows), cached=job.cache is not None)
+    return [o for o in outcomes if isinstance(o, Fetched)]
+
+
+def _outcomes(
+    job: Job, windows: list[Window], bars: FetchProgress
+) -> list[Fetched | BaseException]:
+    """Each window's result or exception, in window order, ``max_concurrency`` at a time."""
+    workers = min(job.ask.max_concurrency, len(windows))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fouryousee-fetch")
+    try:
+        futures = [pool.submit(_fetch_window, job, window, bars) for window in windows]
+        outcomes = [_outcome(f) for f in futures]
+    except BaseException:
+        # Ctrl-C: do not start more windows; those in flight finish (and cache) on their own.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return outcomes
+
+
+def _outcome(future: Future[Fetched]) -> Fetched | BaseException:
+    exc = future.exception()
+    return exc if exc is not None else future.result()
+
+
+def _combined(
+    failures: list[tuple[Window, BaseException]], total: int, *, cached: bool
+) -> BaseException:
+    """The first failure's exception, its message extended with every failed window."""
+    first_exc = failures[0][1]
+    listed = "; ".join(f"{window}: {exc}" for window, exc in failures)
+    others = "were cached" if cached else "finished"
+    text = (
+        f"{len(failures)} of {total} report window(s) failed ({listed}). The other windows "
+        f"{others}; run the same call again to fetch only what is missing."
+    )
+    log.error("fetch_playlogs: %s", text)
+    if isinstance(first_exc, FouryouseeError):
+        first_exc.args = (text,)
+        first_exc.failed_windows = [(w.first, w.last) for w, _ in failures]  # type: ignore[attr-defined]
+    return first_exc
+
+
+def _fetch_window(job: Job, window: Window, bars: FetchProgress) -> Fetched:
+    report = _ready_report(job, window, bars)
+    log.info("window %s: report %s ready, downloading", window, report.id)
+    provisional = [d for d in window.days if not _settled(d, report, job.ask)]
+    fetched = _into_cache(job, window, report, provisional, bars)
+    if fetched is None:
+        with bars.downloading():  # bars: on_progress(n_bytes, n_rows), and on_size (Content-Length)
+            table = job.client.download_table(report, on_progress=bars)
+        table = _window_rows(table, window, job.ask)
+        fetched = Fetched(window, report, table.num_rows, provisional, table=table)
+    bars.window_done()
+    log.info(
+        "window %s: %d row(s) from report %s%s",
+        window,
+        fetched.rows,
+        report.id,
+        f", {len(provisional)} provisional day(s)" if provisional else "",
+    )
+    return fetched
+
+
+def _into_cache(
+    job: Job, window: Window, report: Report, provisional: list[dt.date], bars: FetchProgress
+) -> Fetched | None:
+    """The report's rows into the cache day by day as they stream in (a day of rows in
+    memory at a time); ``None`` without a cache or when it cannot be written (a warning:
+    the caller downloads the window into memory instead, nothing is lost)."""
+    cache = job.cache
+    if cache is None:
+        return None
+
+    def new_spill() -> DaySpill:
+        return cache.spill(window.days, report=report, **job.ask.ids)
+
+    try:
+        with bars.downloading():  # bars: on_progress(n_bytes, n_rows), and on_size (Content-Length)
+            spill = job.client.download_into(report, new_spill, on_progress=bars)
+        rows = spill.rows
+        entries = [e for e in spill.commit() if isinstance(e, CachedDay)]
+    except OSError as exc:
+        log.warning(
+            "window %s: could not write the cache (%s); downloading it into memory", window, exc
+        )
+        return None
+    return Fetched(window, report, rows, provisional, entries=entries)
+
+
+def _ready_report(job: Job, window: Window, bars: FetchProgress) -> Report:
+    """The window's ``success`` report; one that ends ``failed`` is replaced by a new one,
+    up to ``retries`` times."""
+    for attempt in range(1, job.ask.retries + 1):
+        try:
+            return _wait(job, _request(job, window), bars)
+        except RETRYABLE as exc:
+            log.warning(
+                "window %s: %s; trying again (%d of %d)", window, exc, attempt, job.ask.retries
+            )
+    return _wait(job, _request(job, window), bars)
+
+
+def _request(job: Job, window: Window) -> Report:
+    """An existing report with the identical filter that is pending or ``success`` and
+    newer than what the cache holds for these days (an older one would return the same
+    rows), else a new one."""
+    ask = job.ask
+    report = job.client.request_report(
+        window.first,
+        window.last,
+        **ask.ids,
+        webhook=ask.webhook,
+        reuse=lambda r: not _stale(r, window, job.known),
+    )
+    log.info("window %s: report %s (%s)", window, report.id, report.status)
+    return report
+
+
+def _stale(report: Report, window: Window, known: Mapping[dt.date, list[CachedDay]]) -> bool:
+    """True when the cache already holds these days from this report or a newer one."""
+    for day in window.days:
+        for entry in known.get(day, ()):
+            if entry.report_id == report.id:
+                return True
+            if report.created_at and entry.created_at and entry.created_at >= report.created_at:
+                return True
+    return False
+
+
+def _wait(job: Job, report: Report, bars: FetchProgress) -> Report:
+    bars.waiting(1)
+    try:
+        return job.client.wait_for_report(
+            report,
+            timeout=job.ask.timeout,
+            poll_interval=job.ask.poll_interval,
+            max_poll_interval=MAX_POLL_INTERVAL,
+        )
+    finally:
+        bars.waiting(-1)
+
+
+def _window_rows(table: pa.Table, window: Window, ask: Ask) -> pa.Table:
+    """The report's rows within the window's days and the ids, sorted by ``played_at``."""
+    table = restrict(
+        conform(table),
+        start=pd.Timestamp(window.first),
+        end=pd.Timestamp(window.last + dt.timedelta(days=1)),
+        **ask.ids,
+    )
+    # Stable: same-second rows keep the report's order.
+    return table.sort_by("played_at") if table.num_rows else table
+
+
+def _settled(day: dt.date, report: Report, ask: Ask) -> bool:
+    return is_settled(day, report.created_at, ask.settle, ask.tz)
