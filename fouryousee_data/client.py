@@ -303,32 +303,26 @@ class Client:
         )
 
     def download_table(
-        self,
-        report: Report | int,
-        *,
-        on_progress: Callable[[int, int], None] | None = None,
+        self, report: Report | int, *, on_progress: Callable[[int, int], None] | None = None
     ) -> pa.Table:
         """Stream, decompress and parse a ``success`` report into an Arrow table.
 
         The file is fetched from the object store without the token, and parsed
         while it arrives. ``on_progress(n_bytes, n_rows)`` gets increments
-        (negative ones undo a discarded attempt).
+        (negative ones undo a discarded attempt). :meth:`download_into` hands each
+        block's rows to a sink instead (:func:`~fouryousee_data.download.stream_into`).
 
         Examples
         --------
         >>> client.download_table(report).num_rows  # doctest: +SKIP
         1234
         """
-        current = self._ready(report)
-        return stream_table(
-            current, transport=self._store, refresh=self.get_report, on_progress=on_progress
-        )
+        where: dict[str, Any] = {"transport": self._store, "refresh": self.get_report}
+        return stream_table(self._ready(report), on_progress=on_progress, **where)
 
     def download_into(self, report: Report | int, new_sink: Callable[[], Sink], **kw: Any) -> Sink:
-        """:meth:`download_table` block by block into a fresh ``new_sink()`` per stream
-        (:func:`~fouryousee_data.download.stream_into`): rows never held together."""
-        current = self._ready(report)
-        return stream_into(current, new_sink, transport=self._store, refresh=self.get_report, **kw)
+        """:meth:`download_table`, block by block into a fresh ``new_sink()`` per stream."""
+        return stream_into(self._ready(report), new_sink, transport=self._store, refresh=self.get_report, **kw)  # noqa: E501  # fmt: skip
 
     def download_playlogs(self, report: Report | int, *, tz: str | None = None) -> pd.DataFrame:
         """The report's playlogs as the typed DataFrame of SPEC section 3.
