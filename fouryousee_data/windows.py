@@ -172,6 +172,8 @@ def _fetch_window(job: Job, window: Window, bars: FetchProgress) -> Fetched:
     if fetched is None:
         with bars.downloading():  # bars: on_progress(n_bytes, n_rows), and on_size (Content-Length)
             table = job.client.download_table(report, on_progress=bars)
+        if not table.num_rows:  # an empty report may be a store glitch (SPEC section 1)
+            provisional = window.days
         table = _window_rows(table, window, job.ask)
         fetched = Fetched(window, report, table.num_rows, provisional, table=table)
     bars.window_done()
@@ -180,7 +182,7 @@ def _fetch_window(job: Job, window: Window, bars: FetchProgress) -> Fetched:
         window,
         fetched.rows,
         report.id,
-        f", {len(provisional)} provisional day(s)" if provisional else "",
+        f", {len(fetched.provisional)} provisional day(s)" if fetched.provisional else "",
     )
     return fetched
 
@@ -203,6 +205,11 @@ def _into_cache(
             spill = job.client.download_into(report, new_spill, on_progress=bars)
         rows = spill.rows
         entries = [e for e in spill.commit() if isinstance(e, CachedDay)]
+        # As the cache judged the days it wrote: an empty report's days stay provisional
+        # until a later report agrees (SPEC section 1).
+        ask = job.ask
+        late = {e.day for e in entries if not e.is_settled(ask.settle, ask.tz)}
+        provisional = sorted(late.union(provisional))
     except OSError as exc:
         log.warning(
             "window %s: could not write the cache (%s); downloading it into memory", window, exc

@@ -42,7 +42,7 @@ from fouryousee_data.cache._readcopy import (
     read_copy,
     write_copy,
 )
-from fouryousee_data.cache._settle import Settle, is_settled
+from fouryousee_data.cache._settle import Settle, agreed, empty_day, is_settled
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, TIME_UNIT
 
 __all__ = [
@@ -105,7 +105,8 @@ class CachedDay:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def is_settled(self, settle: Settle = "24h", tz: str | None = None) -> bool:
-        """True when the report was created at least ``settle`` after the day ended.
+        """True when the report was created at least ``settle`` after the day ended, and,
+        for a day left empty by a report with no playlogs at all, a later report agreed.
 
         A day whose report creation time is unknown is provisional.
 
@@ -116,14 +117,20 @@ class CachedDay:
         >>> d.is_settled("24h"), d.is_settled("48h")
         (True, False)
         """
-        return is_settled(self.day, self.created_at, settle, tz)
+        return agreed(self.extra) and is_settled(self.day, self.created_at, settle, tz)
 
 
 # -- writing ------------------------------------------------------------------------------
-def write_day(path: Path, table: pa.Table, lineage: dict[str, Any]) -> CachedDay:
+def write_day(
+    path: Path, table: pa.Table, lineage: dict[str, Any], *, empty_report: bool = False
+) -> CachedDay:
     """Write one day whole: ``table`` (the day's rows in the playlog schema, sorted by
     ``played_at``) with ``lineage`` in its metadata, then its read copy, under the
     day's lock. Replaces what was there.
+
+    ``empty_report``: the report had no playlogs at all (``url: null``, an empty file or
+    gzip). The day is marked so, and whether an earlier report found it empty too is
+    read from the file it replaces, under the same lock (see :func:`._settle.empty_day`).
 
     Examples
     --------
@@ -133,19 +140,31 @@ def write_day(path: Path, table: pa.Table, lineage: dict[str, Any]) -> CachedDay
     >>> write_day(path, PLAYLOG_SCHEMA.empty_table(), lineage).rows
     0
     """
-    metadata = {METADATA_KEY: json.dumps(lineage, default=str).encode()}
-    table = table.replace_schema_metadata(metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     written: Identity = {}
-
-    def write(tmp: str) -> None:
-        pq.write_table(table, tmp, **WRITE_OPTIONS)
-        written.update(identity(Path(tmp)))  # a rename keeps all of it
-
     with _lock(path, LOCK_TIMEOUT):
+        if empty_report and not table.num_rows:
+            lineage = {**lineage, **empty_day(lineage, _previous_lineage(path, lineage))}
+        metadata = {METADATA_KEY: json.dumps(lineage, default=str).encode()}
+        table = table.replace_schema_metadata(metadata)
+
+        def write(tmp: str) -> None:
+            pq.write_table(table, tmp, **WRITE_OPTIONS)
+            written.update(identity(Path(tmp)))  # a rename keeps all of it
+
         atomic_write(path, write)
         write_copy(path, table, metadata, written)
     return _entry(path, lineage, _day_bytes(path, written))
+
+
+def _previous_lineage(path: Path, lineage: dict[str, Any]) -> dict[str, Any] | None:
+    """The lineage of the day file at ``path`` that is about to be replaced, if usable."""
+    day = dt.date.fromisoformat(lineage["date"])
+    opened = open_day(path, lineage["scope"], day, quiet=True)
+    if opened is None:
+        return None
+    with opened:
+        return opened.entry.extra
 
 
 def _lock(path: Path, timeout: float) -> filelock.FileLock:

@@ -72,9 +72,18 @@ class DaySpill:
         self._dir: Path | None = None
         self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         self.rows = 0
+        #: Rows received, of any day or id (``rows`` counts those kept).
+        self.seen = 0
+
+    @property
+    def empty(self) -> bool:
+        """Whether the report brought no row at all (``url: null``, an empty file or gzip):
+        maybe a store glitch, so its days are provisional until a later report agrees."""
+        return self.seen == 0
 
     def add(self, batch: pa.RecordBatch) -> None:
         """Append one block's rows to the spills of their days."""
+        self.seen += batch.num_rows
         if not batch.num_rows:
             return
         stamps = batch.column(0).to_numpy(zero_copy_only=False).view(np.int64)

@@ -110,7 +110,8 @@ class PlaylogCache:
         """Store a downloaded report: each whole day of its filter becomes one file.
 
         The scope follows the report's ``playerId``/``mediaId`` filter. Used by the
-        webhook receiver; returns the written days.
+        webhook receiver; returns the written days. A report without any row is an
+        *empty report* (see :meth:`store_days`).
         """
         filt = report.filter or {}
         ids = normalize(filt)
@@ -121,6 +122,7 @@ class PlaylogCache:
             player_ids=_filter_ids(ids["playerId"], "playerId"),
             media_ids=_filter_ids(ids["mediaId"], "mediaId"),
             fetched_at=fetched_at,
+            empty_report=table.num_rows == 0,
         )
 
     def store_days(
@@ -132,11 +134,17 @@ class PlaylogCache:
         player_ids: Sequence[int] = (),
         media_ids: Sequence[int] = (),
         fetched_at: dt.datetime | None = None,
+        empty_report: bool = False,
     ) -> list[CachedDay]:
         """Split ``table`` by day and write every day of ``days`` (a day with no rows too).
 
         Rows outside ``days`` are ignored. Each day is written atomically under a lock
         and replaces what was there.
+
+        ``empty_report``: the report had no playlogs at all (``url: null``, an empty
+        file, an empty gzip: SPEC section 1). Its days stay provisional until a second,
+        later report finds them empty too (see :mod:`._settle`); a caller that streams
+        a report passes it for the days it writes once the whole report proved empty.
         """
         table = conform(table)
         fetched_at = fetched_at or dt.datetime.now(dt.UTC)
@@ -152,6 +160,7 @@ class PlaylogCache:
                     player_ids=player_ids,
                     media_ids=media_ids,
                     fetched_at=fetched_at,
+                    empty_report=empty_report,
                 )
             )
         return written
@@ -165,8 +174,10 @@ class PlaylogCache:
         player_ids: Sequence[int] = (),
         media_ids: Sequence[int] = (),
         fetched_at: dt.datetime | None = None,
+        empty_report: bool = False,
     ) -> CachedDay:
-        """Write one day's rows (all of them, sorted stably by ``played_at``)."""
+        """Write one day's rows (all of them, sorted stably by ``played_at``);
+        ``empty_report`` as in :meth:`store_days`."""
         player_ids = normalize_ids(player_ids, "player_ids")
         media_ids = normalize_ids(media_ids, "media_ids")
         day_scope = scope(player_ids, media_ids)
@@ -184,7 +195,7 @@ class PlaylogCache:
             "fetched_at": _iso(fetched_at or dt.datetime.now(dt.UTC)),
             "rows": table.num_rows,
         }
-        entry = write_day(self.day_path(day_scope, day), table, lineage)
+        entry = write_day(self.day_path(day_scope, day), table, lineage, empty_report=empty_report)
         log.debug("cached %s %s: %d rows (report %s)", day_scope, day, table.num_rows, report.id)
         return entry
 
@@ -199,14 +210,19 @@ class PlaylogCache:
     ) -> DaySpill:
         """A :class:`~fouryousee_data.cache._spill.DaySpill` for one report's rows: they
         are spilled per day as they stream in, and ``commit()`` writes each day of
-        ``days`` as :meth:`store_days` would, a day in memory at a time."""
+        ``days`` as :meth:`store_days` would, a day in memory at a time. A report that
+        brought no row at all is an *empty report* (see :meth:`store_days`)."""
         fetched_at = fetched_at or dt.datetime.now(dt.UTC)
         ids = {"player_ids": player_ids, "media_ids": media_ids}
 
         def write(day: dt.date, table: pa.Table) -> CachedDay:
-            return self.write_day(day, table, report=report, fetched_at=fetched_at, **ids)
+            # Committed once the whole report arrived: an empty report is known by then.
+            return self.write_day(
+                day, table, report=report, fetched_at=fetched_at, empty_report=spill.empty, **ids
+            )
 
-        return DaySpill(self.path, days, write=write, **ids)
+        spill = DaySpill(self.path, days, write=write, **ids)
+        return spill
 
     # -- reading --------------------------------------------------------------------------
     def rows_of(
