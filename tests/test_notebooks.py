@@ -36,7 +36,9 @@ def test_runs_against_the_simulator(
     monkeypatch.delenv("FOURYOUSEE_TOKEN", raising=False)
     monkeypatch.delenv("FOURYOUSEE_API_URL", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")  # no display needed; inline still renders
-    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's files land here
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    output = tmp_path / "output"
+    monkeypatch.setenv("FOURYOUSEE_OUTPUT_DIR", str(output))  # the notebook's files land here
     nb = nbformat.read(path, as_version=4)
     # the notebook's in-process simulator enforced the rate limit: it was never broken
     nb.cells.append(
@@ -57,5 +59,9 @@ def test_runs_against_the_simulator(
         for o in c.get("outputs", [])
     ]
     assert any("plays from" in t for t in texts)  # the fetch cell reported its rows
-    written = {p.name for p in tmp_path.rglob("*") if p.is_file()}
+    written = {p.name for p in output.iterdir() if p.is_file()}
     assert written & {"playlogs.parquet", "audit.pdf", "health.xlsx"}
+    printed = "".join(texts)
+    assert f"files go to {output}" in printed
+    for name in written:  # the notebook says where each file it wrote is
+        assert str(output / name) in printed, name
