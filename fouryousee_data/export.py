@@ -197,10 +197,11 @@ def to_excel(
     def write(tmp: str) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, df in zip(_sheet_names(list(sheets)), sheets.values(), strict=True):
-                flat, formats = _for_people(_naive_local(_flat(df)))
-                header = [column_label(str(c), lang) for c in flat.columns]
-                flat.to_excel(writer, sheet_name=name, index=False, header=header)
-                _dress(writer.sheets[name], flat, header, formats, lang)
+                frame = _naive_local(_flat(df))
+                cells, formats = _for_people(frame, lang)
+                header = [column_label(str(c), lang) for c in frame.columns]
+                cells.to_excel(writer, sheet_name=name, index=False, header=header)
+                _dress(writer.sheets[name], frame, header, formats)
 
     return atomic_write(path, write, keep_suffix=True)
 
@@ -209,9 +210,9 @@ def _is_rate(column: str) -> bool:
     return column.endswith(("_rate", "_share")) or column == "share"
 
 
-def _for_people(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The frame as the cells should hold it, and the columns' Excel number formats
-    (``"date"`` / ``"datetime"`` for times: the language decides those)."""
+def _for_people(df: pd.DataFrame, lang: str | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The frame as the cells should hold it, and the Excel number formats of the
+    columns that need one (ids need none: "General" shows them whole)."""
     out, formats = df.copy(), {}
     for col in df.columns:
         name, values = str(col), df[col]
@@ -219,14 +220,16 @@ def _for_people(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
             continue
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             times = values.dropna()
-            formats[name] = "datetime" if (times != times.dt.normalize()).any() else "date"
+            days = bool((times == times.dt.normalize()).all())  # midnights: days, as dates
+            formats[name] = day_excel_format(lang, with_time=not days)
         elif pd.api.types.is_numeric_dtype(values.dtype):
             if name.endswith("_pct") or _is_rate(name):
                 out[col] = values / 100 if name.endswith("_pct") else values
                 formats[name] = "0.0%"
             elif _whole(values):
                 out[col] = values.astype("Int64") if values.hasnans else values.astype("int64")
-                formats[name] = "0" if name == "id" or name.endswith("_id") else "#,##0"
+                if name != "id" and not name.endswith("_id"):  # ids: no thousands separator
+                    formats[name] = "#,##0"
             else:
                 formats[name] = "#,##0.00"
     return out, formats
@@ -244,17 +247,13 @@ def _whole(values: pd.Series) -> bool:
     )
 
 
-def _dress(
-    sheet: Any, df: pd.DataFrame, header: list[str], formats: dict[str, str], lang: str | None
-) -> None:
-    """Frozen header row, number formats, and column widths fitted to the values."""
+def _dress(sheet: Any, df: pd.DataFrame, header: list[str], formats: dict[str, str]) -> None:
+    """Frozen header row, number formats, and column widths fitted to ``df``'s values."""
     from openpyxl.utils import get_column_letter
 
     sheet.freeze_panes = "A2"
     for j, col in enumerate(df.columns, start=1):
         fmt = formats.get(str(col))
-        if fmt in ("date", "datetime"):
-            fmt = day_excel_format(lang, with_time=fmt == "datetime")
         if fmt is not None and len(df):
             for (cell,) in sheet.iter_rows(min_row=2, max_row=len(df) + 1, min_col=j, max_col=j):
                 cell.number_format = fmt
@@ -263,8 +262,9 @@ def _dress(
 
 def _width(values: pd.Series, header: str, fmt: str | None) -> float:
     """Characters a column needs: its header or its longest value as shown (at most 60)."""
-    if fmt is not None and "yy" in fmt:
-        longest = len(fmt)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        times = values.dropna()
+        longest = 10 if (times == times.dt.normalize()).all() else 19  # dd/mm/yyyy hh:mm:ss
     elif fmt is not None and len(values):
         biggest = float(np.nanmax(np.abs(values.to_numpy(dtype=float, na_value=np.nan))))
         longest = len(f"{biggest:,.2f}") + 1 if np.isfinite(biggest) else 0

@@ -264,7 +264,7 @@ def test_export_excel_formats_any_frame(tmp_path: Path) -> None:
     assert sheet is not None and sheet.freeze_panes == "A2"
     assert [c.value for c in sheet[1]] == list(frame.columns)  # lang=None: names kept
     cells = {h: sheet.cell(2, j + 1) for j, h in enumerate(frame.columns)}
-    assert cells["player_id"].number_format == "0" and cells["player_id"].value == 12345
+    assert cells["player_id"].number_format == "General" and cells["player_id"].value == 12345
     assert cells["played_at"].number_format == "yyyy-mm-dd hh:mm:ss"
     assert type(cells["plays"].value) is int and cells["plays"].number_format == "#,##0"
     assert cells["share"].number_format == "0.0%" and cells["share"].value == 0.25
@@ -275,3 +275,25 @@ def test_export_excel_formats_any_frame(tmp_path: Path) -> None:
     assert [c.value for c in people.active[1]][:3] == ["ID do player", "Data e hora", "Veiculações"]
     with pytest.raises(ValueError, match="lang"):
         export.to_excel(frame, tmp_path / "z.xlsx", lang="de")
+
+
+def test_signature_never_stands_alone_atop_a_page() -> None:
+    """When the signature block does not fit under a table, the table's last rows move
+    with it to the next page (a page holding nothing but a signature is no page)."""
+    from fouryousee_data.analysis._pdf import Gap, Signature, Table, layout
+
+    def table(n: int) -> Table:
+        return Table(["n"], [[str(i)] for i in range(n)], ["r"], caption="(continued)")
+
+    per_page = layout([table(1000)])[0][0].last
+    pages = layout([table(per_page - 2), Gap(0.2), Signature("São Paulo", ["Maria", "Gerente"])])
+    assert len(pages) == 2
+    first, second = pages
+    assert (first[0].first, first[0].last) == (0, per_page - 2 - 3)
+    assert isinstance(second[0].block, Table) and (second[0].first, second[0].last) == (
+        per_page - 5,
+        per_page - 2,
+    )
+    assert isinstance(second[-1].block, Signature)
+    short = layout([table(5), Gap(0.2), Signature("São Paulo", ["Maria"])])
+    assert len(short) == 1  # it fits: one page

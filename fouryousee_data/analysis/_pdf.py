@@ -71,6 +71,7 @@ class Block:
 
     height: float = 0.0
     keep_with_next: bool = False
+    keep_with_previous: bool = False  # never alone atop a page: a table's last rows come along
 
     def min_height(self) -> float:
         """The least of it that may stand at the bottom of a page."""
@@ -331,17 +332,18 @@ class Signature(Block):
     above: str
     below: Sequence[str]
     size: float = 9.0
+    keep_with_previous: bool = True
 
     def __post_init__(self) -> None:
-        self.height = 0.45 + 0.5 + len(self.below) * self.size * 1.4 * _PT + 0.1
+        self.height = 0.25 + 0.5 + len(self.below) * self.size * 1.4 * _PT + 0.05
 
     def draw(self, fig: Figure, top: float) -> None:
         from matplotlib.lines import Line2D
 
         middle = _x(WIDTH / 2)
-        y = top + 0.3
+        y = top + 0.2
         fig.text(middle, _y(y), self.above, fontsize=self.size, ha="center", parse_math=False)
-        y += 0.65
+        y += 0.5
         half = 1.6 / PAGE[0]
         fig.add_artist(Line2D([middle - half, middle + half], [_y(y), _y(y)], color="0.2", lw=0.7))
         for line in self.below:
@@ -373,8 +375,16 @@ def layout(blocks: Sequence[Block]) -> list[list[_Placed]]:
             need += blocks[follower].min_height()  # the chain moves together
             follower += 1
         if y > 0 and y + min(need, _HEIGHT) > _HEIGHT + 1e-9:
+            carried = None
+            if any(b.keep_with_previous for b in blocks[n:follower]):
+                carried = _last_rows(pages[-1])
             pages.append([])
             y = 0.0
+            if carried is not None:
+                pages[-1].append(carried)
+                table = carried.block
+                assert isinstance(table, Table)
+                y = table.caption_h + table.head_h + (carried.last - carried.first) * table.row_h
         if isinstance(block, Gap) and y == 0.0:
             continue
         if isinstance(block, Table):
@@ -397,6 +407,18 @@ def layout(blocks: Sequence[Block]) -> list[list[_Placed]]:
             pages[-1].append(_Placed(block, y))
             y += block.height
     return [page for page in pages if page]
+
+
+def _last_rows(page: list[_Placed]) -> _Placed | None:
+    """The last ``min_rows`` rows of the table ending ``page``, taken off it (to open the
+    next page with them), or None when the page does not end with enough of a table."""
+    if not page or not isinstance(page[-1].block, Table):
+        return None
+    placed, keep = page[-1], page[-1].block.min_rows
+    if placed.last - placed.first <= keep:
+        return None
+    placed.last -= keep
+    return _Placed(placed.block, 0.0, placed.last, placed.last + keep)
 
 
 def render(pages: list[list[_Placed]], footer: Callable[[Figure, int, int], None]) -> list[Figure]:
