@@ -17,10 +17,11 @@ fetch → analysis → export)::
     download.py   the report file, streamed from the object store without the token
     parse/        gzip/NDJSON stream → typed Arrow table (C scanner, Arrow, careful)
     schema.py     the one playlog schema: Arrow, pandas dtypes, ids
-    _fileio.py    atomic_write: a file is whole or absent
+    _fileio.py    atomic_write: a file is whole or absent, with the user's permissions
     cache/        the Parquet cache: day files, read copies, settle policy, admin
     progress.py   progress bars for fetch (tqdm, terminal or notebook)
     windows.py    report windows: request, wait, download into the cache day by day
+    accounts.py   one account or several behind fetch_playlogs(client=[...]): one frame
     fetch.py      fetch_playlogs: windows, reuse, cache, one sorted frame
     dataset/      scan_playlogs: the cache as a lazy DuckDB / Dask dataset
     analysis/     counts, names, screen health and the proof-of-play audit
@@ -30,6 +31,7 @@ fetch → analysis → export)::
     brand.py      Brand: logo, company, CNPJ, address, signature block of reports
     webhook/      report notifications: parsing, once-only handling, HTTP receiver
     cli.py        the fouryousee-data command, a thin layer over the public API
+    demo.py       fouryousee-data demo: the whole job against an in-process simulator
     simulator/    a fake 4YouSee (API + object store) on loopback, for tests and demos
 
 Examples

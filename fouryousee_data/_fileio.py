@@ -3,16 +3,22 @@
 A reader (or a crash) never sees a half-written file: the target is either the
 old file or the complete new one. The temporary name starts with ``.`` so that
 pyarrow datasets (which ignore ``.``/``_`` prefixes) never pick it up.
+
+Files get the user's normal permissions (``0o666`` less the umask, e.g. ``0o644``
+under umask 022), as ``open(path, "w")`` would give them: the temporary file is
+created with ``os.open(..., 0o666)``, not ``tempfile.mkstemp`` (whose ``0o600``
+would make every output unreadable to colleagues on a shared server).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "new_folder"]
 
 
 def atomic_write(
@@ -35,8 +41,7 @@ def atomic_write(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = f".tmp{target.suffix}" if keep_suffix else ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
+    tmp = _new_file(target.parent, f".{target.name}.", suffix)
     try:
         write(tmp)
         os.replace(tmp, target)
@@ -44,3 +49,38 @@ def atomic_write(
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _new_file(folder: Path, prefix: str, suffix: str) -> str:
+    """A new empty file with a unique name, created ``0o666`` less the umask."""
+    for _ in range(100):
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return str(path)
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
+def new_folder(prefix: str, parent: str | os.PathLike[str] | None = None) -> Path:
+    """A new, uniquely named folder in ``parent`` (default: the system's temp folder),
+    with the user's normal permissions (``tempfile.mkdtemp`` makes it ``0o700``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     new_folder("demo-", d).name.startswith("demo-")
+    True
+    """
+    root = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    for _ in range(100):
+        path = root / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir(mode=0o777)  # less the umask, as any mkdir
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free folder name in {root}")

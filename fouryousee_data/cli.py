@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import logging
 import os
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -27,6 +23,9 @@ from fouryousee_data import export
 __all__ = ["main"]
 
 log = logging.getLogger("fouryousee_data")
+
+#: The ``-o`` help of the commands that write a frame.
+OUTPUT_HELP = "OUT.parquet, OUT.csv or OUT.xlsx"
 
 #: (name, help, add_arguments, run): one entry per command.
 Command = tuple[
@@ -41,23 +40,22 @@ def write_frame(df: pd.DataFrame, out: Path) -> None:
     --------
     >>> write_frame(fy.empty_playlogs(), Path("playlogs.parquet"))  # doctest: +SKIP
     """
-    try:
-        export.write(df, out)
-    except ValueError as exc:
-        if out.suffix.lower() not in (".parquet", ".csv", ".xlsx"):
-            raise ValueError(
-                f"-o/--output must end in .parquet, .csv or .xlsx, got {out.name!r}"
-            ) from exc
-        raise
+    export.write(df, out)
+
+
+def _check_output(out: Path) -> None:
+    """Refuse an output no command can write, before fetching anything."""
+    export.check_path(out, "-o/--output")
 
 
 def _add_read(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, help="a downloaded report (.gz or plain NDJSON)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.parquet or OUT.csv")
+    p.add_argument("-o", "--output", type=Path, required=True, help=OUTPUT_HELP)
     p.add_argument("--tz", default=None, help="time zone of the account, e.g. America/Sao_Paulo")
 
 
 def _cmd_read(args: argparse.Namespace) -> int:
+    _check_output(args.output)
     df = fy.read_playlogs(args.file, tz=args.tz)
     write_frame(df, args.output)
     print(f"{len(df):,} playlogs -> {args.output}")
@@ -68,6 +66,7 @@ def _add_range_options(p: argparse.ArgumentParser) -> None:
     """START END and the options of ``fetch_playlogs`` (shared by fetch and summary)."""
     p.add_argument("start", help="first day (YYYY-MM-DD) or instant (YYYY-MM-DDTHH:MM:SS)")
     p.add_argument("end", help="last day, inclusive (YYYY-MM-DD), or an exclusive instant")
+    _add_dayfirst(p)
     for kind in ("player", "media"):
         p.add_argument(
             f"--{kind}",
@@ -88,10 +87,19 @@ def _add_range_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _add_dayfirst(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dayfirst",
+        action="store_true",
+        help="read START/END as dd/mm/yyyy [HH:MM[:SS]] (without it, slashed dates are refused)",
+    )
+
+
 def _fetch_from_args(args: argparse.Namespace) -> pd.DataFrame:
     return fy.fetch_playlogs(
         args.start,
         args.end,
+        dayfirst=args.dayfirst,
         player_ids=args.player_ids,
         media_ids=args.media_ids,
         cache_dir=_cache_dir(args),
@@ -111,7 +119,7 @@ def _cache_dir(args: argparse.Namespace) -> str | Path | None:
 
 def _add_fetch(p: argparse.ArgumentParser) -> None:
     _add_range_options(p)
-    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.parquet or OUT.csv")
+    p.add_argument("-o", "--output", type=Path, required=True, help=OUTPUT_HELP)
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -128,24 +136,31 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_output(out: Path) -> None:
-    """Refuse an output ``fetch`` and ``summary`` cannot write, before fetching anything."""
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        raise ValueError(f"-o/--output must end in .parquet or .csv, got {out.name!r}")
-
-
 def _add_summary(p: argparse.ArgumentParser) -> None:
     _add_range_options(p)
     p.add_argument(
         "--by", choices=["player", "media", "player-media"], default="player", help="grouping"
     )
     p.add_argument("--freq", default=None, help="also per period: h, D, W, MS, ...")
-    p.add_argument("-o", "--output", type=Path, default=None, help="also write OUT.csv/.parquet")
+    p.add_argument("-o", "--output", type=Path, default=None, help="also write " + OUTPUT_HELP)
+    p.add_argument(
+        "--max-rows",
+        type=int,
+        default=SUMMARY_MAX_ROWS,
+        metavar="N",
+        help=f"print at most N rows (default {SUMMARY_MAX_ROWS}; 0: all); -o writes them all",
+    )
+
+
+#: Rows ``summary`` prints by default (a longer table says how many it left out).
+SUMMARY_MAX_ROWS = 1000
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     if args.output is not None:
         _check_output(args.output)
+    if args.max_rows < 0:
+        raise ValueError(f"--max-rows must be 0 (all) or more, got {args.max_rows}")
     df = _fetch_from_args(args)
     summarise = {
         "player": fy.per_player,
@@ -157,16 +172,26 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         freq=args.freq,
         start=args.start,
         end=args.end,
+        dayfirst=args.dayfirst,
         player_ids=args.player_ids,
         media_ids=args.media_ids,
     )
     assert isinstance(table, pd.DataFrame)
-    with pd.option_context("display.max_rows", 200, "display.width", 120):
-        print(table.to_string(max_rows=200))
+    _print_table(table, args.max_rows, args.output)
     if args.output is not None:
         write_frame(table.reset_index(), args.output)
         print(f"-> {args.output}")
     return 0
+
+
+def _print_table(table: pd.DataFrame, max_rows: int, output: Path | None) -> None:
+    """The whole table, or its first ``max_rows`` rows and a line saying so."""
+    shown = table if max_rows == 0 or len(table) <= max_rows else table.head(max_rows)
+    with pd.option_context("display.width", 160, "display.max_columns", None):
+        print(shown.to_string())
+    if len(shown) < len(table):
+        where = f"all of them in {output}" if output is not None else "use -o FILE for all"
+        print(f"showing {len(shown):,} of {len(table):,} rows ({where}; --max-rows 0 prints all)")
 
 
 def _add_cache(p: argparse.ArgumentParser) -> None:
@@ -202,105 +227,16 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _add_demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: a new temp dir)")
-    p.add_argument("--days", type=int, default=60, help="days to fetch (default 60)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from fouryousee_data.demo import add_arguments
 
-
-#: The demo's fixed simulated clock (the same demo every time) and its account time zone.
-DEMO_NOW = dt.datetime(2024, 7, 1, 15, 0, tzinfo=dt.UTC)
-DEMO_TZ = "America/Sao_Paulo"
+    add_arguments(p)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """The main job end to end against an in-process simulator: no token, no network."""
-    from fouryousee_data.simulator import Simulator
+    from fouryousee_data.demo import run
 
-    if not 1 <= args.days <= 366:
-        raise ValueError(f"--days must be between 1 and 366, got {args.days}")
-    out = args.out or Path(tempfile.mkdtemp(prefix="fouryousee-demo-"))
-    out.mkdir(parents=True, exist_ok=True)
-    last = (DEMO_NOW - dt.timedelta(days=3)).date()
-    first = last - dt.timedelta(days=args.days - 1)
-    print(f"demo: an in-process 4YouSee simulator; fetching {first}..{last} ({args.days} days)")
-    with (
-        Simulator(seed=42, players=6, medias=12, tz=DEMO_TZ, report_delay=0.3, now=DEMO_NOW) as sim,
-        fy.Client(token=sim.token, base_url=sim.base_url) as client,
-    ):
-
-        def fetch() -> pd.DataFrame:
-            return fy.fetch_playlogs(
-                first,
-                last,
-                client=client,
-                cache_dir=out / "cache",
-                tz=DEMO_TZ,
-                progress=False if args.no_progress else None,
-                poll_interval=0.05,
-            )
-
-        t0 = time.perf_counter()
-        df = fetch()
-        t1 = time.perf_counter()
-        print(
-            f"run 1: {len(df):,} playlogs from {len(df.attrs['report_ids'])} report(s) "
-            f"({len(df.attrs['fetched_days'])} days fetched, windows of at most 30 days) "
-            f"in {t1 - t0:.1f} s"
-        )
-        sim.reset_requests()
-        df = fetch()
-        t2 = time.perf_counter()
-        posts = sum(1 for r in sim.requests if r.method == "POST")
-        print(
-            f"run 2: {len(df):,} playlogs, {len(df.attrs['cached_days'])} days from the cache "
-            f"in {t2 - t1:.2f} s: {posts} report requests, {len(sim.requests)} HTTP requests"
-        )
-        players, medias = client.players(), client.medias()
-    _print_demo_tables(df, players, medias)
-    write_frame(df, out / "playlogs.parquet")
-    charts = _draw_demo_charts(df, players, medias, out)
-    print(f"\nwrote playlogs.parquet, {', '.join(charts)} and the cache to {out}")
-    return 0
-
-
-def _print_demo_tables(df: pd.DataFrame, players: pd.DataFrame, medias: pd.DataFrame) -> None:
-    player_names = players.set_index("player_id")["name"].rename("player")
-    media_names = medias.set_index("media_id")["name"].rename("media")
-    columns = ["plays", "active_days", "first_played", "last_played"]
-    print("\nplays per player:")
-    print(fy.per_player(df)[columns].join(player_names).to_string())
-    print("\nplays per media (top 10):")
-    by_media = fy.per_media(df).sort_values("plays", ascending=False).head(10)
-    print(by_media[columns].join(media_names).to_string())
-
-
-def _draw_demo_charts(
-    df: pd.DataFrame, players: pd.DataFrame, medias: pd.DataFrame, out: Path
-) -> list[str]:
-    """The demo's PNG charts in ``out``; returns their file names."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no window, no display needed
-    import matplotlib.pyplot as plt
-
-    from fouryousee_data import plot
-
-    charts: dict[str, Callable[[Any], object]] = {
-        "daily_plays_per_player.png": lambda ax: plot.daily_plays(
-            df, by="player", ax=ax, names=players
-        ),
-        "daily_plays_per_media.png": lambda ax: plot.daily_plays(
-            df, by="media", ax=ax, names=medias
-        ),
-        "hour_weekday_heatmap.png": lambda ax: plot.hour_weekday_heatmap(df, ax=ax),
-    }
-    for name, draw in charts.items():
-        fig, ax = plt.subplots(figsize=(10, 5))
-        draw(ax)
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-    return list(charts)
+    return run(args)
 
 
 def _add_simulate(p: argparse.ArgumentParser) -> None:
@@ -389,7 +325,7 @@ def _cmd_serve_webhook(args: argparse.Namespace) -> int:
 
 
 COMMANDS: list[Command] = [
-    ("read", "parse a downloaded report file into Parquet or CSV", _add_read, _cmd_read),
+    ("read", "parse a downloaded report file into Parquet, CSV or Excel", _add_read, _cmd_read),
     (
         "simulate",
         "run a local 4YouSee API simulator (prints the URL and token to use)",
@@ -398,7 +334,7 @@ COMMANDS: list[Command] = [
     ),
     (
         "fetch",
-        "fetch playlogs of any date range (cached) into Parquet or CSV",
+        "fetch playlogs of any date range (cached) into Parquet, CSV or Excel",
         _add_fetch,
         _cmd_fetch,
     ),
@@ -450,6 +386,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    with _warnings_to_stderr(quiet=args.verbose):
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr(*, quiet: bool) -> Iterator[None]:
+    """The library's warnings (``logging``, WARNING) as ``warning: ...`` lines on stderr
+    while a command runs. Errors are left out: the command prints its own ``error:``
+    line (without a handler, Python's last resort would print both). ``-v`` logs
+    everything through the root handler instead."""
+    if quiet:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    handler.addFilter(lambda record: record.levelno == logging.WARNING)
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

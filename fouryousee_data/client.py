@@ -174,11 +174,13 @@ class Client:
         webhook: str | None = None,
         reuse: bool | Callable[[Report], bool] = False,
         tz: str | None = None,
+        dayfirst: bool = False,
     ) -> Report:
         """Ask the API for a detailed playlog report over ``start``..``end``.
 
         ``start``/``end`` follow :func:`fouryousee_data.fetch_playlogs` (see
-        :func:`report_filter`); one window of at most 30 days. With
+        :func:`report_filter`; ``dayfirst=True`` reads ``dd/mm/yyyy``); one window of
+        at most 30 days. With
         ``reuse=True`` an existing report with the identical filter that is
         pending or ``success`` is returned instead of posting a new one; ``reuse``
         may also be a function that says which of those reports will do.
@@ -193,7 +195,13 @@ class Client:
         'waiting'
         """
         filt = report_filter(
-            start, end, player_ids=player_ids, media_ids=media_ids, sort=sort, tz=tz
+            start,
+            end,
+            player_ids=player_ids,
+            media_ids=media_ids,
+            sort=sort,
+            tz=tz,
+            dayfirst=dayfirst,
         )
         if reuse:
             found = self.find_reports(filt, statuses=(*PENDING, SUCCESS))

@@ -27,10 +27,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fouryousee_data._fileio import atomic_write
+from fouryousee_data._fileio import atomic_write, new_folder
 from fouryousee_data._i18n import column_label, day_excel_format, lang_of
 
-__all__ = ["EXCEL_MAX_ROWS", "to_csv", "to_excel", "to_parquet", "write"]
+__all__ = [
+    "EXCEL_MAX_ROWS",
+    "SUFFIXES",
+    "check_path",
+    "new_folder",
+    "to_csv",
+    "to_excel",
+    "to_parquet",
+    "write",
+]
+
+#: The file types :func:`write` writes, by suffix.
+SUFFIXES = (".parquet", ".csv", ".xlsx")
 
 #: Rows an Excel sheet holds (header included).
 EXCEL_MAX_ROWS = 1_048_576
@@ -289,9 +301,25 @@ def write(df: pd.DataFrame, path: str | os.PathLike[str], **options: object) -> 
         ".csv": to_csv,
         ".xlsx": to_excel,
     }
+    return writers[check_path(path)](df, path, **options)
+
+
+def check_path(path: str | os.PathLike[str], name: str = "path") -> str:
+    """The suffix of a file :func:`write` can write (lower case), else ``ValueError``
+    naming ``name``: the one output-format check (the CLI calls it before fetching).
+
+    Examples
+    --------
+    >>> check_path("Audit.XLSX")
+    '.xlsx'
+    >>> check_path("out.txt", "-o/--output")
+    Traceback (most recent call last):
+    ...
+    ValueError: -o/--output: expected a .parquet, .csv or .xlsx file name, got 'out.txt'
+    """
     suffix = Path(path).suffix.lower()
-    if suffix not in writers:
+    if suffix not in SUFFIXES:
         raise ValueError(
-            f"path: expected a .parquet, .csv or .xlsx file name, got {Path(path).name!r}"
+            f"{name}: expected a .parquet, .csv or .xlsx file name, got {Path(path).name!r}"
         )
-    return writers[suffix](df, path, **options)
+    return suffix

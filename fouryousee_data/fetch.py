@@ -27,7 +27,6 @@ retried below (``RetryPolicy``), never multiplied here.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import logging
@@ -39,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+from fouryousee_data.accounts import Clients, each_account
 from fouryousee_data.cache import (
     CachedDay,
     Loaded,
@@ -67,7 +67,7 @@ def fetch_playlogs(
     *,
     player_ids: int | Iterable[int] | None = None,
     media_ids: int | Iterable[int] | None = None,
-    client: Client | None = None,
+    client: Clients = None,
     cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
     refresh: bool = False,
     settle: str | pd.Timedelta | dt.timedelta = "24h",
@@ -78,6 +78,7 @@ def fetch_playlogs(
     timeout: float = 3600.0,
     poll_interval: float = 0.5,
     retries: int = 1,
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Playlogs of any date range as one DataFrame, through the Parquet cache.
 
@@ -86,11 +87,12 @@ def fetch_playlogs(
     start, end
         A ``datetime.date`` or a ``"YYYY-MM-DD"`` string is a whole day (``end``
         inclusive); a ``datetime``, a ``pandas.Timestamp`` or a string with a time
-        is an instant (``[start, end)``). Mixing is allowed.
+        is an instant (``[start, end)``). Mixing is allowed. ISO; see ``dayfirst``.
     player_ids, media_ids
         Only these players/medias (``None``: all; an empty list is a ``ValueError``).
     client
-        A :class:`~fouryousee_data.Client`; default ``Client()`` from the environment.
+        A :class:`~fouryousee_data.Client` (default ``Client()`` from the environment), or
+        several (a list or ``{label: client}``): see :mod:`fouryousee_data.accounts`.
     cache_dir
         The cache root; default ``FOURYOUSEE_CACHE_DIR`` or the user cache
         directory; ``None`` disables the cache.
@@ -104,6 +106,8 @@ def fetch_playlogs(
         Progress bars (reports, bytes, rows); ``None`` = when interactive
         (stderr is a terminal, or a notebook); a text stream: plain bars written
         there (a log file, ``io.StringIO``).
+    dayfirst
+        Read ``dd/mm/yyyy [HH:MM[:SS]]`` strings; without it they are a ``ValueError``.
     tz
         The account's time zone: ``played_at`` becomes tz-aware; tz-aware
         ``start``/``end`` are converted; "the day ended" is judged there (without
@@ -147,7 +151,7 @@ def fetch_playlogs(
     ...
     ValueError: end (2024-03-01) is before start (2024-03-02)
     """
-    span = resolve_range(start, end, tz=tz)  # also checks tz
+    span = resolve_range(start, end, tz=tz, dayfirst=dayfirst)  # also checks tz
     _check_polling(webhook, timeout, poll_interval)
     ask = Ask(
         span=span,
@@ -163,8 +167,7 @@ def fetch_playlogs(
         max_concurrency=_count(max_concurrency, "max_concurrency", 1),
         progress=want_progress(progress),
     )
-    with contextlib.nullcontext(client) if client is not None else Client() as api:
-        return _fetch(ask, api, cache_dir)
+    return each_account(client, lambda api: _fetch(ask, api, cache_dir), span, **ask.ids)
 
 
 def _fetch(ask: Ask, client: Client, cache_dir: str | os.PathLike[str] | None) -> pd.DataFrame:

@@ -62,13 +62,14 @@ def report_filter(
     media_ids: Iterable[int] | None = (),
     sort: int = -1,
     tz: str | None = None,
+    dayfirst: bool = False,
 ) -> dict[str, Any]:
     """The canonical API filter of a report over ``start``..``end``.
 
     Whole days map to ``00:00:00``..``23:59:59``; instants map to ``start`` and,
     the API's end being inclusive, ``end - 1 s``. Ids are sorted, deduplicated
     ints (empty = all). ``tz`` is needed only for tz-aware instants (converted
-    to the account's local time).
+    to the account's local time). ``dayfirst`` reads ``dd/mm/yyyy`` strings.
 
     Raises
     ------
@@ -87,7 +88,7 @@ def report_filter(
     """
     if sort not in (-1, 1) or isinstance(sort, bool):
         raise ValueError(f"sort must be -1 (newest first) or 1, got {sort!r}")
-    span = resolve_range(start, end, tz=tz)
+    span = resolve_range(start, end, tz=tz, dayfirst=dayfirst)
     if span.end <= span.start:
         raise ValueError(f"end ({end}) must be after start ({start})")
     first, last = span.first_day, span.last_day  # the dates of startDate and endDate

@@ -41,7 +41,7 @@ from fouryousee_data.analysis._charts import (
 )
 from fouryousee_data.analysis.audit_report import compliance_chart
 from fouryousee_data.analysis.health import timeline
-from fouryousee_data.timerange import DateLike
+from fouryousee_data.timerange import DateLike, read_bounds
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -70,6 +70,7 @@ def daily_plays(
     ax: Axes | None = None,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     top: int = 10,
     names: Any = None,
 ) -> Axes:
@@ -92,6 +93,7 @@ def daily_plays(
     >>> [t.get_text() for t in ax.get_legend().get_texts()], ax.get_title()
     (['Promo (7)', 'media 8', 'media 9'], 'Daily plays per media')
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     if by not in ("player", "media"):
         raise ValueError(f"by: expected 'player' or 'media', got {by!r}")
     if top < 1:
@@ -141,6 +143,7 @@ def hour_weekday_heatmap(
     ax: Axes | None = None,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
     media_ids: IdList = None,
 ) -> Axes:
@@ -156,6 +159,7 @@ def hour_weekday_heatmap(
     >>> int(ax.get_images()[0].get_array().sum())
     48
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     table = hour_weekday(df, start=start, end=end, player_ids=player_ids, media_ids=media_ids)
     ax = new_axes(ax, (6, 7))
     image = ax.imshow(table.to_numpy(), aspect="auto", cmap="viridis", origin="upper")
@@ -175,6 +179,7 @@ def player_timeline(
     opening_hours: OpeningHours = DEFAULT_OPENING_HOURS,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
     names: Any = None,
     ax: Axes | None = None,
@@ -194,6 +199,7 @@ def player_timeline(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['player 1', 'player 2']
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     import matplotlib.dates as mdates
     from matplotlib.patches import Patch
 

@@ -4,6 +4,11 @@
   whole day; as ``end`` it is inclusive.
 * A ``datetime``, a ``pandas.Timestamp`` (even at midnight) or a string with a
   time part is an exact instant; the interval is half-open ``[start, end)``.
+* Strings are ISO (``YYYY-MM-DD``, optionally ``[T ]HH:MM[:SS[.f]]`` and an
+  offset). ``dd/mm/yyyy`` (optionally with ``HH:MM[:SS]``) is read only with
+  ``dayfirst=True`` (CLI ``--dayfirst``); a slashed date without it is a
+  ``ValueError`` naming the fix, never silently another day. :func:`read_bound`
+  is the one place a string becomes a day or an instant.
 
 Internally a range is two naive local timestamps, ``start`` inclusive and
 ``end`` exclusive.
@@ -22,8 +27,11 @@ __all__ = [
     "TimeRange",
     "check_tz",
     "day_span",
+    "is_day",
     "is_iso_date",
     "is_iso_time",
+    "read_bound",
+    "read_bounds",
     "resolve_range",
     "split_windows",
     "to_bound",
@@ -39,6 +47,16 @@ _ONE_DAY = pd.Timedelta(days=1)
 _ONE_SECOND = pd.Timedelta(seconds=1)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_TIME = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
+#: An ISO instant: a date, ``T`` or a space, ``HH:MM[:SS[.fraction]]``, an optional offset.
+_ISO_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
+#: A day-first date, optionally with a time: ``dd/mm/yyyy[ HH:MM[:SS]]``.
+_DAYFIRST = re.compile(
+    r"(?P<d>[0-9]{1,2})/(?P<m>[0-9]{1,2})/(?P<y>[0-9]{4})"
+    r"(?:[ T](?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2}))?)?"
+)
 
 
 def is_iso_date(value: object) -> bool:
@@ -121,7 +139,139 @@ class TimeRange:
         }
 
 
-def to_bound(value: DateLike, name: str, *, is_end: bool, tz: str | None = None) -> pd.Timestamp:
+def read_bound(value: DateLike, name: str, *, dayfirst: bool = False) -> dt.date | pd.Timestamp:
+    """A bound as what it means: a ``datetime.date`` (a whole day) or a
+    ``pandas.Timestamp`` (an instant, tz-aware if it carried an offset).
+
+    The one place strings are read: ISO ``YYYY-MM-DD`` (a day) or ISO with a time
+    (an instant); ``dd/mm/yyyy`` (a day) or ``dd/mm/yyyy HH:MM[:SS]`` (an instant)
+    only with ``dayfirst=True``. Anything else is a ``ValueError`` naming ``name``.
+
+    Examples
+    --------
+    >>> read_bound("2024-02-01", "start")
+    datetime.date(2024, 2, 1)
+    >>> read_bound("01/02/2024", "start", dayfirst=True)
+    datetime.date(2024, 2, 1)
+    >>> read_bound("01/02/2024 08:30", "start", dayfirst=True)
+    Timestamp('2024-02-01 08:30:00')
+    >>> read_bound("01/02/2024", "start")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: start: '01/02/2024' is ambiguous (1 February or 2 January?): write ISO ...
+    """
+    if isinstance(value, pd.Timestamp):
+        if pd.isna(value):
+            raise ValueError(f"{name}: {value!r} is not a date")
+        return value
+    if isinstance(value, dt.datetime):
+        return pd.Timestamp(value)
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            f"{name}: expected a str, datetime.date, datetime.datetime or pandas.Timestamp, "
+            f"got {type(value).__name__}"
+        )
+    text = value.strip()
+    if "/" in text:
+        return _read_dayfirst(text, value, name, dayfirst=dayfirst)
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {value!r} is not a valid date") from exc
+    if _ISO_INSTANT.fullmatch(text):
+        try:
+            return pd.Timestamp(text)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name}: {value!r} is not a valid date and time") from exc
+    raise ValueError(
+        f"{name}: cannot read {value!r} as a date or a date and time: write ISO YYYY-MM-DD "
+        "or YYYY-MM-DD HH:MM[:SS] (or dd/mm/yyyy with dayfirst=True, CLI: --dayfirst)"
+    )
+
+
+def _read_dayfirst(text: str, value: str, name: str, *, dayfirst: bool) -> dt.date | pd.Timestamp:
+    """``dd/mm/yyyy[ HH:MM[:SS]]`` with ``dayfirst``; without it, an error naming the fix."""
+    match = _DAYFIRST.fullmatch(text)
+    if not dayfirst:
+        raise ValueError(f"{name}: {_slashed_hint(value, match)}")
+    if match is None:
+        raise ValueError(
+            f"{name}: {value!r} is not dd/mm/yyyy (optionally with HH:MM[:SS]) nor ISO YYYY-MM-DD"
+        )
+    try:
+        day = dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
+        if match["H"] is None:
+            return day
+        clock = dt.time(int(match["H"]), int(match["M"]), int(match["S"] or 0))
+    except ValueError as exc:
+        raise ValueError(f"{name}: {value!r} is not a valid dd/mm/yyyy date or time") from exc
+    return pd.Timestamp(dt.datetime.combine(day, clock))
+
+
+def _slashed_hint(value: str, match: re.Match[str] | None) -> str:
+    """Why a slashed date is refused without ``dayfirst``, and how to write it."""
+    fix = "pass dayfirst=True (CLI: --dayfirst) to read dd/mm/yyyy"
+    if match is None or not 1 <= int(match["m"]) <= 12 or not 1 <= int(match["d"]) <= 31:
+        return f"cannot read {value!r}: write ISO YYYY-MM-DD, or {fix}"
+    d, m, y = int(match["d"]), int(match["m"]), match["y"]
+    iso = f"'{y}-{m:02d}-{d:02d}' for {d} {_MONTHS[m - 1]}"
+    if d <= 12 and d != m:
+        why = f"is ambiguous ({d} {_MONTHS[m - 1]} or {m} {_MONTHS[d - 1]}?)"
+    else:
+        why = "is a slashed date, read only day-first on request"
+    return f"{value!r} {why}: write ISO YYYY-MM-DD ({iso}), or {fix}"
+
+
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def read_bounds(
+    start: DateLike | None, end: DateLike | None, *, dayfirst: bool = False
+) -> tuple[dt.date | pd.Timestamp | None, dt.date | pd.Timestamp | None]:
+    """Both bounds through :func:`read_bound` (``None`` stays ``None``): after this, no
+    string is left, so the day/instant meaning is fixed by type.
+
+    Examples
+    --------
+    >>> read_bounds("01/02/2024", None, dayfirst=True)
+    (datetime.date(2024, 2, 1), None)
+    """
+    return (
+        None if start is None else read_bound(start, "start", dayfirst=dayfirst),
+        None if end is None else read_bound(end, "end", dayfirst=dayfirst),
+    )
+
+
+def is_day(value: DateLike, *, dayfirst: bool = False) -> bool:
+    """True when a bound names a whole day, False for an instant.
+
+    Examples
+    --------
+    >>> is_day("2024-03-01"), is_day("2024-03-01 00:00"), is_day(dt.date(2024, 3, 1))
+    (True, False, True)
+    """
+    return not isinstance(read_bound(value, "value", dayfirst=dayfirst), pd.Timestamp)
+
+
+def to_bound(
+    value: DateLike, name: str, *, is_end: bool, tz: str | None = None, dayfirst: bool = False
+) -> pd.Timestamp:
     """One bound as a naive local timestamp (a date-only ``end`` means the next midnight).
 
     A tz-aware instant is converted to ``tz`` (required then) and made naive.
@@ -132,15 +282,14 @@ def to_bound(value: DateLike, name: str, *, is_end: bool, tz: str | None = None)
     Timestamp('2024-04-01 00:00:00')
     >>> to_bound("2024-03-31 10:30", "end", is_end=True)
     Timestamp('2024-03-31 10:30:00')
+    >>> to_bound("31/03/2024", "end", is_end=True, dayfirst=True)
+    Timestamp('2024-04-01 00:00:00')
     """
-    day = _as_day(value, name)
-    if day is not None:
-        ts = pd.Timestamp(day)
+    when = read_bound(value, name, dayfirst=dayfirst)
+    if not isinstance(when, pd.Timestamp):
+        ts = pd.Timestamp(when)
         return ts + _ONE_DAY if is_end else ts
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}: cannot read {value!r} as a date or a date and time") from exc
+    ts = when
     if pd.isna(ts):
         raise ValueError(f"{name}: {value!r} is not a date")
     if ts.tzinfo is not None:
@@ -151,25 +300,6 @@ def to_bound(value: DateLike, name: str, *, is_end: bool, tz: str | None = None)
             )
         ts = ts.tz_convert(tz).tz_localize(None)
     return ts
-
-
-def _as_day(value: object, name: str) -> dt.date | None:
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) == 10 and text[4] == "-" and text[7] == "-":
-            try:
-                return dt.date.fromisoformat(text)
-            except ValueError as exc:
-                raise ValueError(f"{name}: {value!r} is not a valid date") from exc
-        return None
-    raise ValueError(
-        f"{name}: expected a str, datetime.date, datetime.datetime or pandas.Timestamp, "
-        f"got {type(value).__name__}"
-    )
 
 
 def check_tz(tz: str | None) -> None:
@@ -192,9 +322,11 @@ def check_tz(tz: str | None) -> None:
         raise ValueError(f"tz: unknown time zone {tz!r} (e.g. 'America/Sao_Paulo')") from exc
 
 
-def resolve_range(start: DateLike, end: DateLike, *, tz: str | None = None) -> TimeRange:
+def resolve_range(
+    start: DateLike, end: DateLike, *, tz: str | None = None, dayfirst: bool = False
+) -> TimeRange:
     """Resolve ``start``/``end`` to a :class:`TimeRange`; end before start is ``ValueError``
-    (so is an unknown ``tz``).
+    (so is an unknown ``tz``). ``dayfirst`` reads ``dd/mm/yyyy`` (see :func:`read_bound`).
 
     Examples
     --------
@@ -207,9 +339,9 @@ def resolve_range(start: DateLike, end: DateLike, *, tz: str | None = None) -> T
     ValueError: end (2024-03-01) is before start (2024-03-02)
     """
     check_tz(tz)
-    lo = to_bound(start, "start", is_end=False, tz=tz)
-    hi = to_bound(end, "end", is_end=True, tz=tz)
-    end_is_day = _as_day(end, "end") is not None
+    lo = to_bound(start, "start", is_end=False, tz=tz, dayfirst=dayfirst)
+    hi = to_bound(end, "end", is_end=True, tz=tz, dayfirst=dayfirst)
+    end_is_day = is_day(end, dayfirst=dayfirst)
     if hi < lo or (end_is_day and hi <= lo):
         raise ValueError(f"end ({end}) is before start ({start})")
     return TimeRange(lo, hi)

@@ -69,7 +69,7 @@ def test_no_cache_and_default_cache(
     ("argv", "message"),
     [
         (["fetch", "2024-03-02", "2024-03-01", "-o", "x.parquet"], "before start"),
-        (["fetch", "2024-03-01", "2024-03-02", "-o", "x.xlsx"], ".parquet or .csv"),
+        (["fetch", "2024-03-01", "2024-03-02", "-o", "x.txt"], ".parquet, .csv or .xlsx"),
         (["fetch", "2024-03-01", "2024-03-02", "-o", "x.csv", "--tz", "Nowhere/City"], "tz"),
         (["summary", "2024-03-01", "2024-03-02", "--freq", "fortnightly"], "freq"),
     ],
@@ -106,7 +106,10 @@ def test_failed_report_is_one_line(
         "--cache-dir", str(env),
     )  # fmt: skip
     assert code == 1
-    assert err.startswith("error: 1 of 1 report window(s) failed") and err.count("\n") == 1
+    retried, error = err.splitlines()  # the retry, as a warning; then the one error line
+    assert retried.startswith("warning: window 2024-03-01..2024-03-02: report ")
+    assert retried.endswith("trying again (1 of 1)")
+    assert error.startswith("error: 1 of 1 report window(s) failed")
 
 
 def test_summary_tables(

@@ -15,7 +15,6 @@ The counting itself (time buckets, zero-filled tallies) is in
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,7 +25,7 @@ from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset, BusinessHour, CustomBusinessHour
 
 from fouryousee_data.schema import normalize_ids
-from fouryousee_data.timerange import DateLike, is_iso_date, resolve_range, to_bound
+from fouryousee_data.timerange import DateLike, is_day, resolve_range, to_bound
 
 __all__ = [
     "CHUNK_ROWS",
@@ -160,11 +159,7 @@ def bounds(
 def whole_day(value: DateLike) -> bool:
     """True when a (valid) bound names a whole day (a date or ``"YYYY-MM-DD"``), False
     for an instant (a datetime, a Timestamp, a string with a time)."""
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return False
-    if isinstance(value, dt.date):
-        return True
-    return is_iso_date(value.strip())
+    return is_day(value)
 
 
 def id_list(ids: IdList, name: str) -> np.ndarray | None:

@@ -45,7 +45,7 @@ from fouryousee_data.analysis._kernel import range_bounds
 from fouryousee_data.analysis.audit_report import summary, to_excel, to_pdf
 from fouryousee_data.analysis.counts import per_player
 from fouryousee_data.analysis.names import attach, lookup_table
-from fouryousee_data.timerange import DateLike
+from fouryousee_data.timerange import DateLike, read_bounds
 
 __all__ = ["CONTRACT_COLUMNS", "compliance", "read_contract", "summary", "to_excel", "to_pdf"]
 
@@ -214,6 +214,7 @@ def compliance(
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     provisional_days: Iterable[DateLike] | None = None,
     players: Any = None,
 ) -> pd.DataFrame:
@@ -229,6 +230,8 @@ def compliance(
         The audited days (``fetch_playlogs`` rules). Each campaign is audited
         on these days within its own flight; default: the flight, else the
         frame's first to last day.
+    dayfirst
+        Read ``dd/mm/yyyy`` strings day-first (without it they are a ``ValueError``).
     provisional_days
         Days whose data may still grow (late uploads). Default:
         ``df.attrs["provisional_days"]``, set by ``fetch_playlogs``.
@@ -257,6 +260,7 @@ def compliance(
     Summer   1         2024-01-01          2        0.0            1.0
              2         2024-01-01          0        2.0            0.0
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     table = read_contract(contract)
     if provisional_days is None:
         provisional_days = df.attrs.get("provisional_days", ())

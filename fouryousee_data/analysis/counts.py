@@ -25,7 +25,7 @@ from fouryousee_data.analysis._kernel import (
 )
 from fouryousee_data.analysis._tally import tally
 from fouryousee_data.analysis.names import media_durations
-from fouryousee_data.timerange import DateLike
+from fouryousee_data.timerange import DateLike, read_bounds
 
 __all__ = ["airtime", "hour_weekday", "per_media", "per_player", "per_player_media"]
 
@@ -36,6 +36,7 @@ def per_player(
     freq: str | BaseOffset | None = None,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
     media_ids: IdList = None,
 ) -> pd.DataFrame:
@@ -51,6 +52,8 @@ def per_player(
     start, end
         Restrict the rows, with the rules of ``fetch_playlogs`` (a date-only
         ``end`` is inclusive; instants make a half-open ``[start, end)``).
+    dayfirst
+        Read ``dd/mm/yyyy`` strings day-first (without it they are a ``ValueError``).
     player_ids
         Exactly these players appear (zeros included); default: every player in ``df``.
     media_ids
@@ -77,6 +80,7 @@ def per_player(
     3    0
     Name: plays, dtype: int64
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"player_id": player_ids, "media_id": media_ids}
     return tally(df, ["player_id"], freq=freq, start=start, end=end, ids=ids, distinct="media_id")
 
@@ -87,6 +91,7 @@ def per_media(
     freq: str | BaseOffset | None = None,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     media_ids: IdList = None,
     player_ids: IdList = None,
 ) -> pd.DataFrame:
@@ -107,6 +112,7 @@ def per_media(
     media_id
     7             2                 2
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"media_id": media_ids, "player_id": player_ids}
     return tally(df, ["media_id"], freq=freq, start=start, end=end, ids=ids, distinct="player_id")
 
@@ -117,6 +123,7 @@ def per_player_media(
     freq: str | BaseOffset | None = None,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
     media_ids: IdList = None,
 ) -> pd.DataFrame:
@@ -141,6 +148,7 @@ def per_player_media(
                8           1
     Name: plays, dtype: int64
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"player_id": player_ids, "media_id": media_ids}
     return tally(df, ["player_id", "media_id"], freq=freq, start=start, end=end, ids=ids)
 
@@ -150,6 +158,7 @@ def hour_weekday(
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
     media_ids: IdList = None,
 ) -> pd.DataFrame:
@@ -167,6 +176,7 @@ def hour_weekday(
     >>> table.shape, int(table.loc[10, "Mon"]), int(table.loc[23, "Sun"]), int(table.values.sum())
     ((24, 7), 1, 1, 2)
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     times = Times.of(df)
     lo, hi = bounds(times, start, end)
     filters = {
@@ -205,6 +215,7 @@ def airtime(
     freq: str | BaseOffset | None = None,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
     media_ids: IdList = None,
 ) -> pd.DataFrame:
@@ -237,6 +248,7 @@ def airtime(
     player_id
     1              2       15.0                       1
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     levels = {"player": ["player_id"], "media": ["media_id"], "player_media": None}
     if by not in levels:
         raise ValueError(f"by: expected 'player', 'media' or 'player_media', got {by!r}")

@@ -32,7 +32,7 @@ from fouryousee_data.analysis._kernel import (
     require_columns,
     whole_day,
 )
-from fouryousee_data.timerange import DateLike
+from fouryousee_data.timerange import DateLike, read_bounds
 
 __all__ = ["DEFAULT_OPENING_HOURS", "OpeningHours", "Timeline", "gaps", "timeline", "uptime"]
 
@@ -50,6 +50,7 @@ def gaps(
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
 ) -> pd.DataFrame:
     """Silent intervals of at least ``min_gap`` inside each player's opening hours.
@@ -73,6 +74,8 @@ def gaps(
         first to last day. Dates pick whole opening windows (an overnight
         window of the last day runs past ``end``: fetch the next day too);
         instants clip the windows.
+    dayfirst
+        Read ``dd/mm/yyyy`` strings day-first (without it they are a ``ValueError``).
     player_ids
         The players to check; default: every player in ``df``. A listed player
         without plays is dark the whole time.
@@ -94,6 +97,7 @@ def gaps(
     0 2024-01-01 08:10:00 2024-01-01 21:00:00 0 days 12:50:00
     1 2024-01-01 21:00:00 2024-01-01 22:00:00 0 days 01:00:00
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     return timeline(df, min_gap, opening_hours, start=start, end=end, player_ids=player_ids).gaps
 
 
@@ -104,6 +108,7 @@ def uptime(
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
 ) -> pd.DataFrame:
     """Uptime per player per day: the share of opening hours not inside a :func:`gaps` gap.
@@ -130,6 +135,7 @@ def uptime(
     >>> uptime(df, min_gap="10min")["gaps"].tolist()
     [56]
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     return timeline(df, min_gap, opening_hours, start=start, end=end, player_ids=player_ids).uptime
 
 
@@ -147,6 +153,7 @@ def timeline(
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    dayfirst: bool = False,
     player_ids: IdList = None,
 ) -> Timeline:
     """Gaps and uptime from one scan: ``(gaps(...), uptime(...))`` at the cost of one.
@@ -162,6 +169,7 @@ def timeline(
     >>> len(found.gaps), found.uptime["gaps"].tolist()
     (2, [2])
     """
+    start, end = read_bounds(start, end, dayfirst=dayfirst)
     gap = _min_gap(min_gap)
     times = Times.of(df)
     require_columns(df, ["player_id"])
