@@ -180,10 +180,9 @@ class Client:
 
         ``start``/``end`` follow :func:`fouryousee_data.fetch_playlogs` (see
         :func:`report_filter`; ``dayfirst=True`` reads ``dd/mm/yyyy``); one window of
-        at most 30 days. With
-        ``reuse=True`` an existing report with the identical filter that is
-        pending or ``success`` is returned instead of posting a new one; ``reuse``
-        may also be a function that says which of those reports will do.
+        at most 30 days. With ``reuse=True`` an existing report with the identical
+        filter that is pending or ``success`` is returned instead of posting a new
+        one; ``reuse`` may also be a function that says which of those reports will do.
 
         After an ambiguous failure (timeout, reset, 5xx) the POST is repeated
         only if no report with the identical filter was created moments ago.
@@ -194,15 +193,8 @@ class Client:
         >>> report.status  # doctest: +SKIP
         'waiting'
         """
-        filt = report_filter(
-            start,
-            end,
-            player_ids=player_ids,
-            media_ids=media_ids,
-            sort=sort,
-            tz=tz,
-            dayfirst=dayfirst,
-        )
+        ids = {"player_ids": player_ids, "media_ids": media_ids}
+        filt = report_filter(start, end, **ids, sort=sort, tz=tz, dayfirst=dayfirst)
         if reuse:
             found = self.find_reports(filt, statuses=(*PENDING, SUCCESS))
             usable = [r for r in found if reuse is True or reuse(r)]

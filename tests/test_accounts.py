@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
+from conftest import paced_client
 from fouryousee_data.simulator import Simulator
 
 RANGE = ("2024-03-01", "2024-03-03")
@@ -26,7 +27,7 @@ def two(make_simulator: Callable[..., Simulator]) -> tuple[Simulator, Simulator]
 
 
 def _client(sim: Simulator) -> fy.Client:
-    return fy.Client(token=sim.token, base_url=sim.base_url)
+    return paced_client(sim)
 
 
 def _posts(sim: Simulator) -> int:

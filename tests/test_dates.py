@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
+from conftest import paced_client
 from fouryousee_data.cli import main
 from fouryousee_data.filters import report_filter
 from fouryousee_data.simulator import Simulator
@@ -81,7 +82,7 @@ def test_dayfirst_end_is_inclusive_like_iso() -> None:
 
 
 def test_fetch_and_request_report_with_dayfirst(simulator: Simulator, tmp_path: Path) -> None:
-    with fy.Client(token=simulator.token, base_url=simulator.base_url) as client:
+    with paced_client(simulator) as client:
         with pytest.raises(ValueError, match="dayfirst"):
             fy.fetch_playlogs("01/03/2024", "03/03/2024", client=client, cache_dir=None)
         with pytest.raises(ValueError, match="dayfirst"):
