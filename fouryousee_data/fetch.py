@@ -84,10 +84,11 @@ def fetch_playlogs(
 
     Parameters
     ----------
-    start, end
+    start, end, dayfirst
         A ``datetime.date`` or a ``"YYYY-MM-DD"`` string is a whole day (``end``
         inclusive); a ``datetime``, a ``pandas.Timestamp`` or a string with a time
-        is an instant (``[start, end)``). Mixing is allowed. ISO; see ``dayfirst``.
+        is an instant (``[start, end)``). Mixing is allowed. ``dd/mm/yyyy [HH:MM[:SS]]``
+        strings only with ``dayfirst=True`` (without it, a ``ValueError``).
     player_ids, media_ids
         Only these players/medias (``None``: all; an empty list is a ``ValueError``).
     client
@@ -106,8 +107,6 @@ def fetch_playlogs(
         Progress bars (reports, bytes, rows); ``None`` = when interactive
         (stderr is a terminal, or a notebook); a text stream: plain bars written
         there (a log file, ``io.StringIO``).
-    dayfirst
-        Read ``dd/mm/yyyy [HH:MM[:SS]]`` strings; without it they are a ``ValueError``.
     tz
         The account's time zone: ``played_at`` becomes tz-aware; tz-aware
         ``start``/``end`` are converted; "the day ended" is judged there (without
