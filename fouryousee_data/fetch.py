@@ -92,8 +92,7 @@ def fetch_playlogs(
     player_ids, media_ids
         Only these players/medias (``None``: all; an empty list is a ``ValueError``).
     client
-        A :class:`~fouryousee_data.Client` (default ``Client()`` from the environment), or
-        several (a list or ``{label: client}``): see :mod:`fouryousee_data.accounts`.
+        A ``Client`` (default ``Client()``), or several: a list or ``{label: client}``.
     cache_dir
         The cache root; default ``FOURYOUSEE_CACHE_DIR`` or the user cache
         directory; ``None`` disables the cache.
