@@ -141,3 +141,27 @@ def test_cli_refuses_slashed_dates_and_reads_them_with_dayfirst(
     assert main(argv) == 0
     days = pd.read_parquet(out)["played_at"].dt.date.unique()
     assert [str(d) for d in days] == ["2024-03-01", "2024-03-02", "2024-03-03"]
+
+
+def test_scan_playlogs_takes_dayfirst(simulator: Simulator, tmp_path: Path) -> None:
+    with paced_client(simulator) as client:
+        fy.fetch_playlogs("2024-03-01", "2024-03-03", client=client, cache_dir=tmp_path)
+        with pytest.raises(ValueError, match="dayfirst"):
+            fy.scan_playlogs("01/03/2024", "02/03/2024", client=client, cache_dir=tmp_path)
+        scan = fy.scan_playlogs(
+            "01/03/2024",
+            "02/03/2024",
+            client=client,
+            cache_dir=tmp_path,
+            fetch=False,
+            dayfirst=True,
+        )
+        iso = fy.scan_playlogs(
+            "2024-03-01", "2024-03-02", client=client, cache_dir=tmp_path, fetch=False
+        )
+        got, want = scan.df(), iso.df()
+    assert len(got) == len(want) > 0
+    assert sorted(pd.to_datetime(got["played_at"]).dt.date.unique().tolist()) == [
+        dt.date(2024, 3, 1),
+        dt.date(2024, 3, 2),
+    ]

@@ -52,6 +52,7 @@ def scan_playlogs(
     tz: str | None = None,
     connection: duckdb.DuckDBPyConnection | None = None,
     storage_options: dict[str, Any] | None = None,
+    dayfirst: bool = False,
 ) -> duckdb.DuckDBPyRelation | dask.dataframe.DataFrame:
     """Playlogs of any range as a lazy DuckDB relation or Dask DataFrame.
 
@@ -62,10 +63,10 @@ def scan_playlogs(
 
     Parameters
     ----------
-    start, end
+    start, end, dayfirst
         As in :func:`~fouryousee_data.fetch_playlogs`: a date (or ``"YYYY-MM-DD"``) is a
         whole day, ``end`` inclusive; a datetime/``Timestamp`` is an instant,
-        ``[start, end)``.
+        ``[start, end)``; ``dd/mm/yyyy`` strings only with ``dayfirst=True``.
     player_ids, media_ids
         Only these players/medias (``None``: all; an empty list is a ``ValueError``).
     client
@@ -123,7 +124,7 @@ def scan_playlogs(
     if engine not in ENGINES:
         raise ValueError(f"engine: expected 'duckdb' or 'dask', got {engine!r}")
     cut = Cut(
-        resolve_range(start, end, tz=tz),  # also checks tz
+        resolve_range(start, end, tz=tz, dayfirst=dayfirst),  # also checks tz
         _ids(player_ids, "player_ids"),
         _ids(media_ids, "media_ids"),
         tz,
