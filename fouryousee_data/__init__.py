@@ -23,7 +23,7 @@ fetch → analysis → export)::
     windows.py    report windows: request, wait, download into the cache day by day
     accounts.py   one account or several behind fetch_playlogs(client=[...]): one frame
     fetch.py      fetch_playlogs: windows, reuse, cache, one sorted frame
-    dataset/      scan_playlogs: the cache as a lazy DuckDB / Dask dataset
+    dataset/      scan_playlogs, publish_cache: the cache as a lazy DuckDB / Dask dataset
     analysis/     counts, names, screen health and the proof-of-play audit
     plot.py       charts (matplotlib) of plays, heatmaps, timelines, compliance
     export.py     Parquet, CSV (Brazilian dialect) and Excel writers
@@ -57,7 +57,7 @@ from fouryousee_data.analysis import (
 from fouryousee_data.brand import Brand
 from fouryousee_data.cache import cache_info, clear_cache
 from fouryousee_data.client import Client
-from fouryousee_data.dataset import scan_playlogs
+from fouryousee_data.dataset import PublishSummary, publish_cache, scan_playlogs
 from fouryousee_data.errors import (
     APIError,
     AuthenticationError,
@@ -94,6 +94,7 @@ __all__ = [
     "InvalidPlaylogError",
     "MissingDaysError",
     "NotFoundError",
+    "PublishSummary",
     "RateLimitError",
     "Report",
     "ReportFailedError",
@@ -111,6 +112,7 @@ __all__ = [
     "per_media",
     "per_player",
     "per_player_media",
+    "publish_cache",
     "read_contract",
     "read_playlogs",
     "report_filter",

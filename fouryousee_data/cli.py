@@ -226,6 +226,28 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_publish(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dest", help="a folder, or s3://bucket/prefix (credentials: AWS_* variables)")
+    p.add_argument("--start", default=None, help="only from this day (YYYY-MM-DD)")
+    p.add_argument("--end", default=None, help="only up to this day, inclusive")
+    p.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
+    p.add_argument("--settle", default="24h", help="when a day is final (default 24h)")
+    p.add_argument("--tz", default=None, help="time zone of the account, e.g. America/Sao_Paulo")
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    summary = fy.publish_cache(
+        args.dest,
+        start=args.start,
+        end=args.end,
+        cache_dir=_cache_dir(args),
+        settle=args.settle,
+        tz=args.tz,
+    )
+    print(summary)
+    return 0
+
+
 def _add_demo(p: argparse.ArgumentParser) -> None:
     from fouryousee_data.demo import add_arguments
 
@@ -345,6 +367,12 @@ COMMANDS: list[Command] = [
         _cmd_summary,
     ),
     ("cache", "show (info) or remove (clear) cached days", _add_cache, _cmd_cache),
+    (
+        "publish",
+        "copy the settled cached days to a folder or s3:// as hive-partitioned Parquet",
+        _add_publish,
+        _cmd_publish,
+    ),
     (
         "demo",
         "the whole job against a built-in simulator: no token, no network",

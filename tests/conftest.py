@@ -25,13 +25,19 @@ asked for and sleeps at most :data:`PACE` of each for real.
 
 ``playlog_frame``: the factory of playlog frames in the exact schema, built
 without the parser (see :func:`make_playlog_frame`).
+
+``s3_endpoint`` (session) / ``s3_bucket``: moto's S3 server on loopback and a fresh
+bucket per test (AWS variables pointed at it); ``dask_cluster`` (session) /
+``dask_client``: a ``distributed.LocalCluster`` with two worker processes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -210,3 +216,83 @@ def _as_line(row: Row) -> dict[str, Any]:
 def playlog_frame() -> Callable[..., pd.DataFrame]:
     """:func:`make_playlog_frame`, as a fixture (session-scoped: fine under hypothesis)."""
     return make_playlog_frame
+
+
+# -- scale: a real S3 endpoint on loopback and a real distributed cluster ------------------
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """A fresh bucket on the loopback S3 server: its URL prefix, and fsspec options."""
+
+    url: str
+    name: str
+    endpoint: str
+    storage_options: dict[str, Any]
+
+    def client(self) -> Any:
+        """A boto3 client of the server (to list and read objects in tests)."""
+        import boto3
+
+        return boto3.client("s3", **_S3_BOTO)
+
+
+_S3_KEYS = {"key": "testing", "secret": "testing"}
+_S3_BOTO: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (a free port), for the session; never real AWS."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    _S3_BOTO.update(
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    """A fresh bucket; the AWS variables point at the loopback server (so a stray call
+    can never reach AWS), and ``storage_options`` say the same explicitly."""
+    import boto3
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = f"bucket-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", **_S3_BOTO).create_bucket(Bucket=name)
+    options = {**_S3_KEYS, "client_kwargs": {"endpoint_url": s3_endpoint}}
+    return S3Bucket(f"s3://{name}/playlogs", name, s3_endpoint, options)
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Any]:
+    """A real ``distributed.LocalCluster``: two worker processes, one thread each."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def dask_client(dask_cluster: Any) -> Iterator[Any]:
+    """A ``distributed.Client`` of the cluster, active (the default) during the test."""
+    from distributed import Client as DaskClient
+
+    with DaskClient(dask_cluster) as c:
+        yield c

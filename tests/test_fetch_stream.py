@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import fouryousee_data as fy
+from conftest import paced_client
 from fouryousee_data.cache import DaySpill, PlaylogCache
 from fouryousee_data.parse import read_batches
 from fouryousee_data.schema import PLAYLOG_SCHEMA, to_pandas
@@ -42,7 +43,7 @@ def busy(make_simulator: Callable[..., Simulator]) -> Simulator:
 def test_a_broken_stream_starts_again_and_each_day_holds_its_rows_once(
     busy: Simulator, tmp_path: Path
 ) -> None:
-    with fy.Client(token=busy.token, base_url=busy.base_url) as api:
+    with paced_client(busy) as api:
         busy.inject("store_reset", times=1, after_bytes=120_000)  # a few blocks in (of ~180 kB)
         df = fy.fetch_playlogs("2024-03-01", "2024-03-06", client=api, cache_dir=tmp_path, **FAST)
         cache = PlaylogCache(tmp_path, api.fingerprint)
@@ -67,7 +68,7 @@ def test_a_broken_stream_starts_again_and_each_day_holds_its_rows_once(
 
 def test_a_failed_stream_writes_no_day_and_leaves_no_spill(busy: Simulator, tmp_path: Path) -> None:
     busy.inject("malformed_line", times=1, line=30_000, text='{"date": oops')
-    with fy.Client(token=busy.token, base_url=busy.base_url) as api:
+    with paced_client(busy) as api:
         with pytest.raises(fy.InvalidPlaylogError):
             fy.fetch_playlogs("2024-03-01", "2024-03-06", client=api, cache_dir=tmp_path, **FAST)
         assert PlaylogCache(tmp_path, api.fingerprint).entries() == []
@@ -79,7 +80,7 @@ def test_a_failed_stream_writes_no_day_and_leaves_no_spill(busy: Simulator, tmp_
 
 
 def test_scan_fetch_writes_the_days_and_then_asks_nothing(busy: Simulator, tmp_path: Path) -> None:
-    with fy.Client(token=busy.token, base_url=busy.base_url) as api:
+    with paced_client(busy) as api:
         rel = fy.scan_playlogs(
             "2024-03-02", "2024-03-04", player_ids=[10, 23], client=api, cache_dir=tmp_path,
             progress=False,

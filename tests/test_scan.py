@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
+from conftest import paced_client
 from fouryousee_data.dataset._tz import offsets
 from fouryousee_data.schema import COLUMNS, localize
 from fouryousee_data.simulator import Simulator
@@ -184,7 +185,7 @@ def test_provisional_days_are_scanned_without_fetch_and_refetched_with_it(
     make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     sim = make_simulator(now=dt.datetime(2024, 3, 10, 18, tzinfo=dt.UTC))
-    with fy.Client(token=sim.token, base_url=sim.base_url) as api:
+    with paced_client(sim) as api:
         fy.fetch_playlogs("2024-03-08", "2024-03-09", client=api, cache_dir=tmp_path, **FAST)
         sim.reset_requests()
         rel = fy.scan_playlogs(
@@ -215,8 +216,8 @@ def test_several_accounts_are_scanned_together(
 ) -> None:
     a, b = make_simulator(seed=1), make_simulator(seed=2)
     with (
-        fy.Client(token=a.token, base_url=a.base_url) as ca,
-        fy.Client(token=b.token, base_url=b.base_url) as cb,
+        paced_client(a) as ca,
+        paced_client(b) as cb,
     ):
         for c in (ca, cb):
             fy.fetch_playlogs("2024-03-01", "2024-03-02", client=c, cache_dir=tmp_path, **FAST)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import dask.dataframe
     import duckdb
 
-__all__ = ["Clients", "clients_of", "scan_playlogs"]
+__all__ = ["Clients", "clients_of", "opened_clients", "scan_playlogs"]
 
 log = logging.getLogger("fouryousee_data.dataset")
 
@@ -137,7 +137,7 @@ def scan_playlogs(
     root = resolve_cache_dir(cache_dir)
     if root is None:
         raise ValueError("cache_dir: None is not possible here, the cache is the dataset")
-    with _opened(client) as clients:
+    with opened_clients(client) as clients:
         caches = [PlaylogCache(root, c.fingerprint) for c in clients]
         if fetch:
             _fill(clients, root, cut, settle=settle, refresh=refresh, progress=progress)
@@ -224,7 +224,7 @@ def clients_of(client: Clients) -> list[Client] | None:
 
 
 @contextlib.contextmanager
-def _opened(client: Clients) -> Iterator[list[Client]]:
+def opened_clients(client: Clients) -> Iterator[list[Client]]:
     """The clients to use; a default ``Client()`` is closed afterwards."""
     given = clients_of(client)
     if given is not None:
