@@ -297,3 +297,26 @@ def test_signature_never_stands_alone_atop_a_page() -> None:
     assert isinstance(second[-1].block, Signature)
     short = layout([table(5), Gap(0.2), Signature("São Paulo", ["Maria"])])
     assert len(short) == 1  # it fits: one page
+
+
+def test_several_accounts_stay_apart_in_pdf_excel_and_chart(tmp_path: Path) -> None:
+    one = audit_result(4)
+    both = pd.concat({"acme": one, "beta": one}, names=["account"])
+    words = texts(audit_report.pdf_pages(both, lang="en"))
+    assert any(w.startswith("acme · Verão 1 · Screen") for w in words)
+    assert any(w.startswith("beta · Verão 1 · Screen") for w in words)
+    book = pd.read_excel(audit.to_excel(both, tmp_path / "a.xlsx", lang="en"), sheet_name=None)
+    assert book["Campaigns"]["Account"].tolist() == ["acme", "beta"]
+    assert book["Campaigns"]["Screens"].tolist() == [2, 2]  # not 4: player 1 of each account
+    ax = audit_report.compliance_chart(both, ax=Figure().subplots())
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["acme · Loja Ótica 01 (1)", "acme · Farmácia (2)",
+                      "beta · Loja Ótica 01 (1)", "beta · Farmácia (2)"]  # fmt: skip
+    with pytest.raises(ValueError, match="several accounts"):
+        audit_report.compliance_chart(both, player_id=1, ax=Figure().subplots())
+    empty = one.iloc[:0]
+    assert len(audit_report.pdf_pages(empty)) == 1  # the summary page, no screens
+    assert list(pd.read_excel(audit.to_excel(empty, tmp_path / "e.xlsx"), sheet_name=None)) == [
+        "Campanhas",
+        "Telas",
+    ]

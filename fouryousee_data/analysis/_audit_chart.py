@@ -66,6 +66,13 @@ def compliance_chart(
             raise ValueError(f"campaign: {campaign!r} is not in the result")
         result = result[result.index.get_level_values("campaign") == campaign]
     campaigns = result.index.get_level_values("campaign").unique()
+    names = result.index.names
+    accounts = "account" in names and result.index.get_level_values("account").nunique() > 1
+    if player_id is not None and accounts:
+        raise ValueError(
+            "player_id: the result holds several accounts; pass one account's rows "
+            "(result.xs(name, level='account', drop_level=False))"
+        )
     ax = new_axes(ax, (10, 4.5))
     vs = text("delivered_vs_contracted", lang)
     if player_id is not None:
@@ -76,7 +83,9 @@ def compliance_chart(
             ax.set_title(f"{where}: {vs.lower()} {text('per_day', lang)}")
         return ax
     level = "player_id" if len(campaigns) == 1 else "campaign"
-    totals = result.groupby(level=level, sort=False)[["delivered", "contracted"]].sum()
+    levels = ["account", level] if accounts else [level]  # accounts kept apart
+    groups = result.groupby(level=levels, sort=False)
+    totals = groups[["delivered", "contracted"]].sum()
     x = np.arange(len(totals))
     ax.bar(x - 0.2, totals["delivered"], width=0.4, color=DELIVERED,
            label=text("legend_delivered", lang))  # fmt: skip
@@ -86,7 +95,9 @@ def compliance_chart(
     for xi, (top, r) in enumerate(zip(totals.max(axis=1), rate, strict=True)):
         if not np.isnan(r):
             ax.annotate(percent(r, lang), (xi, top), ha="center", va="bottom", fontsize="small")
-    labels = [str(v) for v in totals.index]
+    named = level == "player_id" and "player_name" in result.columns
+    shown = groups["player_name"].first() if named else pd.Series(index=totals.index, dtype=object)
+    labels = [_label(key, name) for key, name in zip(totals.index, shown, strict=True)]
     crowded = len(labels) > 8 or sum(len(s) for s in labels) > 60
     ax.set_xticks(x, labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
     per = text("per_screen" if level == "player_id" else "per_campaign", lang)
@@ -96,6 +107,13 @@ def compliance_chart(
     ax.set_ylabel(text("axis_plays", lang))
     _legend_in_headroom(ax, float(totals.to_numpy().max(initial=0)))
     return ax
+
+
+def _label(key: object, name: object) -> str:
+    """``"acme · Lobby (12)"``: the account (when kept apart), the name and the id."""
+    *prefix, last = key if isinstance(key, tuple) else (key,)
+    last = f"{name} ({last})" if isinstance(name, str) and name else str(last)
+    return " · ".join([*map(str, prefix), last])
 
 
 def _days_of(result: pd.DataFrame, player_id: int) -> pd.DataFrame:

@@ -142,10 +142,9 @@ def _keys(result: pd.DataFrame) -> list[str]:
 def _with_screens(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Totals per ``keys`` (a campaign) with its number of screens first."""
     totals = summary(result, by=keys)
-    screens = result.groupby(level=keys, sort=False).apply(
-        lambda rows: rows.index.get_level_values("player_id").nunique()
-    )
-    totals.insert(0, "screens", screens.astype(np.int64))
+    ids = result.index.to_frame(index=False)
+    screens = ids.groupby(keys, sort=False)["player_id"].nunique()
+    totals.insert(0, "screens", screens.reindex(totals.index).to_numpy(dtype=np.int64))
     return totals
 
 
