@@ -12,6 +12,8 @@ fetch → analysis → export)::
     pacing.py     never the same URI twice within min_interval (1 s: the API's limit)
     transport.py  HTTP with one retry policy (statuses, transient errors, Retry-After)
     api.py        the API's conventions: token header, errors → error tree, pages
+    lookup.py     the report listing, newest first, read only as far as the answer needs
+    posting.py    POST reports, never blindly repeated (look for it after an ambiguous failure)
     client.py     Client: request a report, wait for it, download it, list names
     catalog.py    players and medias listings as typed frames
     download.py   the report file, streamed from the object store without the token

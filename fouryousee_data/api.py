@@ -4,7 +4,8 @@
 the ``Secret-Token`` header on each request (never on a redirect: the API's
 transport does not follow them), JSON bodies, ``{"message": ...}`` errors
 translated into the error tree, and paginated listings (``?page=N`` up to
-``totalPages``). :class:`~fouryousee_data.Client` builds the report lifecycle on it.
+``totalPages``, with ``sort``/``limit`` when given).
+:class:`~fouryousee_data.Client` builds the report lifecycle on it.
 """
 
 from __future__ import annotations
@@ -93,8 +94,11 @@ class API:
         except requests.RequestException as exc:  # a bad URL, a bad proxy...: not retried
             raise APIError(f"POST {path}: {type(exc).__name__}") from scrub_exception(exc)
 
-    def pages(self, resource: str) -> Iterator[Any]:
+    def pages(self, resource: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every result of a listing, page after page (a body without ``totalPages`` is one page).
+
+        ``params`` (``sort``, ``limit``...) go with every page. A page is asked for only when
+        the consumer gets there: stop iterating and no further page is requested.
 
         Raises
         ------
@@ -103,7 +107,7 @@ class API:
         """
         page, total = 1, 1
         while page <= min(total, MAX_PAGES):
-            body = self.get_json(resource, params={"page": page})
+            body = self.get_json(resource, params={"page": page, **(params or {})})
             if isinstance(body, list):
                 yield from body
                 return

@@ -13,7 +13,10 @@ honouring a sane ``Retry-After``; see its module for the retry budget). The
 API's conventions (token header, errors, pages) are :class:`~fouryousee_data.api.API`'s.
 A POST that failed ambiguously (timeout, reset, 5xx: the server may have created
 the report) is followed by a look for a report with the identical filter
-created moments ago before posting again, with the same policy's delays.
+created moments ago before posting again (:mod:`fouryousee_data.posting`). Looks
+at the report listing go newest first and stop as soon as the answer is known
+(:mod:`fouryousee_data.lookup`); every request is paced per URI
+(:mod:`fouryousee_data.pacing`).
 """
 
 from __future__ import annotations
@@ -22,45 +25,36 @@ import datetime as dt
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import requests
-import urllib3
 
 from fouryousee_data import _config, filters
 from fouryousee_data.api import API
 from fouryousee_data.catalog import medias_frame, players_frame
 from fouryousee_data.download import Sink, stream_into, stream_table
-from fouryousee_data.errors import APIError, ReportFailedError, ReportTimeoutError
+from fouryousee_data.errors import ReportFailedError, ReportTimeoutError
 from fouryousee_data.filters import report_filter
+from fouryousee_data.lookup import LISTING, REUSE_WITHIN, before, newest_matches
 from fouryousee_data.pacing import DEFAULT_MIN_INTERVAL, check_interval
-from fouryousee_data.redaction import Secret, install_log_redaction, scrub_exception
+from fouryousee_data.posting import ReportPoster, report_from_api
+from fouryousee_data.redaction import Secret, install_log_redaction
 from fouryousee_data.report import FAILED, PENDING, SUCCESS, Report
 from fouryousee_data.schema import to_pandas
 from fouryousee_data.timerange import DateLike
 from fouryousee_data.transport import (
-    RETRY_STATUSES,
-    TRANSIENT_ERRORS,
-    Budget,
     RetryPolicy,
     Transport,
-    describe_failure,
     parse_retry_after,
-    response_retry_after,
 )
 
 __all__ = ["Client", "RetryPolicy", "parse_retry_after", "report_filter"]
 
 log = logging.getLogger(__name__)
-
-#: A report with the identical filter created this long before an ambiguous
-#: POST failed (server clock, with skew allowance) is taken as the one we created.
-RECENT_REPORT_SLACK = 120.0
 
 
 class Client:
@@ -137,6 +131,7 @@ class Client:
         )
         # the token must never follow a redirect elsewhere; the store's presigned URLs may
         self._api = API(self.base_url, secret, transport(api_session, follow_redirects=False))
+        self._poster = ReportPoster(self._api, self._listing, self._clock)
         self._store = transport(store_session, follow_redirects=True)
         install_log_redaction()
 
@@ -181,8 +176,9 @@ class Client:
         ``start``/``end`` follow :func:`fouryousee_data.fetch_playlogs` (see
         :func:`report_filter`; ``dayfirst=True`` reads ``dd/mm/yyyy``); one window of
         at most 30 days. With ``reuse=True`` an existing report with the identical
-        filter that is pending or ``success`` is returned instead of posting a new
-        one; ``reuse`` may also be a function that says which of those reports will do.
+        filter that is pending or ``success`` (created within a day) is returned instead
+        of posting a new one (:meth:`reusable_reports`); ``reuse`` may also be a function
+        that says which of those reports will do.
 
         After an ambiguous failure (timeout, reset, 5xx) the POST is repeated
         only if no report with the identical filter was created moments ago.
@@ -196,17 +192,17 @@ class Client:
         ids = {"player_ids": player_ids, "media_ids": media_ids}
         filt = report_filter(start, end, **ids, sort=sort, tz=tz, dayfirst=dayfirst)
         if reuse:
-            found = self.find_reports(filt, statuses=(*PENDING, SUCCESS))
-            usable = [r for r in found if reuse is True or reuse(r)]
-            if usable:
-                log.info("reusing report %s (identical filter)", usable[0].id)
-                return usable[0]
+            check = None if reuse is True else reuse
+            [found] = self.reusable_reports([filt], accept=check and (lambda _, r: check(r)))
+            if found is not None:
+                log.info("reusing report %s (identical filter)", found.id)
+                return found
         body: dict[str, Any] = {"type": "detailed", "filter": filt}
         if webhook is not None:
             if not isinstance(webhook, str) or not webhook.startswith(("http://", "https://")):
                 raise ValueError(f"webhook must be an http(s) URL, got {webhook!r}")
             body["webhook"] = webhook
-        return self._create_report(body)
+        return self._poster.create(body)
 
     def get_report(self, report_id: int | Report) -> Report:
         """The report with this id, as the API has it now (a fresh ``url``).
@@ -217,24 +213,29 @@ class Client:
         'success'
         """
         rid = _report_id(report_id)
-        return _report(self._api.get_json(f"reports/{rid}"))
+        return report_from_api(self._api.get_json(f"reports/{rid}"))
 
     def list_reports(self) -> list[Report]:
-        """All reports on the account (every page), in the API's order.
+        """All reports on the account (every page, 100 a page), newest first.
 
         Examples
         --------
         >>> [r.id for r in client.list_reports()]  # doctest: +SKIP
         [3, 2, 1]
         """
-        return [_report(obj) for obj in self._api.pages("reports")]
+        return list(self._listing())
 
     def find_reports(
-        self, filter: dict[str, Any], *, statuses: Iterable[str] | None = None
+        self,
+        filter: dict[str, Any],
+        *,
+        statuses: Iterable[str] | None = None,
+        since: dt.datetime | None = None,
     ) -> list[Report]:
         """Reports whose (normalised) filter equals ``filter``, newest first.
 
-        ``statuses`` keeps only those statuses (``None`` = all).
+        ``statuses`` keeps only those statuses (``None`` = all); with ``since`` (aware)
+        the listing is read only back to the first report created before it.
 
         Examples
         --------
@@ -244,12 +245,44 @@ class Client:
         """
         wanted = filters.normalize(filter)
         keep = None if statuses is None else set(statuses)
-        found = [
-            r
-            for r in self.list_reports()
-            if filters.normalize(r.filter) == wanted and (keep is None or r.status in keep)
-        ]
+        found = []
+        for r in self._listing():
+            if before(r, since):
+                break
+            if filters.normalize(r.filter) == wanted and (keep is None or r.status in keep):
+                found.append(r)
         return sorted(found, key=_newest_first)
+
+    def reusable_reports(
+        self,
+        wanted: list[dict[str, Any]],
+        *,
+        accept: Callable[[int, Report], bool] | None = None,
+    ) -> list[Report | None]:
+        """For each filter, the newest pending or ``success`` report with that filter created
+        within :data:`~fouryousee_data.lookup.REUSE_WITHIN` (a day, server clock) that
+        ``accept(index, report)`` takes (``index``: the filter's); ``None`` where none does.
+
+        One look for all the filters, newest first, stopping as soon as every filter has its
+        report or the listing goes back past a day (:mod:`fouryousee_data.lookup`).
+
+        Examples
+        --------
+        >>> client.reusable_reports([report_filter("2024-03-01", "2024-03-30")])  # doctest: +SKIP
+        [Report(id=7, status='waiting', ...)]
+        """
+
+        def usable(i: int, r: Report) -> bool:
+            return r.status in (*PENDING, SUCCESS) and (accept is None or accept(i, r))
+
+        def since() -> dt.datetime:
+            return self._api.transport.server_now() - REUSE_WITHIN
+
+        return newest_matches(self._listing(), wanted, accept=usable, since=since)
+
+    def _listing(self) -> Iterator[Report]:
+        """The report listing, newest first, a page at a time (as far as it is read)."""
+        return (report_from_api(obj) for obj in self._api.pages("reports", LISTING))
 
     def wait_for_report(
         self,
@@ -383,78 +416,6 @@ class Client:
             )
         return current
 
-    def _create_report(self, body: dict[str, Any]) -> Report:
-        """POST reports; after an ambiguous failure, wait, look, and only then post again."""
-        started = self._clock()
-        budget = Budget(self.retry.attempts - 1)
-        while True:  # bounded: every retry spends the budget
-            outcome = self._post_report(body)
-            if isinstance(outcome, Report):
-                return outcome
-            retry = outcome.retryable and budget.retry()
-            if retry:
-                self._api.transport.pause("POST reports", outcome.why, budget, outcome.retry_after)
-            if outcome.ambiguous:
-                found = self._recent_report(body["filter"], started, outcome.why)
-                if found is not None:
-                    return found
-            if not retry:
-                self._raise_post_failure(outcome, budget.failures)
-
-    def _post_report(self, body: dict[str, Any]) -> Report | _Failure:
-        """The created report, or why one try of ``POST reports`` failed."""
-        try:
-            response = self._api.post("reports", body)
-        except TRANSIENT_ERRORS as exc:
-            why = describe_failure(exc, broken="connection failed")
-            return _Failure(why, ambiguous=not _surely_not_sent(exc), retryable=True, exc=exc)
-        status = response.status_code
-        if status < 500 and status not in RETRY_STATUSES:
-            return _report(self._api.json_or_raise(response, "POST reports"))
-        # 429: refused, nothing created. 5xx: maybe created; other 5xx are not retried.
-        retryable = status in RETRY_STATUSES
-        return _Failure(f"HTTP {status}", status != 429, retryable, response=response)
-
-    def _raise_post_failure(self, failure: _Failure, attempts: int) -> NoReturn:
-        """Raise the error of the last failed ``POST reports``: its status, or no answer."""
-        if failure.response is not None:
-            self._api.json_or_raise(failure.response, "POST reports")  # raises: not a 2xx
-        assert failure.exc is not None
-        error = self._api.unreachable("POST reports", attempts, failure.exc)
-        raise error from scrub_exception(failure.exc)
-
-    def _recent_report(self, filt: dict[str, Any], started: float, why: str) -> Report | None:
-        """The newest non-failed report with this filter created since ``started`` (or a bit
-        before, on the server's clock): the one an ambiguously failed POST created."""
-        candidates = self.find_reports(filt)  # refreshes the server clock estimate
-        elapsed = self._clock() - started
-        since = self._api.transport.server_now() - dt.timedelta(
-            seconds=elapsed + RECENT_REPORT_SLACK
-        )
-        for report in candidates:
-            if report.failed:
-                continue
-            recent = report.created_at is None and report.status in PENDING
-            if recent or (report.created_at is not None and report.created_at >= since):
-                log.info("POST reports failed (%s) but created report %s", why, report.id)
-                return report
-        return None
-
-
-@dataclass
-class _Failure:
-    """Why one try of ``POST reports`` failed, and whether the server may have acted on it."""
-
-    why: str
-    ambiguous: bool
-    retryable: bool
-    exc: BaseException | None = None
-    response: requests.Response | None = None
-
-    @property
-    def retry_after(self) -> float | None:
-        return response_retry_after(self.response)
-
 
 def _close_all(sessions: tuple[requests.Session, ...]) -> None:
     for session in sessions:
@@ -479,21 +440,6 @@ def _report_id(report: Report | int) -> int:
         raise ValueError(f"report must be a Report or an integer id, got {report!r}") from exc
 
 
-def _report(obj: Any) -> Report:
-    try:
-        return Report.from_api(obj)
-    except ValueError as exc:
-        raise APIError(f"the API answered a malformed report: {exc}") from exc
-
-
 def _newest_first(report: Report) -> tuple[float, int]:
     stamp = report.created_at.timestamp() if report.created_at else float("-inf")
     return (-stamp, -report.id)
-
-
-def _surely_not_sent(exc: BaseException) -> bool:
-    """True when the request cannot have reached the server (it was never connected)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)

@@ -5,7 +5,7 @@
     resolve_range ─► days ─► cache: settled days are read, never requested again
                           └► missing days ─► split_windows (whole days, ≤ 30 each)
                                ─► a few windows at a time (windows.py), each one:
-                                  request (or reuse) ─► wait ─► download
+                                  request (or reuse: one look per call) ─► wait ─► download
                                   ─► its rows, restricted to its days and ids, into
                                      the cache day by day as they stream in
     ─► the fetched days read back, and the cached ones, restricted to [start, end) and

@@ -45,8 +45,12 @@ Worst case in HTTP requests (every try failing until its budget is spent):
 * ``download_table`` of a ``success`` report: ``A + D + R - 1`` requests to
   the object store (each may follow up to 5 redirects) plus ``R * A`` to the
   API for fresh URLs (``+ A`` when given an id or a not-yet-``success`` report);
-* ``request_report``: ``A`` POSTs plus, after each ambiguous failure, one
-  listing of the reports (``pages * A`` GETs);
+* ``request_report``: ``A`` POSTs plus, after each ambiguous failure, one look
+  at the report listing (``pages * A`` GETs, ``pages`` counting only the pages of
+  100 reports read back to shortly before the POST); with ``reuse``, one such look
+  back a day first;
+* ``fetch_playlogs``: one look at the listing per call (not per window), then per window
+  as below.
 * a ``fetch_playlogs`` window: ``retries + 1`` reports, each one
   ``request_report`` + polls + one ``download_table``.
 """

@@ -1,5 +1,9 @@
 """Report windows: each one requested (or reused), waited for, downloaded and stored.
 
+Reuse: before requesting anything, :func:`run_windows` looks once at the account's
+reports for all the windows (newest first, stopping as soon as each has its answer:
+:mod:`fouryousee_data.lookup`), never once per window.
+
 A window is whole days (at most 30) fetched with one report. With a cache, its rows go
 into the cache **day by day as they stream in** (:meth:`PlaylogCache.spill`: each block
 of rows is appended to its day's spill file, and each day is written whole once the
@@ -26,6 +30,8 @@ import pyarrow as pa
 from fouryousee_data.cache import CachedDay, DaySpill, PlaylogCache, is_settled, restrict
 from fouryousee_data.client import Client
 from fouryousee_data.errors import FouryouseeError, ReportFailedError
+from fouryousee_data.filters import report_filter
+from fouryousee_data.lookup import cached_from
 from fouryousee_data.progress import FetchProgress
 from fouryousee_data.report import Report
 from fouryousee_data.schema import conform
@@ -79,6 +85,8 @@ class Job:
     client: Client
     cache: PlaylogCache | None
     known: Mapping[dt.date, list[CachedDay]]
+    #: the reports the call's one look found to reuse (filled by :func:`run_windows`)
+    reusable: dict[Window, Report] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ def run_windows(job: Job, windows: list[Window]) -> list[Fetched]:
     """Every window run to its end; then the first failure (listing them all), if any."""
     if not windows:
         return []
+    job.reusable.update(_reusable(job, windows))
     with FetchProgress(len(windows), enabled=job.ask.progress) as bars:
         outcomes = _outcomes(job, windows, bars)
     failures = [
@@ -219,43 +228,39 @@ def _into_cache(
 
 
 def _ready_report(job: Job, window: Window, bars: FetchProgress) -> Report:
-    """The window's ``success`` report; one that ends ``failed`` is replaced by a new one,
-    up to ``retries`` times."""
+    """The window's ``success`` report (first a reusable one, if the call's look found one);
+    one that ends ``failed`` is replaced by a new one, up to ``retries`` times."""
     for attempt in range(1, job.ask.retries + 1):
         try:
-            return _wait(job, _request(job, window), bars)
+            return _wait(job, _request(job, window, attempt == 1), bars)
         except RETRYABLE as exc:
             log.warning(
                 "window %s: %s; trying again (%d of %d)", window, exc, attempt, job.ask.retries
             )
-    return _wait(job, _request(job, window), bars)
+    return _wait(job, _request(job, window, job.ask.retries == 0), bars)
 
 
-def _request(job: Job, window: Window) -> Report:
-    """An existing report with the identical filter that is pending or ``success`` and
-    newer than what the cache holds for these days (an older one would return the same
-    rows), else a new one."""
+def _request(job: Job, window: Window, reuse: bool) -> Report:
+    """The report the call's one look found for the window (``reuse``), else a new one."""
     ask = job.ask
-    report = job.client.request_report(
-        window.first,
-        window.last,
-        **ask.ids,
-        webhook=ask.webhook,
-        reuse=lambda r: not _stale(r, window, job.known),
+    report = (job.reusable.get(window) if reuse else None) or job.client.request_report(
+        window.first, window.last, **ask.ids, webhook=ask.webhook
     )
     log.info("window %s: report %s (%s)", window, report.id, report.status)
     return report
 
 
-def _stale(report: Report, window: Window, known: Mapping[dt.date, list[CachedDay]]) -> bool:
-    """True when the cache already holds these days from this report or a newer one."""
-    for day in window.days:
-        for entry in known.get(day, ()):
-            if entry.report_id == report.id:
-                return True
-            if report.created_at and entry.created_at and entry.created_at >= report.created_at:
-                return True
-    return False
+def _reusable(job: Job, windows: list[Window]) -> dict[Window, Report]:
+    """One look at the account's reports for all the call's windows (newest first, stopping
+    once each has its answer): a pending or ``success`` report with the window's filter,
+    newer than what the cache holds for its days (an older one gives the same rows)."""
+    wanted = [report_filter(w.first, w.last, **job.ask.ids) for w in windows]
+
+    def fresh(i: int, report: Report) -> bool:
+        return not cached_from(report, windows[i].days, job.known)
+
+    found = job.client.reusable_reports(wanted, accept=fresh)
+    return {w: r for w, r in zip(windows, found, strict=True) if r is not None}
 
 
 def _wait(job: Job, report: Report, bars: FetchProgress) -> Report:

@@ -106,10 +106,12 @@ def test_list_reports_paginates_newest_first(make_simulator: Callable[..., Simul
     # The reports stay "waiting" while the pages are read twice: a report that becomes
     # ready between two reads changes its status and gets a fresh presigned url per GET.
     sim = make_simulator(page_size=2, report_delay=3600)
-    assert get(sim, "reports").json() == {"totalPages": 1, "results": []}
+    empty = {"results": [], "total": 0, "currentPage": 1, "totalPages": 0}  # SPEC section 1
+    assert get(sim, "reports").json() == empty
     ids = [create(sim)["id"] for _ in range(5)]
     pages = [get(sim, "reports", params={"page": n}).json() for n in (1, 2, 3, 4)]
     assert [p["totalPages"] for p in pages] == [3, 3, 3, 3]
+    assert [(p["total"], p["currentPage"]) for p in pages] == [(5, n) for n in (1, 2, 3, 4)]
     listed = [r["id"] for p in pages for r in p["results"]]
     assert listed == ids[::-1]
     assert pages[3]["results"] == []
@@ -117,6 +119,23 @@ def test_list_reports_paginates_newest_first(make_simulator: Callable[..., Simul
     for bad in ("0", "-1", "x"):
         r = get(sim, "reports", params={"page": bad})
         assert r.status_code == 422 and "page" in r.json()["message"]
+
+
+def test_listings_honour_limit_and_sort(make_simulator: Callable[..., Simulator]) -> None:
+    sim = make_simulator(players=7, medias=3, page_size=2)
+    body = get(sim, "players", params={"limit": 5, "sort": "-id"}).json()
+    ids = sorted(p["id"] for p in sim.players)
+    assert [p["id"] for p in body["results"]] == ids[::-1][:5]
+    assert (body["total"], body["totalPages"], body["currentPage"]) == (7, 2, 1)
+    by_group = get(sim, "players", params={"limit": 100, "sort": "group,-id"}).json()["results"]
+    names = get(sim, "players", params={"limit": 100, "sort": "name,-id"}).json()["results"]
+    assert [p["name"] for p in names] == sorted(p["name"] for p in sim.players)
+    assert len(by_group) == 7  # an object-valued field sorts too (by its JSON)
+    # limit is at most 100: more is refused (422), not clamped; so is a bad sort
+    for params in ({"limit": 101}, {"limit": 0}, {"limit": "x"}, {"sort": ""}, {"sort": "id,"}):
+        r = get(sim, "medias", params=params)
+        assert r.status_code == 422, params
+        assert any(w in r.json()["message"] for w in ("limit", "sort"))
 
 
 @pytest.mark.parametrize("resource", ["players", "medias"])

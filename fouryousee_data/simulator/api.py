@@ -1,10 +1,12 @@
 """The 4YouSee Manager API (SPEC section 1) under ``/v1/``.
 
 Routes: ``POST reports``, ``GET reports`` (paginated, newest first),
-``GET reports/{id}``, ``GET players``, ``GET medias`` (paginated). Every route
-needs the ``Secret-Token`` header (401 otherwise). Errors are JSON
-``{"message": ...}``: 400 unreadable JSON body, 422 invalid body or ``page``,
-404 unknown report or route, 405 wrong method.
+``GET reports/{id}``, ``GET players``, ``GET medias`` (paginated). Listings take
+``page``, ``limit`` (1..100, default ``page_size``) and ``sort`` (``-id``,
+``id,-name``). Every route needs the ``Secret-Token`` header (401 otherwise).
+Errors are JSON ``{"message": ...}``: 400 unreadable JSON body, 422 invalid body,
+``page``, ``limit`` or ``sort``, 404 unknown report or route, 405 wrong method,
+429 a second request for one URI within ``rate_limit_interval``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fouryousee_data.simulator.faults import API_FAULTS, route_key
 from fouryousee_data.simulator.server import Handler
 
-__all__ = ["APIHandler", "paginate"]
+__all__ = ["MAX_LIMIT", "APIHandler", "paginate", "sort_items"]
 
 _RESOURCES = {
     "/reports": ("GET", "POST"),
@@ -31,18 +33,67 @@ _RESOURCES = {
 }
 
 
+#: The largest page a listing serves (``limit``); more is refused (422), not clamped.
+MAX_LIMIT = 100
+
+
 def paginate(items: list[Any], page: int, size: int) -> dict[str, Any]:
     """One page of ``items`` as the API serves it (pages start at 1).
 
     Examples
     --------
     >>> paginate(list(range(5)), 2, 2)
-    {'totalPages': 3, 'results': [2, 3]}
+    {'results': [2, 3], 'total': 5, 'currentPage': 2, 'totalPages': 3}
     >>> paginate([], 1, 2)
-    {'totalPages': 1, 'results': []}
+    {'results': [], 'total': 0, 'currentPage': 1, 'totalPages': 0}
     """
-    total = max(1, math.ceil(len(items) / size))
-    return {"totalPages": total, "results": items[(page - 1) * size : page * size]}
+    return {
+        "results": items[(page - 1) * size : page * size],
+        "total": len(items),
+        "currentPage": page,
+        "totalPages": math.ceil(len(items) / size),
+    }
+
+
+def sort_items(items: list[dict[str, Any]], spec: str) -> list[dict[str, Any]]:
+    """``items`` ordered by a ``sort`` parameter: fields separated by commas, each
+    ascending or, with a leading ``-``, descending (``-id``, ``id,-name``); a missing
+    value sorts first; numbers before strings before objects (by their JSON). An empty
+    field name is ``ValueError``.
+
+    Examples
+    --------
+    >>> rows = [{"id": 1, "name": "b"}, {"id": 2, "name": "a"}, {"id": 3, "name": "b"}]
+    >>> [r["id"] for r in sort_items(rows, "-id")], [r["id"] for r in sort_items(rows, "name,-id")]
+    ([3, 2, 1], [2, 3, 1])
+    """
+    fields = [f.strip() for f in spec.split(",")]
+    if not all(f.lstrip("-") for f in fields):
+        raise ValueError(f"sort: expected fields such as '-id' or 'id,-name', got {spec!r}")
+    out = list(items)
+    for field in reversed(fields):  # stable sorts, last key first
+        name = field.lstrip("-")
+        present = [r for r in out if r.get(name) is not None]
+        missing = [r for r in out if r.get(name) is None]
+        present.sort(key=lambda r: _sort_key(r[name]), reverse=field.startswith("-"))
+        out = missing + present
+    return out
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers, then strings, then anything else by its JSON text (never a TypeError)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    return (2, json.dumps(value, sort_keys=True))
+
+
+def _positive(query: dict[str, str], name: str, default: int) -> int:
+    raw = query.get(name, str(default))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
 
 
 def _resource(path: str) -> tuple[str | None, str | None]:
@@ -107,17 +158,23 @@ class APIHandler(Handler):
 
     def _page(self, resource: str, query: dict[str, str]) -> None:
         sim = self.server.sim
-        raw = query.get("page", "1")
-        if not raw.isdigit() or int(raw) < 1:
-            self.message(422, f"page must be a positive integer, got {raw!r}")
+        try:
+            page = _positive(query, "page", 1)
+            size = _positive(query, "limit", sim.page_size)
+            if size > MAX_LIMIT:
+                raise ValueError(f"limit must be at most {MAX_LIMIT}, got {size}")
+            if resource == "/players":
+                items = sim.players
+            elif resource == "/medias":
+                items = sim.medias
+            else:
+                items = sim._all_reports_json()
+            if "sort" in query:
+                items = sort_items(items, query["sort"])
+        except ValueError as exc:
+            self.message(422, str(exc))
             return
-        if resource == "/players":
-            items = sim.players
-        elif resource == "/medias":
-            items = sim.medias
-        else:
-            items = sim._all_reports_json()
-        self.reply(200, paginate(items, int(raw), sim.page_size))
+        self.reply(200, paginate(items, page, size))
 
     def _create(self, body: bytes) -> None:
         sim = self.server.sim
