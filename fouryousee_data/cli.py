@@ -215,14 +215,19 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     info = fy.cache_info(cache_dir, args.account)
     if info.empty:
         print(f"the cache at {root} is empty")
-        return 0
-    shown = info.drop(columns=["player_ids", "media_ids", "fetched_at"])
-    with pd.option_context("display.width", 160):
-        print(shown.to_string(index=False, max_rows=200))
-    print(
-        f"{len(info)} day(s), {int(info['rows'].sum()):,} rows, "
-        f"{info['bytes'].sum() / 1e6:.1f} MB, {int(info['settled'].sum())} settled, in {root}"
-    )
+    else:
+        shown = info.drop(columns=["player_ids", "media_ids", "fetched_at"])
+        with pd.option_context("display.width", 160):
+            print(shown.to_string(index=False, max_rows=200))
+        print(
+            f"{len(info)} day(s), {int(info['rows'].sum()):,} rows, "
+            f"{info['bytes'].sum() / 1e6:.1f} MB, {int(info['settled'].sum())} settled, in {root}"
+        )
+    if info.attrs.get("leftover_files"):
+        print(
+            f"{info.attrs['leftover_files']} leftover temp file(s) of interrupted writes, "
+            f"{info.attrs['leftover_bytes'] / 1e6:.1f} MB: removed by the next write"
+        )
     return 0
 
 

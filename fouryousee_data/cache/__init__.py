@@ -6,7 +6,8 @@ Modules::
     _query.py     what one read asks: scopes that serve a filter, settled days, rows kept
     _dayfile.py   one day on disk: Parquet file + lineage + read copy; written, opened, checked
     _readcopy.py  a day's read copy (Arrow IPC, memory-mapped), tied to its Parquet file
-    _settle.py    the settle policy: parse_settle, day_end_utc, is_settled
+    _settle.py    the settle policy: parse_settle, day_end_utc, is_settled; empty reports
+    _leftovers.py temp files and spills of killed writers: found, swept (older than an hour)
     _spill.py     DaySpill: a streaming report's rows spilled per day, committed as days
     _admin.py     cache_info and clear_cache, for one account or all under a cache root
 

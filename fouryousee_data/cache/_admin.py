@@ -12,6 +12,7 @@ import pandas as pd
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data.cache._dayfile import CachedDay
+from fouryousee_data.cache._leftovers import leftovers
 from fouryousee_data.cache._settle import Settle, parse_settle
 from fouryousee_data.cache._store import PlaylogCache
 from fouryousee_data.timerange import DateLike
@@ -64,7 +65,9 @@ def cache_info(
         Columns ``account`` (fingerprint), ``scope``, ``date``, ``rows``, ``bytes``,
         ``report_id``, ``created_at``, ``fetched_at``, ``settled``, ``player_ids``,
         ``media_ids``, ``valid`` (False for an unreadable file, which the next fetch
-        replaces).
+        replaces). ``attrs["leftover_files"]`` and ``attrs["leftover_bytes"]``: temp
+        files and spills that killed writers left behind (older than an hour), which
+        the next write into that account's cache removes.
 
     Examples
     --------
@@ -74,12 +77,16 @@ def cache_info(
     """
     settle_td = parse_settle(settle)
     root = _root(cache_dir)
+    fingerprints = _fingerprints(root, client)
     records = [
         _record(fp, item, settle_td, tz)
-        for fp in _fingerprints(root, client)
+        for fp in fingerprints
         for item in PlaylogCache(root, fp).entries()
     ]
-    return _info_frame(records)
+    info = _info_frame(records)
+    found = [size for fp in fingerprints for _, size in leftovers(root / fp)]
+    info.attrs.update(leftover_files=len(found), leftover_bytes=sum(found))
+    return info
 
 
 def clear_cache(

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from fouryousee_data.cache._dayfile import CachedDay
+from fouryousee_data.cache._leftovers import SPILL_PREFIX
 from fouryousee_data.schema import PLAYLOG_SCHEMA
 
 __all__ = ["DaySpill"]
@@ -104,7 +105,7 @@ class DaySpill:
         if writer is None:
             if self._dir is None:
                 self._folder.mkdir(parents=True, exist_ok=True)
-                self._dir = Path(tempfile.mkdtemp(prefix=".spill-", dir=self._folder))
+                self._dir = Path(tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=self._folder))
             path = self._dir / f"{self._days[number].isoformat()}.arrows"
             writer = pa.ipc.new_stream(str(path), PLAYLOG_SCHEMA, options=_IPC_OPTIONS)
             self._writers[number] = writer

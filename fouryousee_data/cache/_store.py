@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from fouryousee_data.cache._dayfile import (
     open_day,
     write_day,
 )
+from fouryousee_data.cache._leftovers import sweep
 from fouryousee_data.cache._query import Query
 from fouryousee_data.cache._settle import Settle
 from fouryousee_data.cache._spill import DaySpill
@@ -95,6 +97,7 @@ class PlaylogCache:
         self.root = Path(cache_dir)
         self.fingerprint = fingerprint
         self.path = self.root / fingerprint
+        self._swept = threading.Event()  # leftovers of killed writers: swept on the first write
 
     def __repr__(self) -> str:
         return f"PlaylogCache({str(self.root)!r}, {self.fingerprint!r})"
@@ -195,6 +198,7 @@ class PlaylogCache:
             "fetched_at": _iso(fetched_at or dt.datetime.now(dt.UTC)),
             "rows": table.num_rows,
         }
+        self.sweep_leftovers()
         entry = write_day(self.day_path(day_scope, day), table, lineage, empty_report=empty_report)
         log.debug("cached %s %s: %d rows (report %s)", day_scope, day, table.num_rows, report.id)
         return entry
@@ -223,6 +227,15 @@ class PlaylogCache:
 
         spill = DaySpill(self.path, days, write=write, **ids)
         return spill
+
+    def sweep_leftovers(self) -> tuple[int, int]:
+        """Remove the temp files and spills that killed writers left in this account's cache
+        (older than an hour; see :mod:`._leftovers`); once per instance, on its first write.
+        Returns how many were removed and their bytes."""
+        if self._swept.is_set():
+            return 0, 0
+        self._swept.set()
+        return sweep(self.path)
 
     # -- reading --------------------------------------------------------------------------
     def rows_of(
