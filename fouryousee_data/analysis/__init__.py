@@ -1,11 +1,17 @@
 """Analysis of playlog frames: counts, names, screen health and proof-of-play audit.
 
-Every function is pure: a playlog frame (SPEC section 3) in, a new frame out.
+Every function is pure: playlogs (SPEC section 3) in, a new pandas frame out. The
+playlogs may be a pandas DataFrame, a DuckDB relation or a Dask DataFrame: the work
+runs inside that engine and the result is the same. A frame holding several accounts
+is analysed per account (an ``account`` level first in the result's index).
 The modules, from the bottom up (each imports only the ones above it)::
 
-    _kernel       the frame as integers: played_at as int64 (Times), start/end bounds,
-                  dense id codes (Codes), ids= lists, row chunks
-    _tally        zero-filled counting over ids x time buckets (Axis, Grid, tally)
+    _kernel       the frame as integers: played_at as int64 (Clock, Times), start/end
+                  bounds, dense id codes (Codes), ids= lists, row chunks
+    _tally        zero-filled counting over ids x time buckets, any engine (Axis, Plan, Cells)
+    _windows      opening windows and the silences inside them, any engine (Windows, Scan)
+    _backend      the engine seam: Playlogs, playlogs(data), per_account, tally; one
+                  module per engine (_pandas, _duckdb, _dask)
     names         enrich: player/media names, groups, durations next to the ids
     counts        per_player, per_media, per_player_media, hour_weekday, airtime
     health        gaps and uptime inside opening hours (timeline: both from one scan)

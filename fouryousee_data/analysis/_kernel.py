@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from fouryousee_data.timerange import DateLike, is_day, resolve_range, to_bound
 __all__ = [
     "CHUNK_ROWS",
     "WEEKDAYS",
+    "Clock",
     "Codes",
     "IdList",
     "TimeUnit",
@@ -40,6 +41,7 @@ __all__ = [
     "offset",
     "range_bounds",
     "require_columns",
+    "wall_and_instant",
     "whole_day",
 ]
 
@@ -61,31 +63,25 @@ _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 @dataclass(frozen=True)
-class Times:
-    """``played_at`` as int64: wall-clock local time and true instants, plus dtype facts."""
+class Clock:
+    """``played_at``'s dtype facts: its unit and time zone, and int64 <-> datetime conversions.
 
-    wall: np.ndarray
-    instant: np.ndarray
+    Every engine has one (from the dtype of its equivalent pandas frame); the int64
+    values it converts are wall-clock local times or true instants in that unit.
+    """
+
     unit: TimeUnit
     tz: Any
 
     @classmethod
-    def of(cls, df: pd.DataFrame) -> Times:
-        """The ``played_at`` column of a playlog frame, checked (datetime64, no NaT)."""
+    def of(cls, df: pd.DataFrame) -> Clock:
+        """The clock of a playlog frame's ``played_at`` column (checked: datetime64)."""
         if "played_at" not in df.columns:
             raise ValueError("df: expected a playlog frame with a 'played_at' column")
         col = df["played_at"]
         if not pd.api.types.is_datetime64_any_dtype(col.dtype):
             raise ValueError(f"df: 'played_at' must be datetime64, got {col.dtype}")
-        if col.hasnans:
-            raise ValueError("df: 'played_at' has missing values (NaT); drop or fill them first")
-        tz = getattr(col.dtype, "tz", None)
-        naive = col.dt.tz_localize(None) if tz is not None else col
-        wall = naive.to_numpy().view(np.int64)
-        if tz is None:
-            return cls(wall, wall, col.dt.unit, tz)
-        instant = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view(np.int64)
-        return cls(wall, instant, col.dt.unit, tz)
+        return cls(cast(TimeUnit, col.dt.unit), getattr(col.dtype, "tz", None))
 
     @property
     def per_second(self) -> int:
@@ -102,9 +98,13 @@ class Times:
         """``span`` in units of ``played_at`` (floored)."""
         return int(span // pd.Timedelta(1, self.unit))
 
+    def naive(self, wall: np.ndarray) -> pd.DatetimeIndex:
+        """Wall-clock int64 values as naive local datetimes."""
+        return pd.DatetimeIndex(np.asarray(wall, dtype=np.int64).view(f"M8[{self.unit}]"))
+
     def to_index(self, values: np.ndarray, *, wall: bool) -> pd.DatetimeIndex:
         """int64 values back to datetimes (``wall``: local wall-clock, else instants)."""
-        idx = pd.DatetimeIndex(np.asarray(values, dtype=np.int64).view(f"M8[{self.unit}]"))
+        idx = self.naive(values)
         if self.tz is None:
             return idx
         if not wall:
@@ -115,6 +115,34 @@ class Times:
     def days(self, day_numbers: np.ndarray) -> pd.DatetimeIndex:
         """Day numbers (days since the epoch) as local midnights."""
         return self.to_index(np.asarray(day_numbers, dtype=np.int64) * self.per_day, wall=True)
+
+
+@dataclass(frozen=True)
+class Times(Clock):
+    """``played_at`` of a pandas frame as int64: wall-clock local time and true instants."""
+
+    wall: np.ndarray
+    instant: np.ndarray
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> Times:
+        """The ``played_at`` column of a playlog frame, checked (datetime64, no NaT)."""
+        clock = Clock.of(df)
+        col = df["played_at"]
+        if col.hasnans:
+            raise ValueError("df: 'played_at' has missing values (NaT); drop or fill them first")
+        return cls(clock.unit, clock.tz, *wall_and_instant(col))
+
+
+def wall_and_instant(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A datetime64 column as int64 (wall-clock local time, true instant) in its unit."""
+    tz = getattr(col.dtype, "tz", None)
+    if tz is None:
+        wall = col.to_numpy().view(np.int64)
+        return wall, wall
+    wall = col.dt.tz_localize(None).to_numpy().view(np.int64)
+    instant = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view(np.int64)
+    return wall, instant
 
 
 def offset(freq: str | BaseOffset | None) -> BaseOffset | None:
@@ -146,7 +174,7 @@ def range_bounds(
 
 
 def bounds(
-    times: Times, start: DateLike | None, end: DateLike | None
+    times: Clock, start: DateLike | None, end: DateLike | None
 ) -> tuple[int | None, int | None]:
     """:func:`range_bounds` in ``times``' int64 wall-clock units."""
     lo, hi = range_bounds(start, end, times.tz)

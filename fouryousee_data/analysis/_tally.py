@@ -1,18 +1,17 @@
-"""Zero-filled counting over ids x time buckets: the engine behind ``per_*`` (private
-module, public names).
+"""Zero-filled counting over ids x time buckets, whatever the engine (private module,
+public names).
 
 Counting works on integer codes, not on a pandas ``groupby``: ``played_at`` is
 floored to integer slots (days, or ``freq`` ticks), the ids become dense codes,
-everything is combined into one int64 cell per row and counted over the
-zero-filled product of ids x periods, chunk by chunk so the temporaries stay
-small. That is several times faster than a ``groupby`` and gives the zero rows
-for free.
+and every (ids, bucket) pair is one flat int64 *cell* of a zero-filled grid.
 
 * :class:`Axis` -- rows -> time slots -> buckets (the ``period`` level).
-* :class:`Grid` -- one chunk of rows -> :class:`Rows`, flat cells over
-  ids x buckets; :class:`Counter` (plays, first/last played),
-  :class:`ActiveDays` and :class:`Distinct` accumulate per cell;
-  :class:`Presence` -- which keys occurred. :func:`tally` runs them.
+* :class:`Plan` -- what one count asks, independent of the engine: the key columns'
+  universes (:class:`~fouryousee_data.analysis._kernel.Codes`), the id filters, the
+  axis, the time window, the wanted columns. Engines count a plan into :class:`Cells`
+  (the pandas engine densely, chunk by chunk; DuckDB and Dask as a small sparse table
+  per (ids, slot) that :meth:`Cells.from_sparse` scatters into the grid), and
+  :meth:`Plan.frame` turns the cells into the result.
 
 Period semantics
 ----------------
@@ -32,33 +31,21 @@ Period semantics
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BaseOffset, Day, Tick
 
-from fouryousee_data.analysis._kernel import (
-    CHUNK_ROWS,
-    Codes,
-    IdList,
-    Times,
-    TimeUnit,
-    bounds,
-    chunks,
-    id_list,
-    offset,
-    require_columns,
-)
-from fouryousee_data.timerange import DateLike
+from fouryousee_data.analysis._kernel import Clock, Codes, TimeUnit
 
-__all__ = ["ActiveDays", "Axis", "Counter", "Distinct", "Grid", "Presence", "Rows", "tally"]
+__all__ = ["NAT", "Axis", "Cells", "Plan"]
 
-_DENSE_PRESENCE = 1 << 26  # a bool presence array up to 64 MB, else sorted unique keys
 _END_ANCHORED = {"W", "ME", "QE", "YE", "BME", "BQE", "BYE"}  # resample closes these right
-_NAT = np.iinfo(np.int64).min
+#: The int64 of ``NaT`` (an empty cell's first/last play).
+NAT = np.iinfo(np.int64).min
+_MONDAY = 4  # 1970-01-05, the first Monday after the epoch (day number)
 
 
 # --------------------------------------------------------------------------- time axis
@@ -74,22 +61,41 @@ class Axis:
     bucket_of_slot: np.ndarray | None  # None: one slot per bucket
     periods: np.ndarray | None  # bucket starts as wall-clock ints; None without freq
     daily_slots: bool  # slots are calendar days (active_days can be counted)
+    cycle: int = 0  # > 0: bucket = slot mod cycle (hour x weekday), no lookup
 
     @property
     def n_buckets(self) -> int:
+        if self.cycle:
+            return self.cycle
         if self.periods is not None:
             return len(self.periods)
         return 1
 
     def bucket(self, slot: np.ndarray) -> np.ndarray:
+        if self.cycle:
+            return slot % self.cycle
         return slot if self.bucket_of_slot is None else self.bucket_of_slot[slot]
 
     @classmethod
-    def of(cls, times: Times, freq: BaseOffset | None, lo: int | None, hi: int | None) -> Axis:
-        """The buckets of ``freq`` over ``[lo, hi)`` (default: the frame's first to last play)."""
-        per_day, wall = times.per_day, times.wall
-        first = lo if lo is not None else (int(wall.min()) if len(wall) else None)
-        last = hi - 1 if hi is not None else (int(wall.max()) if len(wall) else None)
+    def weekly(cls, clock: Clock) -> Axis:
+        """Hours of the week: bucket ``weekday * 24 + hour`` (Monday 0), any range."""
+        per_hour = clock.per_day // 24
+        return cls(_MONDAY * clock.per_day, per_hour, 0, None, None, False, cycle=7 * 24)
+
+    @classmethod
+    def of(
+        cls,
+        times: Clock,
+        freq: BaseOffset | None,
+        lo: int | None,
+        hi: int | None,
+        span: tuple[int, int] | None,
+    ) -> Axis:
+        """The buckets of ``freq`` over ``[lo, hi)``; an open side is taken from ``span``,
+        the frame's first and last play as wall-clock ints (None: no rows)."""
+        per_day = times.per_day
+        first = lo if lo is not None else (span[0] if span else None)
+        last = hi - 1 if hi is not None else (span[1] if span else None)
         if first is None or last is None or last < first:
             first, last = 0, -1  # no bucket
         if isinstance(freq, Tick):
@@ -111,7 +117,7 @@ class Axis:
         return cls(day0, per_day, n_days, np.cumsum(bucket), periods, True)
 
     @classmethod
-    def _ticks(cls, times: Times, freq: Tick, first: int, last: int) -> Axis:
+    def _ticks(cls, times: Clock, freq: Tick, first: int, last: int) -> Axis:
         """Sub-day (or ``nD`` as ticks) buckets aligned to the first day's midnight."""
         day0 = first // times.per_day * times.per_day
         step = int(freq.nanos // pd.Timedelta(1, times.unit).value)
@@ -127,7 +133,7 @@ class Axis:
         return cls(origin, step, n, np.cumsum(exists) - 1, starts[exists], False)
 
 
-def _wall_exists(starts: np.ndarray, times: Times) -> np.ndarray:
+def _wall_exists(starts: np.ndarray, times: Clock) -> np.ndarray:
     """Which wall-clock bucket starts exist in the frame's time zone (all when naive)."""
     if times.tz is None or len(starts) == 0:
         return np.ones(len(starts), dtype=bool)
@@ -153,213 +159,118 @@ def _anchored_starts(days: np.ndarray, freq: BaseOffset, unit: TimeUnit) -> np.n
     return starts.as_unit(unit).to_numpy().view(np.int64)
 
 
-# --------------------------------------------------------------------------- counting
-
-
-class Presence:
-    """Which keys occurred: a dense bool array when small enough, else sorted unique keys."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.dense = np.zeros(size, dtype=bool) if size <= _DENSE_PRESENCE else None
-        self.parts: list[np.ndarray] = []
-
-    def add(self, keys: np.ndarray) -> None:
-        if self.dense is not None:
-            self.dense[keys] = True
-        else:
-            self.parts.append(np.unique(keys))
-
-    def keys(self) -> np.ndarray:
-        if self.dense is not None:
-            return np.flatnonzero(self.dense)
-        return np.unique(np.concatenate(self.parts)) if self.parts else np.empty(0, np.int64)
+# --------------------------------------------------------------------------- plan and cells
 
 
 @dataclass(frozen=True)
-class Rows:
-    """The rows of one chunk that count: their cell, id key, time slot and instant."""
+class Plan:
+    """One count, independent of the engine: ids x buckets, the rows that count, the columns.
 
-    cell: np.ndarray  # id_key * n_buckets + bucket
-    id_key: np.ndarray  # the key columns' codes, combined
-    slot: np.ndarray
-    instant: np.ndarray
-    kept: np.ndarray | None  # which of the chunk's rows these are (None: all of them)
-
-
-class Grid:
-    """Ids (the key columns as dense codes) x buckets, one flat int64 cell per pair.
-
-    ``ids`` maps a column to its ``ids=`` argument: a key column's list is
-    exactly its universe (zeros included), another column's list filters rows.
+    ``codes`` holds every key column's universe and every filter column's list; a
+    ``Codes`` that is not ``complete`` came from an ``ids=`` list, so rows must be
+    restricted to it (:meth:`lists`). ``window`` is ``[lo, hi)`` in wall-clock ints.
     """
 
-    def __init__(
-        self,
-        df: pd.DataFrame,
-        keys: Sequence[str],
-        ids: dict[str, IdList],
-        times: Times,
-        axis: Axis,
-        window: tuple[int | None, int | None],
-    ) -> None:
-        lists = {col: id_list(v, f"{col}s") for col, v in ids.items()}
-        self.keys = list(keys)
-        # codes only where they are used: the keys and the filters that have a list
-        self.filters = [col for col in ids if col not in keys and lists[col] is not None]
-        self.values = {col: df[col].to_numpy() for col in (*keys, *self.filters)}
-        self.codes = {col: Codes.of(self.values[col], lists.get(col)) for col in self.values}
-        self.times, self.axis, self.window = times, axis, window
-        self.n_ids = int(np.prod([self.codes[k].n for k in keys]))
-        self.size = self.n_ids * axis.n_buckets
+    keys: tuple[str, ...]
+    codes: dict[str, Codes]
+    axis: Axis
+    window: tuple[int | None, int | None]
+    filters: tuple[str, ...] = ()
+    distinct: str | None = None
+    first_last: bool = True
 
-    def rows(self, part: slice) -> Rows:
-        wall = self.times.wall[part]
-        lo, hi = self.window
-        conditions = []
-        if lo is not None:
-            conditions.append(wall >= lo)
-        if hi is not None:
-            conditions.append(wall < hi)
-        id_key = np.zeros(len(wall), dtype=np.int64)
+    @property
+    def n_ids(self) -> int:
+        return int(np.prod([self.codes[k].n for k in self.keys]))
+
+    @property
+    def size(self) -> int:
+        return self.n_ids * self.axis.n_buckets
+
+    @property
+    def active_days(self) -> bool:
+        return self.axis.daily_slots
+
+    def lists(self) -> dict[str, np.ndarray]:
+        """The columns whose rows must be in a list (``ids=`` given), and the lists."""
+        cols = (*self.keys, *self.filters)
+        return {c: self.codes[c].universe for c in cols if not self.codes[c].complete}
+
+    def id_key(self, table: pd.DataFrame) -> np.ndarray:
+        """The key columns' ids of each row of ``table`` as one combined code (-1: not
+        counted)."""
+        n = len(table)
+        key = np.zeros(n, dtype=np.int64)
+        ok = np.ones(n, dtype=bool)
         for col in self.keys:
             codes = self.codes[col]
-            c = codes(self.values[col][part])
-            if not codes.complete:
-                conditions.append(c >= 0)
-            id_key *= codes.n
-            id_key += c
-        conditions += [self.codes[col](self.values[col][part]) >= 0 for col in self.filters]
-        kept = np.logical_and.reduce(conditions) if conditions else None
-        slot = wall - self.axis.origin
-        slot //= self.axis.step
-        instant = self.times.instant[part]
-        if kept is not None:
-            id_key, slot, instant = id_key[kept], slot[kept], instant[kept]
-        cell = id_key * self.axis.n_buckets
-        cell += self.axis.bucket(slot)
-        return Rows(cell, id_key, slot, instant, kept)
+            c = codes(table[col].to_numpy())
+            ok &= c >= 0
+            key *= codes.n
+            key += c
+        return np.where(ok, key, -1)
 
-    def index(self, df: pd.DataFrame) -> pd.Index:
+    def index(self, schema: pd.DataFrame, clock: Clock) -> pd.Index:
         """The product of the key columns' universes (x ``period`` with a ``freq``)."""
-        levels = [self.codes[k].index(df[k], k) for k in self.keys]
+        levels = [self.codes[k].index(schema[k], k) for k in self.keys]
         if self.axis.periods is not None:
-            levels.append(self.times.to_index(self.axis.periods, wall=True).rename("period"))
+            levels.append(clock.to_index(self.axis.periods, wall=True).rename("period"))
         if len(levels) == 1:
             return levels[0]
         return pd.MultiIndex.from_product(levels)
 
-
-class Counter:
-    """Plays per cell, with the first and last play (as instants)."""
-
-    def __init__(self, grid: Grid) -> None:
-        self.grid = grid
-        self.plays = np.zeros(grid.size, dtype=np.int64)
-        self.first = np.full(grid.size, np.iinfo(np.int64).max, dtype=np.int64)
-        self.last = np.full(grid.size, _NAT, dtype=np.int64)
-
-    def add(self, rows: Rows) -> None:
-        if self.grid.size <= CHUNK_ROWS:  # a bincount per chunk is cheap
-            self.plays += np.bincount(rows.cell, minlength=self.grid.size)
-        else:
-            np.add.at(self.plays, rows.cell, 1)
-        np.minimum.at(self.first, rows.cell, rows.instant)
-        np.maximum.at(self.last, rows.cell, rows.instant)
-
-    def columns(self) -> dict[str, Any]:
-        self.first[self.plays == 0] = _NAT
-        times = self.grid.times
-        return {
-            "plays": self.plays,
-            "first_played": times.to_index(self.first, wall=False),
-            "last_played": times.to_index(self.last, wall=False),
-        }
+    def frame(self, cells: Cells, schema: pd.DataFrame, clock: Clock) -> pd.DataFrame:
+        """The counts as the result frame (``plays``, ``first_played``, ...)."""
+        out: dict[str, Any] = {"plays": cells.plays}
+        if cells.first is not None and cells.last is not None:
+            cells.first[cells.plays == 0] = NAT
+            out["first_played"] = clock.to_index(cells.first, wall=False)
+            out["last_played"] = clock.to_index(cells.last, wall=False)
+        if cells.active_days is not None:
+            out["active_days"] = cells.active_days
+        if self.distinct is not None and cells.distinct is not None:
+            out[f"distinct_{self.distinct.removesuffix('_id')}s"] = cells.distinct
+        return pd.DataFrame(out, index=self.index(schema, clock))
 
 
-class ActiveDays:
-    """Days with at least one play per cell (slots are days; a bucket may span several)."""
+@dataclass
+class Cells:
+    """Dense per-cell results of a :class:`Plan` (None: not asked)."""
 
-    def __init__(self, grid: Grid) -> None:
-        self.axis = grid.axis
-        one_day_buckets = grid.axis.bucket_of_slot is None
-        self.seen = None if one_day_buckets else Presence(grid.n_ids * grid.axis.n_slots)
+    plays: np.ndarray
+    first: np.ndarray | None = None
+    last: np.ndarray | None = None
+    active_days: np.ndarray | None = None
+    distinct: np.ndarray | None = field(default=None)
 
-    def add(self, rows: Rows) -> None:
-        """Count ``rows``' days; their ``id_key`` buffer becomes the (id, day) key in place."""
-        if self.seen is not None:
-            day_key = rows.id_key
-            day_key *= self.axis.n_slots
-            day_key += rows.slot
-            self.seen.add(day_key)
+    @classmethod
+    def from_sparse(
+        cls, plan: Plan, slots: pd.DataFrame, buckets: pd.DataFrame | None = None
+    ) -> Cells:
+        """Scatter an engine's small tables into the grid.
 
-    def column(self, plays: np.ndarray) -> np.ndarray:
-        if self.seen is None:
-            return (plays > 0).astype(np.int64)
-        seen = self.seen.keys()
-        cell = seen // self.axis.n_slots * self.axis.n_buckets
-        cell += self.axis.bucket(seen % self.axis.n_slots)
-        return np.bincount(cell, minlength=len(plays)).astype(np.int64)
-
-
-class Distinct:
-    """How many distinct values of another id column (e.g. medias per player) per cell."""
-
-    def __init__(self, grid: Grid, values: np.ndarray) -> None:
-        self.values = values
-        self.codes = Codes.of(values, None)
-        self.size = grid.size
-        self.seen = Presence(grid.size * self.codes.n)
-
-    def add(self, part: slice, rows: Rows) -> None:
-        """Count ``rows``' values; their ``cell`` buffer becomes the (cell, value) key in place."""
-        codes = self.codes(self.values[part])
-        pair = rows.cell
-        pair *= self.codes.n
-        pair += codes if rows.kept is None else codes[rows.kept]
-        self.seen.add(pair)
-
-    def column(self) -> np.ndarray:
-        cells = self.seen.keys() // self.codes.n
-        return np.bincount(cells, minlength=self.size).astype(np.int64)
-
-
-def tally(
-    df: pd.DataFrame,
-    keys: Sequence[str],
-    *,
-    freq: str | BaseOffset | None,
-    start: DateLike | None,
-    end: DateLike | None,
-    ids: dict[str, IdList],
-    distinct: str | None = None,
-) -> pd.DataFrame:
-    """Zero-filled counts over ``keys`` x periods (the engine behind ``per_*``).
-
-    Columns: ``plays``, ``first_played``, ``last_played``, ``active_days``
-    (unless the buckets are shorter than a day) and, with ``distinct``,
-    ``distinct_<name>s`` (e.g. ``distinct_medias`` for ``"media_id"``).
-    """
-    freq_offset = offset(freq)
-    times = Times.of(df)
-    lo, hi = bounds(times, start, end)
-    require_columns(df, [*keys, *ids, *([distinct] if distinct else [])])
-    grid = Grid(df, keys, ids, times, Axis.of(times, freq_offset, lo, hi), (lo, hi))
-    counter = Counter(grid)
-    days = ActiveDays(grid) if grid.axis.daily_slots else None
-    others = Distinct(grid, df[distinct].to_numpy()) if distinct else None
-    for part in chunks(len(df)):
-        rows = grid.rows(part)
-        # the counter first: the others reuse the rows' buffers (memory stays one chunk's)
-        counter.add(rows)
-        if days is not None:
-            days.add(rows)
-        if others is not None:
-            others.add(part, rows)
-        del rows  # before the next chunk's rows exist: one chunk's temporaries at a time
-    out = counter.columns()
-    if days is not None:
-        out["active_days"] = days.column(counter.plays)
-    if distinct and others is not None:
-        out[f"distinct_{distinct.removesuffix('_id')}s"] = others.column()
-    return pd.DataFrame(out, index=grid.index(df))
+        ``slots``: one row per (keys, ``slot``) with plays (``plays``, and ``first`` /
+        ``last`` instants when the plan wants them); ``buckets``: one row per (keys,
+        ``bucket``) with ``distinct`` values of ``plan.distinct``.
+        """
+        key = plan.id_key(slots)
+        keep = key >= 0
+        slot = slots["slot"].to_numpy(dtype=np.int64)[keep]
+        cell = key[keep] * plan.axis.n_buckets + plan.axis.bucket(slot)
+        plays = slots["plays"].to_numpy(dtype=np.int64)[keep]
+        out = cls(np.zeros(plan.size, dtype=np.int64))
+        np.add.at(out.plays, cell, plays)
+        if plan.first_last:
+            out.first = np.full(plan.size, np.iinfo(np.int64).max, dtype=np.int64)
+            out.last = np.full(plan.size, NAT, dtype=np.int64)
+            np.minimum.at(out.first, cell, slots["first"].to_numpy(dtype=np.int64)[keep])
+            np.maximum.at(out.last, cell, slots["last"].to_numpy(dtype=np.int64)[keep])
+        if plan.active_days:  # one sparse row per (ids, day) with plays: count them per cell
+            out.active_days = np.bincount(cell[plays > 0], minlength=plan.size).astype(np.int64)
+        if plan.distinct is not None and buckets is not None:
+            key = plan.id_key(buckets)
+            keep = key >= 0
+            cell = key[keep] * plan.axis.n_buckets + buckets["bucket"].to_numpy(np.int64)[keep]
+            out.distinct = np.zeros(plan.size, dtype=np.int64)
+            np.add.at(out.distinct, cell, buckets["distinct"].to_numpy(np.int64)[keep])
+        return out

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fouryousee_data.analysis._backend import PlaylogData, Playlogs, per_account
 from fouryousee_data.analysis._kernel import range_bounds
 from fouryousee_data.analysis.audit_report import summary, to_excel, to_pdf
 from fouryousee_data.analysis.counts import per_player
@@ -209,7 +210,7 @@ def _check_target(row: Any) -> None:
 
 
 def compliance(
-    df: pd.DataFrame,
+    df: PlaylogData,
     contract: Any,
     *,
     start: DateLike | None = None,
@@ -262,10 +263,25 @@ def compliance(
     """
     start, end = read_bounds(start, end, dayfirst=dayfirst)
     table = read_contract(contract)
+    return per_account(
+        df,
+        lambda source, _: _compliance(source, table, start, end, provisional_days, players),
+    )
+
+
+def _compliance(
+    source: Playlogs,
+    table: pd.DataFrame,
+    start: DateLike | None,
+    end: DateLike | None,
+    provisional_days: Iterable[DateLike] | None,
+    players: Any,
+) -> pd.DataFrame:
+    """:func:`compliance` of one account's playlogs."""
     if provisional_days is None:
-        provisional_days = df.attrs.get("provisional_days", ())
+        provisional_days = source.attrs.get("provisional_days", ())
     provisional = {_date(d, "provisional_days", "") for d in provisional_days}
-    parts = [_campaign(df, row, start, end, provisional) for row in table.itertuples()]
+    parts = [_campaign(source, row, start, end, provisional) for row in table.itertuples()]
     result = pd.concat(parts).sort_index(level="campaign", sort_remaining=False, kind="stable")
     if players is not None:
         result.insert(0, "player_name", _player_names(result, lookup_table(players, "players")))
@@ -282,29 +298,30 @@ def _player_names(result: pd.DataFrame, players: pd.DataFrame) -> np.ndarray:
 
 
 def _flight(
-    df: pd.DataFrame, row: Any, start: DateLike | None, end: DateLike | None
+    source: Playlogs, row: Any, start: DateLike | None, end: DateLike | None
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The campaign's audited interval ``[lo, hi)`` as naive local timestamps."""
-    tz = getattr(df["played_at"].dtype, "tz", None)
-    lo, hi = range_bounds(start, end, tz)
+    clock = source.clock
+    lo, hi = range_bounds(start, end, clock.tz)
     if not pd.isna(row.start):
         lo = max(lo, row.start) if lo is not None else row.start
     if not pd.isna(row.end):
         flight_end = row.end + pd.Timedelta(days=1)
         hi = min(hi, flight_end) if hi is not None else flight_end
     if lo is None or hi is None:
-        if df.empty:
+        span = source.span()
+        if span is None:
             return None
-        wall = df["played_at"].dt.tz_localize(None) if tz is not None else df["played_at"]
-        lo = lo if lo is not None else wall.min().floor("D")
-        hi = hi if hi is not None else wall.max().floor("D") + pd.Timedelta(days=1)
+        first, last = clock.naive(np.array(span)).floor("D")
+        lo = lo if lo is not None else first
+        hi = hi if hi is not None else last + pd.Timedelta(days=1)
     return (lo, hi) if lo < hi else None
 
 
 def _campaign(
-    df: pd.DataFrame, row: Any, start: DateLike | None, end: DateLike | None, provisional: set[Any]
+    source: Playlogs, row: Any, start: DateLike | None, end: DateLike | None, provisional: set[Any]
 ) -> pd.DataFrame:
-    bounds = _flight(df, row, start, end)
+    bounds = _flight(source, row, start, end)
     if bounds is None:
         index = pd.MultiIndex.from_arrays([[], [], []], names=["campaign", "player_id", "day"])
         return pd.DataFrame({c: [] for c in _RESULT_COLUMNS}, index=index).astype(
@@ -318,7 +335,7 @@ def _campaign(
         )
     lo, hi = bounds
     counts = per_player(
-        df, freq="D", start=lo, end=hi, player_ids=row.player_ids, media_ids=row.media_ids
+        source, freq="D", start=lo, end=hi, player_ids=row.player_ids, media_ids=row.media_ids
     )["plays"]
     days = pd.DatetimeIndex(counts.index.get_level_values("period"))
     delivered = counts.to_numpy()

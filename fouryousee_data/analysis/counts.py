@@ -1,10 +1,12 @@
 """Plays per player, per media and per pair, optionally per period; hour x weekday; airtime.
 
-Every function here is pure: a playlog frame (SPEC section 3) in, a new frame
-out, counted by :func:`~fouryousee_data.analysis._tally.tally` (whose module
-docstring states the period semantics: ``period`` is the start of a local
-calendar bucket, ``"W"`` weeks start on Monday, ...). Zero plays are rows with
-``plays == 0``, never missing rows.
+Every function here is pure: playlogs (SPEC section 3: a DataFrame, a DuckDB
+relation or a Dask DataFrame) in, a new pandas frame out, counted inside the engine
+by :func:`~fouryousee_data.analysis._backend.tally` (the module docstring of
+:mod:`~fouryousee_data.analysis._tally` states the period semantics: ``period`` is
+the start of a local calendar bucket, ``"W"`` weeks start on Monday, ...). Zero
+plays are rows with ``plays == 0``, never missing rows. A frame holding several
+accounts is counted per account (an ``account`` level first in the index).
 """
 
 from __future__ import annotations
@@ -15,15 +17,9 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BaseOffset
 
-from fouryousee_data.analysis._kernel import (
-    WEEKDAYS,
-    IdList,
-    Times,
-    bounds,
-    chunks,
-    id_list,
-)
-from fouryousee_data.analysis._tally import tally
+from fouryousee_data.analysis._backend import PlaylogData, Playlogs, per_account, tally
+from fouryousee_data.analysis._kernel import WEEKDAYS, IdList, bounds, id_list
+from fouryousee_data.analysis._tally import Axis, Plan
 from fouryousee_data.analysis.names import media_durations
 from fouryousee_data.timerange import DateLike, read_bounds
 
@@ -31,7 +27,7 @@ __all__ = ["airtime", "hour_weekday", "per_media", "per_player", "per_player_med
 
 
 def per_player(
-    df: pd.DataFrame,
+    df: PlaylogData,
     *,
     freq: str | BaseOffset | None = None,
     start: DateLike | None = None,
@@ -82,11 +78,16 @@ def per_player(
     """
     start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"player_id": player_ids, "media_id": media_ids}
-    return tally(df, ["player_id"], freq=freq, start=start, end=end, ids=ids, distinct="media_id")
+    return per_account(
+        df,
+        lambda source, _: tally(
+            source, ("player_id",), freq=freq, start=start, end=end, ids=ids, distinct="media_id"
+        ),
+    )
 
 
 def per_media(
-    df: pd.DataFrame,
+    df: PlaylogData,
     *,
     freq: str | BaseOffset | None = None,
     start: DateLike | None = None,
@@ -114,11 +115,16 @@ def per_media(
     """
     start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"media_id": media_ids, "player_id": player_ids}
-    return tally(df, ["media_id"], freq=freq, start=start, end=end, ids=ids, distinct="player_id")
+    return per_account(
+        df,
+        lambda source, _: tally(
+            source, ("media_id",), freq=freq, start=start, end=end, ids=ids, distinct="player_id"
+        ),
+    )
 
 
 def per_player_media(
-    df: pd.DataFrame,
+    df: PlaylogData,
     *,
     freq: str | BaseOffset | None = None,
     start: DateLike | None = None,
@@ -150,11 +156,16 @@ def per_player_media(
     """
     start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"player_id": player_ids, "media_id": media_ids}
-    return tally(df, ["player_id", "media_id"], freq=freq, start=start, end=end, ids=ids)
+    return per_account(
+        df,
+        lambda source, _: tally(
+            source, ("player_id", "media_id"), freq=freq, start=start, end=end, ids=ids
+        ),
+    )
 
 
 def hour_weekday(
-    df: pd.DataFrame,
+    df: PlaylogData,
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,
@@ -177,38 +188,27 @@ def hour_weekday(
     ((24, 7), 1, 1, 2)
     """
     start, end = read_bounds(start, end, dayfirst=dayfirst)
-    times = Times.of(df)
-    lo, hi = bounds(times, start, end)
-    filters = {
-        "player_id": id_list(player_ids, "player_ids"),
-        "media_id": id_list(media_ids, "media_ids"),
-    }
-    per_day, per_hour = times.per_day, times.per_day // 24
-    counts = np.zeros(7 * 24, dtype=np.int64)
-    for part in chunks(len(df)):
-        wall = times.wall[part]
-        ok = np.ones(len(wall), dtype=bool)
-        if lo is not None:
-            ok &= wall >= lo
-        if hi is not None:
-            ok &= wall < hi
-        for col, ids in filters.items():
-            if ids is not None:
-                ok &= np.isin(df[col].to_numpy()[part], ids)
-        wall = wall[ok]
-        day = wall // per_day
-        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-        counts += np.bincount(weekday * 24 + (wall - day * per_day) // per_hour, minlength=168)
-    table = pd.DataFrame(
+    ids = {"player_id": player_ids, "media_id": media_ids}
+    return per_account(df, lambda source, _: _hour_weekday(source, start, end, ids))
+
+
+def _hour_weekday(
+    source: Playlogs, start: DateLike | None, end: DateLike | None, ids: dict[str, IdList]
+) -> pd.DataFrame:
+    lists = {col: id_list(v, f"{col}s") for col, v in ids.items()}
+    codes = {col: source.codes(col, v) for col, v in lists.items() if v is not None}
+    window = bounds(source.clock, start, end)
+    plan = Plan((), codes, Axis.weekly(source.clock), window, tuple(codes), first_last=False)
+    counts = source.count(plan).plays  # weekday * 24 + hour
+    return pd.DataFrame(
         counts.reshape(7, 24).T,
         index=pd.RangeIndex(24, name="hour"),
         columns=pd.Index(WEEKDAYS, name="weekday"),
     )
-    return table
 
 
 def airtime(
-    df: pd.DataFrame,
+    df: PlaylogData,
     medias: Any,
     *,
     by: str = "player",
@@ -252,18 +252,27 @@ def airtime(
     levels = {"player": ["player_id"], "media": ["media_id"], "player_media": None}
     if by not in levels:
         raise ValueError(f"by: expected 'player', 'media' or 'player_media', got {by!r}")
-    grid = per_player_media(
-        df, freq=freq, start=start, end=end, player_ids=player_ids, media_ids=media_ids
-    )[["plays"]]
     durations = media_durations(medias)
+    ids = {"player_ids": player_ids, "media_ids": media_ids}
+
+    def run(source: Playlogs, _: Any) -> pd.DataFrame:
+        grid = per_player_media(source, freq=freq, start=start, end=end, **ids)[["plays"]]
+        return _airtime(grid, durations, levels[by], freq is not None)
+
+    return per_account(df, run)
+
+
+def _airtime(
+    grid: pd.DataFrame, durations: pd.Series, keep: list[str] | None, periods: bool
+) -> pd.DataFrame:
+    """Plays x duration on a ``per_player_media`` grid, summed to the ``keep`` levels."""
     seconds = durations.reindex(grid.index.get_level_values("media_id").astype(np.int64))
     known = seconds.notna().to_numpy()
     plays = grid["plays"].to_numpy()
     grid["airtime_s"] = np.where(known, plays * seconds.to_numpy(dtype=float, na_value=0.0), 0.0)
     grid["unknown_duration_plays"] = np.where(known, 0, plays)
-    keep = levels[by]
     if keep is None:
         return grid
-    if freq is not None:
+    if periods:
         keep = [*keep, "period"]
     return grid.groupby(level=keep, sort=True).sum()

@@ -16,22 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from fouryousee_data.analysis._backend import PlaylogData, Playlogs, per_account
 from fouryousee_data.analysis._kernel import (
     WEEKDAYS,
-    Codes,
+    Clock,
     IdList,
-    Times,
     bounds,
     id_list,
     require_columns,
     whole_day,
 )
+from fouryousee_data.analysis._windows import Silences, Windows
 from fouryousee_data.timerange import DateLike, read_bounds
 
 __all__ = ["DEFAULT_OPENING_HOURS", "OpeningHours", "Timeline", "gaps", "timeline", "uptime"]
@@ -44,7 +44,7 @@ OpeningHours = tuple[Any, Any] | Mapping[Any, Any] | pd.DataFrame | None
 
 
 def gaps(
-    df: pd.DataFrame,
+    df: PlaylogData,
     min_gap: str | pd.Timedelta | dt.timedelta = "30min",
     opening_hours: OpeningHours = DEFAULT_OPENING_HOURS,
     *,
@@ -102,7 +102,7 @@ def gaps(
 
 
 def uptime(
-    df: pd.DataFrame,
+    df: PlaylogData,
     min_gap: str | pd.Timedelta | dt.timedelta = "30min",
     opening_hours: OpeningHours = DEFAULT_OPENING_HOURS,
     *,
@@ -147,7 +147,7 @@ class Timeline(NamedTuple):
 
 
 def timeline(
-    df: pd.DataFrame,
+    df: PlaylogData,
     min_gap: str | pd.Timedelta | dt.timedelta = "30min",
     opening_hours: OpeningHours = DEFAULT_OPENING_HOURS,
     *,
@@ -171,23 +171,40 @@ def timeline(
     """
     start, end = read_bounds(start, end, dayfirst=dayfirst)
     gap = _min_gap(min_gap)
-    times = Times.of(df)
-    require_columns(df, ["player_id"])
-    lo, hi = bounds(times, start, end)
+    return per_account(
+        df,
+        lambda source, _: _timeline(source, gap, opening_hours, start, end, player_ids),
+    )
+
+
+def _timeline(
+    source: Playlogs,
+    gap: pd.Timedelta,
+    opening_hours: OpeningHours,
+    start: DateLike | None,
+    end: DateLike | None,
+    player_ids: IdList,
+) -> Timeline:
+    clock = source.clock
+    require_columns(source.schema, ["player_id"])
+    lo, hi = bounds(clock, start, end)
     # a date-only bound picks whole days (an overnight window may run past it);
     # an instant clips the windows
     clip_lo = None if start is None or whole_day(start) else lo
     clip_hi = None if end is None or whole_day(end) else hi
-    ids = df["player_id"].to_numpy()
-    players = Codes.of(ids, id_list(player_ids, "player_ids"))
-    spec = _schedule(opening_hours, players.universe) * times.per_second
-    win = _windows(times, players, spec, (lo, hi), (clip_lo, clip_hi))
-    wid, t = _sorted_plays(win.window_of(times, ids), times.wall)
-    silences = _find_gaps(win, wid, t, times.ticks(gap))
-    universe = players.index(df["player_id"], "player_id")
+    players = source.codes("player_id", id_list(player_ids, "player_ids"))
+    spec = _schedule(opening_hours, players.universe) * clock.per_second
+    span = source.span() if lo is None or hi is None else None
+    first = lo if lo is not None else (span[0] if span else None)
+    last = hi - 1 if hi is not None else (span[1] if span else None)
+    win = Windows.of(clock, players, spec, (first, last), (clip_lo, clip_hi))
+    min_len = clock.ticks(gap)
+    scan = source.scan(win, min_len)
+    silences = scan.silences(win, min_len)
+    universe = players.index(source.schema["player_id"], "player_id")
     return Timeline(
-        _gap_rows(times, win, silences, universe),
-        _window_rows(times, win, silences, wid, universe),
+        _gap_rows(clock, win, silences, universe),
+        _window_rows(clock, win, silences, scan.plays, universe),
     )
 
 
@@ -268,35 +285,7 @@ def _table_hours(table: pd.DataFrame) -> dict[int, Any]:
     return hours
 
 
-# --------------------------------------------------------------------------- windows and gaps
-
-
-@dataclass(frozen=True)
-class _Windows:
-    """Opening windows of every (player, day), flattened in C order, as wall-clock ints."""
-
-    players: Codes
-    day0: int  # first day number (days since the epoch)
-    n_days: int
-    start: np.ndarray
-    end: np.ndarray
-
-    def window_of(self, times: Times, player_ids: np.ndarray) -> np.ndarray:
-        """Window id of each row (its day's window, or the previous day's running past
-        midnight), ``-1`` for rows outside every window."""
-        wid = np.full(len(times.wall), -1, dtype=np.int64)
-        if len(self.start) == 0:
-            return wid
-        code = self.players(player_ids)
-        known = code >= 0
-        base = np.where(known, code, 0) * self.n_days
-        day = times.wall // times.per_day - self.day0
-        for k in (day, day - 1):
-            ok = known & (wid < 0) & (k >= 0) & (k < self.n_days)
-            candidate = base + np.where(ok, k, 0)
-            ok &= (times.wall >= self.start[candidate]) & (times.wall < self.end[candidate])
-            wid = np.where(ok, candidate, wid)
-        return wid
+# --------------------------------------------------------------------------- rows
 
 
 def _min_gap(value: Any) -> pd.Timedelta:
@@ -309,70 +298,7 @@ def _min_gap(value: Any) -> pd.Timedelta:
     return gap
 
 
-def _windows(
-    times: Times,
-    players: Codes,
-    spec: np.ndarray,
-    bounds: tuple[int | None, int | None],
-    clip: tuple[int | None, int | None],
-) -> _Windows:
-    """Windows for the days ``bounds`` touch, clipped to ``clip``."""
-    per_day, wall = times.per_day, times.wall
-    (lo, hi), (clip_lo, clip_hi) = bounds, clip
-    first = lo if lo is not None else (int(wall.min()) if len(wall) else 0)
-    last = hi - 1 if hi is not None else (int(wall.max()) if len(wall) else -1)
-    day0 = first // per_day
-    n_days = last // per_day - day0 + 1 if last >= first else 0
-    days = day0 + np.arange(n_days)
-    week = spec[:, (days + 3) % 7]  # (players, days, 2); 1970-01-01 was a Thursday
-    start = days[None, :] * per_day + week[..., 0]
-    end = start + week[..., 1]
-    if clip_lo is not None:
-        start = np.maximum(start, clip_lo)
-    if clip_hi is not None:
-        end = np.minimum(end, clip_hi)
-    end = np.maximum(end, start)
-    return _Windows(players, day0, n_days, start.ravel(), end.ravel())
-
-
-def _sorted_plays(wid: np.ndarray, wall: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows inside a window, sorted by (window, time)."""
-    ok = wid >= 0
-    wid, t = wid[ok], wall[ok]
-    if len(t) > 1 and not bool((t[1:] >= t[:-1]).all()):
-        order = np.lexsort((t, wid))
-    else:
-        order = np.argsort(wid, kind="stable")  # already in time order
-    return wid[order], t[order]
-
-
-def _find_gaps(win: _Windows, wid: np.ndarray, t: np.ndarray, min_len: int) -> _Silences:
-    """Every silence >= ``min_len`` between plays or a window's edges, sorted."""
-    same = wid[1:] == wid[:-1]
-    head = np.concatenate([[True], ~same]) if len(wid) else np.zeros(0, bool)
-    tail = np.concatenate([~same, [True]]) if len(wid) else np.zeros(0, bool)
-    played = np.zeros(len(win.start), dtype=bool)
-    played[wid] = True
-    empty = np.flatnonzero(~played)
-    g_wid = np.concatenate([wid[1:][same], wid[head], wid[tail], empty])
-    g_start = np.concatenate([t[:-1][same], win.start[wid[head]], t[tail], win.start[empty]])
-    g_end = np.concatenate([t[1:][same], t[head], win.end[wid[tail]], win.end[empty]])
-    keep = ((g_end - g_start) >= min_len) & (g_end > g_start)
-    g_wid, g_start, g_end = g_wid[keep], g_start[keep], g_end[keep]
-    order = np.lexsort((g_start, g_wid))
-    return _Silences(g_wid[order], g_start[order], g_end[order])
-
-
-@dataclass(frozen=True)
-class _Silences:
-    """Every silence >= ``min_gap``: its window id, start and end (wall-clock ints), sorted."""
-
-    wid: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-
-
-def _gap_rows(times: Times, win: _Windows, found: _Silences, universe: pd.Index) -> pd.DataFrame:
+def _gap_rows(times: Clock, win: Windows, found: Silences, universe: pd.Index) -> pd.DataFrame:
     """One row per gap (what :func:`gaps` returns)."""
     n_days = max(win.n_days, 1)
     rows = pd.DataFrame(
@@ -388,7 +314,7 @@ def _gap_rows(times: Times, win: _Windows, found: _Silences, universe: pd.Index)
 
 
 def _window_rows(
-    times: Times, win: _Windows, found: _Silences, wid: np.ndarray, universe: pd.Index
+    times: Clock, win: Windows, found: Silences, plays: np.ndarray, universe: pd.Index
 ) -> pd.DataFrame:
     """One row per player x day (what :func:`uptime` returns)."""
     n = len(win.start)
@@ -404,7 +330,7 @@ def _window_rows(
         {
             "opens": times.to_index(win.start, wall=True),
             "closes": times.to_index(win.end, wall=True),
-            "plays": np.bincount(wid, minlength=n).astype(np.int64),
+            "plays": plays,
             "open_s": open_len / second,
             "silent_s": silent / second,
             "gaps": np.bincount(found.wid, minlength=n).astype(np.int64),

@@ -1,0 +1,157 @@
+"""One analysis API at every scale: DuckDB relations and Dask DataFrames give the pandas result.
+
+Property tests draw random playlog frames (several accounts, time zones with and
+without DST, empty frames) and random arguments (freq, start/end as dates or
+instants, ids lists including empty ones) and check that every analysis function
+returns, for the frame as a DuckDB relation and as a Dask DataFrame, exactly
+(index, dtypes, order) what it returns for the frame itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import dask
+import dask.dataframe as dd
+import duckdb
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fouryousee_data as fy
+from conftest import make_playlog_frame
+
+FREQS = [None, "h", "3h", "D", "2D", "W", "MS"]
+BASE = dt.datetime(2024, 3, 25)  # Europe/Berlin moves its clocks on 2024-03-31
+TZS = [None, "America/Sao_Paulo", "Europe/Berlin"]
+
+
+def as_duckdb(df: pd.DataFrame) -> duckdb.DuckDBPyRelation:
+    """The frame as a relation on its own connection (a tz-aware frame: TIMESTAMPTZ read in
+    the connection's TimeZone, which is what ``rel.df()`` gives back)."""
+    con = duckdb.connect()
+    tz = getattr(df["played_at"].dtype, "tz", None)
+    if tz is not None:
+        con.execute(f"SET TimeZone = '{tz}'")
+    return con.from_df(df)
+
+
+def as_dask(df: pd.DataFrame) -> dd.DataFrame:
+    return dd.from_pandas(df, npartitions=3)
+
+
+ENGINES: dict[str, Callable[[pd.DataFrame], Any]] = {"duckdb": as_duckdb, "dask": as_dask}
+
+
+def equivalent(df: pd.DataFrame, engine: str) -> pd.DataFrame:
+    """The pandas frame an engine input stands for (DuckDB keeps tz-aware times in us)."""
+    if engine == "duckdb" and getattr(df["played_at"].dtype, "tz", None) is not None:
+        return df.assign(played_at=df["played_at"].dt.as_unit("us"))
+    return df
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(0, 30))
+    accounts = draw(st.sampled_from([["acme"], ["acme", "c'o"]]))
+    rows = []
+    for _ in range(n):
+        when = BASE + dt.timedelta(seconds=draw(st.integers(0, 12 * 86_400 - 1)))
+        rows.append(
+            {
+                "date": when.strftime("%Y-%m-%d"),
+                "time": when.strftime("%H:%M:%S"),
+                "playerId": draw(st.integers(1, 4)),
+                "mediaId": draw(st.integers(1, 4)),
+                "account": draw(st.sampled_from(accounts)),
+                "type": "I",
+            }
+        )
+    return make_playlog_frame(rows, tz=draw(st.sampled_from(TZS)))
+
+
+bounds = st.one_of(
+    st.none(),
+    st.integers(0, 13).map(lambda d: (BASE + dt.timedelta(days=d)).strftime("%Y-%m-%d")),
+    st.integers(0, 13 * 24).map(lambda h: pd.Timestamp(BASE + dt.timedelta(hours=h))),
+)
+ids = st.one_of(st.none(), st.lists(st.integers(1, 5), max_size=3))
+
+
+@st.composite
+def ranges(draw: st.DrawFn) -> dict[str, Any]:
+    start, end = draw(bounds), draw(bounds)
+    if start is not None and end is not None and pd.Timestamp(end) < pd.Timestamp(start):
+        start, end = end, start
+    return {"start": start, "end": end}
+
+
+def same(fn: Callable[..., Any], df: pd.DataFrame, engine: str, **kwargs: Any) -> None:
+    want = fn(equivalent(df, engine), **kwargs)
+    got = fn(ENGINES[engine](df), **kwargs)
+    if isinstance(want, tuple):
+        for w, g in zip(want, got, strict=True):
+            pd.testing.assert_frame_equal(g, w)
+    else:
+        pd.testing.assert_frame_equal(got, want)
+
+
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(autouse=True)
+def _sync_dask() -> Any:
+    """Property tests on the synchronous scheduler (the cluster test uses real workers)."""
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "dask"])
+@PROPERTY
+@given(df=frames(), freq=st.sampled_from(FREQS), span=ranges(), players=ids, medias=ids)
+def test_counts_match_pandas(
+    engine: str, df: pd.DataFrame, freq: str | None, span: dict[str, Any], players: Any, medias: Any
+) -> None:
+    kw = {"player_ids": players, "media_ids": medias, **span}
+    for fn in (fy.per_player, fy.per_media, fy.per_player_media):
+        same(fn, df, engine, freq=freq, **kw)
+    same(fy.hour_weekday, df, engine, **kw)
+    same(fy.airtime, df, engine, medias={1: 15.0, 2: 7.5}, by="media", freq=freq, **kw)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "dask"])
+@PROPERTY
+@given(
+    df=frames(),
+    span=ranges(),
+    players=ids,
+    hours=st.sampled_from(
+        [("08:00", "22:00"), None, ("20:00", "02:00"), {"Mon-Fri": ("9:00", "18:00")}]
+    ),
+    min_gap=st.sampled_from(["10min", "2h"]),
+)
+def test_health_and_audit_match_pandas(
+    engine: str,
+    df: pd.DataFrame,
+    span: dict[str, Any],
+    players: Any,
+    hours: Any,
+    min_gap: str,
+) -> None:
+    same(
+        fy.analysis.health.timeline,
+        df,
+        engine,
+        min_gap=min_gap,
+        opening_hours=hours,
+        player_ids=players,
+        **span,
+    )
+    contract = [
+        {"campaign": "Spring", "media_ids": [1, 2], "player_ids": [1, 2, 3], "plays_per_day": 2},
+        {"campaign": "Week", "media_ids": [3], "player_ids": [4], "plays": 7, "period": "W"},
+    ]
+    same(fy.compliance, df, engine, contract=contract, **span)
