@@ -99,7 +99,25 @@ def same(fn: Callable[..., Any], df: pd.DataFrame, engine: str, **kwargs: Any) -
         pd.testing.assert_frame_equal(got, want)
 
 
-PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def property_test(examples: dict[str, int], **strategies: Any) -> Callable[..., Any]:
+    """A hypothesis test per engine, each with its own (small) number of examples."""
+
+    def wrap(check: Callable[..., None]) -> Callable[..., Any]:
+        def make(engine: str) -> Callable[..., Any]:
+            @settings(
+                max_examples=examples[engine],
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            )
+            @given(**strategies)
+            def test(**kwargs: Any) -> None:
+                check(engine, **kwargs)
+
+            return test
+
+        return make
+
+    return wrap
 
 
 @pytest.fixture(autouse=True)
@@ -109,10 +127,15 @@ def _sync_dask() -> Any:
         yield
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "dask"])
-@PROPERTY
-@given(df=frames(), freq=st.sampled_from(FREQS), span=ranges(), players=ids, medias=ids)
-def test_counts_match_pandas(
+@property_test(
+    {"duckdb": 8, "dask": 4},
+    df=frames(),
+    freq=st.sampled_from(FREQS),
+    span=ranges(),
+    players=ids,
+    medias=ids,
+)
+def check_counts(
     engine: str, df: pd.DataFrame, freq: str | None, span: dict[str, Any], players: Any, medias: Any
 ) -> None:
     kw = {"player_ids": players, "media_ids": medias, **span}
@@ -122,9 +145,8 @@ def test_counts_match_pandas(
     same(fy.airtime, df, engine, medias={1: 15.0, 2: 7.5}, by="media", freq=freq, **kw)
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "dask"])
-@PROPERTY
-@given(
+@property_test(
+    {"duckdb": 8, "dask": 3},
     df=frames(),
     span=ranges(),
     players=ids,
@@ -133,13 +155,8 @@ def test_counts_match_pandas(
     ),
     min_gap=st.sampled_from(["10min", "2h"]),
 )
-def test_health_and_audit_match_pandas(
-    engine: str,
-    df: pd.DataFrame,
-    span: dict[str, Any],
-    players: Any,
-    hours: Any,
-    min_gap: str,
+def check_health_and_audit(
+    engine: str, df: pd.DataFrame, span: dict[str, Any], players: Any, hours: Any, min_gap: str
 ) -> None:
     same(
         fy.analysis.health.timeline,
@@ -155,3 +172,9 @@ def test_health_and_audit_match_pandas(
         {"campaign": "Week", "media_ids": [3], "player_ids": [4], "plays": 7, "period": "W"},
     ]
     same(fy.compliance, df, engine, contract=contract, **span)
+
+
+test_counts_duckdb = check_counts("duckdb")
+test_counts_dask = check_counts("dask")
+test_health_and_audit_duckdb = check_health_and_audit("duckdb")
+test_health_and_audit_dask = check_health_and_audit("dask")

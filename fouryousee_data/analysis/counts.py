@@ -253,10 +253,11 @@ def airtime(
     if by not in levels:
         raise ValueError(f"by: expected 'player', 'media' or 'player_media', got {by!r}")
     durations = media_durations(medias)
-    ids = {"player_ids": player_ids, "media_ids": media_ids}
 
     def run(source: Playlogs, _: Any) -> pd.DataFrame:
-        grid = per_player_media(source, freq=freq, start=start, end=end, **ids)[["plays"]]
+        grid = per_player_media(
+            source, freq=freq, start=start, end=end, player_ids=player_ids, media_ids=media_ids
+        )[["plays"]]
         return _airtime(grid, durations, levels[by], freq is not None)
 
     return per_account(df, run)
