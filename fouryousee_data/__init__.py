@@ -33,6 +33,7 @@ fetch → analysis → export)::
     brand.py      Brand: logo, company, CNPJ, address, signature block of reports
     webhook/      report notifications: parsing, once-only handling, HTTP receiver
     cli.py        the fouryousee-data command, a thin layer over the public API
+    summary.py    where fouryousee-data summary counts: pandas, DuckDB or Dask
     demo.py       fouryousee-data demo: the whole job against an in-process simulator
     simulator/    a fake 4YouSee (API + object store) on loopback, for tests and demos
 

@@ -14,11 +14,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 import fouryousee_data as fy
-from fouryousee_data import export
+from fouryousee_data import export, summary
 
 __all__ = ["main"]
 
@@ -96,18 +97,21 @@ def _add_dayfirst(p: argparse.ArgumentParser) -> None:
 
 
 def _fetch_from_args(args: argparse.Namespace) -> pd.DataFrame:
-    return fy.fetch_playlogs(
-        args.start,
-        args.end,
-        dayfirst=args.dayfirst,
-        player_ids=args.player_ids,
-        media_ids=args.media_ids,
-        cache_dir=_cache_dir(args),
-        refresh=args.refresh,
-        settle=args.settle,
-        progress=False if args.no_progress else None,
-        tz=args.tz,
-    )
+    return fy.fetch_playlogs(args.start, args.end, **_fetch_options(args))
+
+
+def _fetch_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``fetch_playlogs``' keyword arguments from the range options."""
+    return {
+        "dayfirst": args.dayfirst,
+        "player_ids": args.player_ids,
+        "media_ids": args.media_ids,
+        "cache_dir": _cache_dir(args),
+        "refresh": args.refresh,
+        "settle": args.settle,
+        "progress": False if args.no_progress else None,
+        "tz": args.tz,
+    }
 
 
 def _cache_dir(args: argparse.Namespace) -> str | Path | None:
@@ -150,6 +154,17 @@ def _add_summary(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"print at most N rows (default {SUMMARY_MAX_ROWS}; 0: all); -o writes them all",
     )
+    p.add_argument(
+        "--engine",
+        choices=summary.ENGINES,
+        default=None,
+        help="where to count: pandas (the range in memory), duckdb (the cache scanned out of "
+        "core, memory about a day of rows), dask (a distributed cluster: --scheduler, else "
+        "DASK_SCHEDULER_ADDRESS, else local worker processes). Default: duckdb for "
+        f"{summary.LARGE_RANGE_DAYS} days or more (a month of a large network is gigabytes "
+        "in pandas), else pandas; pandas with --no-cache",
+    )
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address")
 
 
 #: Rows ``summary`` prints by default (a longer table says how many it left out).
@@ -161,21 +176,27 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         _check_output(args.output)
     if args.max_rows < 0:
         raise ValueError(f"--max-rows must be 0 (all) or more, got {args.max_rows}")
-    df = _fetch_from_args(args)
+    engine = args.engine or summary.default_engine(
+        args.start, args.end, dayfirst=args.dayfirst, cache=not args.no_cache
+    )
     summarise = {
         "player": fy.per_player,
         "media": fy.per_media,
         "player-media": fy.per_player_media,
     }[args.by]
-    table = summarise(
-        df,
-        freq=args.freq,
-        start=args.start,
-        end=args.end,
-        dayfirst=args.dayfirst,
-        player_ids=args.player_ids,
-        media_ids=args.media_ids,
-    )
+    options = _fetch_options(args)
+    with summary.playlogs_on(
+        engine, args.start, args.end, scheduler=args.scheduler, **options
+    ) as playlogs:
+        table = summarise(
+            playlogs,
+            freq=args.freq,
+            start=args.start,
+            end=args.end,
+            dayfirst=args.dayfirst,
+            player_ids=args.player_ids,
+            media_ids=args.media_ids,
+        )
     assert isinstance(table, pd.DataFrame)
     _print_table(table, args.max_rows, args.output)
     if args.output is not None:

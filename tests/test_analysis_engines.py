@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fouryousee_data as fy
-from conftest import make_playlog_frame
+from conftest import make_playlog_frame, paced_client
 
 FREQS = [None, "h", "3h", "D", "2D", "W", "MS"]
 BASE = dt.datetime(2024, 3, 25)  # Europe/Berlin moves its clocks on 2024-03-31
@@ -178,3 +178,41 @@ test_counts_duckdb = check_counts("duckdb")
 test_counts_dask = check_counts("dask")
 test_health_and_audit_duckdb = check_health_and_audit("duckdb")
 test_health_and_audit_dask = check_health_and_audit("dask")
+
+
+# --------------------------------------------------------------------------- a real cache
+
+
+def test_scanned_cache_matches_fetched_frame(
+    simulator: Any, tmp_path: Any, dask_client: Any
+) -> None:
+    """``scan_playlogs`` over a real cache, on DuckDB and on a LocalCluster with worker
+    processes: every analysis equals the one of ``fetch_playlogs``' frame."""
+    tz, cache = "America/Sao_Paulo", tmp_path / "cache"
+    with paced_client(simulator) as api:
+        df = fy.fetch_playlogs("2024-03-01", "2024-03-03", client=api, cache_dir=cache, tz=tz)
+        scans = {
+            engine: fy.scan_playlogs(
+                "2024-03-01", "2024-03-03", client=api, cache_dir=cache, tz=tz, fetch=False,
+                engine=engine,
+            )
+            for engine in ("duckdb", "dask")
+        }  # fmt: skip
+    assert len(df) > 0
+    contract = [{"campaign": "All", "media_ids": sorted(set(df["media_id"])),
+                 "player_ids": sorted(set(df["player_id"])), "plays_per_day": 100}]  # fmt: skip
+    with dask.config.set(scheduler=dask_client):  # the cluster's workers, not threads
+        for engine, scan in scans.items():
+            dtypes = scan.limit(0).df().dtypes if engine == "duckdb" else scan.dtypes
+            unit = dtypes["played_at"].unit  # the engine's; the cache's values are whole seconds
+            frame = df.assign(played_at=df["played_at"].dt.as_unit(unit))
+            for fn, kw in [
+                (fy.per_player, {"freq": "h"}),
+                (fy.per_media, {"freq": "W", "start": "2024-03-02"}),
+                (fy.per_player_media, {}),
+                (fy.hour_weekday, {}),
+                (fy.gaps, {"min_gap": "10min"}),
+                (fy.uptime, {"opening_hours": ("20:00", "02:00")}),
+                (fy.compliance, {"contract": contract}),
+            ]:
+                pd.testing.assert_frame_equal(fn(scan, **kw), fn(frame, **kw), obj=engine)
