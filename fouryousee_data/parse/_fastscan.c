@@ -52,17 +52,25 @@ enum { K_DATE, K_TIME, K_PLAYER, K_MEDIA, K_ACCOUNT, K_TYPE, K_IP, N_KEYS };
 
 /* ------------------------------------------------------------ hash tables */
 
-static uint32_t hash_bytes(const char *p, Py_ssize_t n) {
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15u, word;
-    for (; n >= 8; p += 8, n -= 8) { /* 8 bytes at a time, multiplicative */
-        memcpy(&word, p, 8);
-        h = (h ^ word) * 0x100000001B3u;
-        h ^= h >> 29;
+static inline uint32_t hash_bytes(const char *p, Py_ssize_t n) {
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15u, word = 0;
+    if (n >= 8) { /* 8 bytes at a time, multiplicative; the last 8 overlap */
+        const char *last = p + n - 8;
+        for (; p < last; p += 8) {
+            memcpy(&word, p, 8);
+            h = (h ^ word) * 0x9E3779B97F4A7C15u;
+            h ^= h >> 32;
+        }
+        memcpy(&word, last, 8);
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++)
+            word |= (uint64_t)(unsigned char)p[i] << (8 * i);
     }
-    word = 0;
-    memcpy(&word, p, n);
     h = (h ^ word) * 0x9E3779B97F4A7C15u;
-    return (uint32_t)(h >> 32);
+    h ^= h >> 33; /* MurmurHash3's finalizer: every byte reaches the low bits (the slot) */
+    h *= 0xFF51AFD7ED558CCDu;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 /* A value: where its bytes are (a pointer into a block, or an offset into an
@@ -73,12 +81,14 @@ typedef struct {
     uint32_t hash;
 } Value;
 
-/* Open addressing over int32 indexes into values; -1 is an empty slot. The
- * bytes live in the block (ptr) or, with an arena, in the arena (offset). */
+/* Open addressing; a slot holds a value's hash (high half) and index (low
+ * half), so a probe rarely touches a value that is not the one; all ones is an
+ * empty slot. The bytes live in the block (ptr) or, with an arena, in the arena. */
+#define EMPTY UINT32_MAX
 typedef struct {
     Value *values;
     int32_t n, cap;
-    int32_t *slots;
+    uint64_t *slots;
     uint32_t mask;
     int32_t last; /* the code of the previous row (values repeat): -1 none */
     char *arena;  /* NULL: values point into the block */
@@ -91,14 +101,14 @@ static int dict_init(Dict *d, int with_arena) {
     d->mask = 127;
     d->last = -1;
     d->values = PyMem_RawMalloc(sizeof(Value) * d->cap);
-    d->slots = PyMem_RawMalloc(sizeof(int32_t) * (d->mask + 1));
+    d->slots = PyMem_RawMalloc(sizeof(uint64_t) * (d->mask + 1));
     if (with_arena) {
         d->room = 4096;
         d->arena = PyMem_RawMalloc(d->room);
     }
     if (!d->values || !d->slots || (with_arena && !d->arena))
         return -1;
-    memset(d->slots, 0xff, sizeof(int32_t) * (d->mask + 1));
+    memset(d->slots, 0xff, sizeof(uint64_t) * (d->mask + 1));
     return 0;
 }
 
@@ -113,17 +123,40 @@ static inline const char *value_bytes(const Dict *d, const Value *v) {
     return d->arena ? d->arena + v->offset : v->ptr;
 }
 
+/* Whether n bytes at a and b are equal (inline: values are short). */
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+    }
+    if (n >= 4) {
+        uint32_t u, v;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v)
+            return 0;
+        a += 4, b += 4, n -= 4;
+    }
+    for (; n > 0; a++, b++, n--)
+        if (*a != *b)
+            return 0;
+    return 1;
+}
+
 static int dict_grow(Dict *d) {
     uint32_t new_mask = d->mask * 2 + 1;
-    int32_t *slots = PyMem_RawMalloc(sizeof(int32_t) * ((size_t)new_mask + 1));
+    uint64_t *slots = PyMem_RawMalloc(sizeof(uint64_t) * ((size_t)new_mask + 1));
     if (!slots)
         return -1;
-    memset(slots, 0xff, sizeof(int32_t) * ((size_t)new_mask + 1));
+    memset(slots, 0xff, sizeof(uint64_t) * ((size_t)new_mask + 1));
     for (int32_t i = 0; i < d->n; i++) {
         uint32_t s = d->values[i].hash & new_mask;
-        while (slots[s] >= 0)
+        while ((uint32_t)slots[s] != EMPTY)
             s = (s + 1) & new_mask;
-        slots[s] = i;
+        slots[s] = (uint64_t)d->values[i].hash << 32 | (uint32_t)i;
     }
     PyMem_RawFree(d->slots);
     d->slots = slots;
@@ -136,12 +169,15 @@ static inline int32_t dict_find(const Dict *d, const char *p, Py_ssize_t n, uint
                                 uint32_t *slot) {
     uint32_t s = h & d->mask;
     for (;;) {
-        int32_t i = d->slots[s];
-        if (i < 0)
+        uint64_t slot_value = d->slots[s];
+        uint32_t i = (uint32_t)slot_value;
+        if (i == EMPTY)
             break;
-        const Value *v = &d->values[i];
-        if (v->hash == h && v->len == n && memcmp(value_bytes(d, v), p, n) == 0)
-            return i;
+        if ((uint32_t)(slot_value >> 32) == h) {
+            const Value *v = &d->values[i];
+            if (v->len == n && same_bytes(value_bytes(d, v), p, n))
+                return (int32_t)i;
+        }
         s = (s + 1) & d->mask;
     }
     *slot = s;
@@ -179,7 +215,7 @@ static int32_t dict_add(Dict *d, const char *p, Py_ssize_t n, uint32_t h, uint32
     }
     int32_t code = d->n++;
     d->values[code] = v;
-    d->slots[slot] = code;
+    d->slots[slot] = (uint64_t)h << 32 | (uint32_t)code;
     if ((uint32_t)d->n * 2 > d->mask && dict_grow(d) < 0)
         return -2;
     return code;
@@ -189,10 +225,10 @@ static int32_t dict_add(Dict *d, const char *p, Py_ssize_t n, uint32_t h, uint32
 static inline int32_t dict_code(Dict *d, const char *p, Py_ssize_t n) {
     if (d->last >= 0) { /* most rows repeat the previous row's account and type */
         const Value *v = &d->values[d->last];
-        if (v->len == n && memcmp(v->ptr, p, n) == 0)
+        if (v->len == n && same_bytes(v->ptr, p, n))
             return d->last;
     }
-    uint32_t h = hash_bytes(p, n), slot;
+    uint32_t h = hash_bytes(p, n), slot = 0;
     int32_t code = dict_find(d, p, n, h, &slot);
     if (code < 0)
         code = dict_add(d, p, n, h, slot);
@@ -233,9 +269,12 @@ static int utf8_valid(const unsigned char *s, Py_ssize_t n) {
 
 /* ------------------------------------------------------------ JSON pieces */
 
-/* Every scan below stops at the line's '\n' (never whitespace or valid inside a
- * token here), so no loop runs past the end of the line; fixed-width and
- * word-at-a-time reads check the room left first. NULL means "cannot vouch". */
+/* Every scan below stops at the line's '\n' (never whitespace, and never a
+ * byte a token here accepts), so no loop runs past the end of the line. The
+ * bound `end` passed down is the block's end: a fixed-width or word-at-a-time
+ * read checks the room left before it, and where it reaches past the line's
+ * end into the next line, the '\n' it meets fails its check. NULL means
+ * "cannot vouch". */
 
 static unsigned char plain_byte[256]; /* not '"', '\\' nor a control character */
 
@@ -245,6 +284,8 @@ static void init_tables(void) {
 }
 
 static inline const char *skip_ws(const char *p) {
+    if ((unsigned char)*p > ' ')
+        return p; /* compact JSON: no whitespace, one comparison */
     while (*p == ' ' || *p == '\t' || *p == '\r')
         p++;
     return p;
@@ -456,10 +497,19 @@ static inline const char *read_date(const char *p, const char *end, int64_t *day
 
 /* "HH:MM:SS" (quoted, 00:00:00-23:59:59) -> seconds of the day. */
 static inline const char *read_time(const char *p, const char *end, int64_t *seconds) {
-    if (end - p < 10 || p[0] != '"' || p[3] != ':' || p[6] != ':' || p[9] != '"')
+    uint64_t w, t;
+    if (end - p < 10 || p[0] != '"' || p[9] != '"')
         return NULL;
-    int h = digits2(p + 1), m = digits2(p + 4), s = digits2(p + 7);
-    if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59)
+    memcpy(&w, p + 1, 8); /* "HH:MM:SS" as one little-endian word */
+    if ((w & 0x0000FF0000FF0000u) != 0x00003A00003A0000u)
+        return NULL;
+    t = w ^ (ONES * '0'); /* digit bytes now 0-9 */
+    if ((((t & 0x7F7F7F7F7F7F7F7Fu) + ONES * 0x76) | t) & 0x8080008080008080u)
+        return NULL; /* a byte at a digit's place above 9 */
+#define BYTE(k) ((int)(t >> (8 * (k)) & 0xFF))
+    int h = BYTE(0) * 10 + BYTE(1), m = BYTE(3) * 10 + BYTE(4), s = BYTE(6) * 10 + BYTE(7);
+#undef BYTE
+    if (h > 23 || m > 59 || s > 59)
         return NULL;
     *seconds = h * 3600 + m * 60 + s;
     return p + 10;
@@ -530,8 +580,10 @@ typedef struct {
     DateCache date;
 } Out;
 
-/* 1: a row was written at index row; 0: cannot vouch; -1: memory error. */
-static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row) {
+/* The line at p (not blank), up to the block's end: 1: a row was written at
+ * index row, *line_end is the line's '\n'; 0: cannot vouch; -1: memory error. */
+static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
+                     const char **line_end) {
     unsigned seen = 0;
     int64_t days = 0, seconds = 0;
     int32_t player = 0, media = 0, codes[N_DICTS] = {-1, -1, -1};
@@ -577,10 +629,18 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row) {
         case K_TYPE:
         case K_IP:
             if (*p == '"') {
+                Dict *d = &out->dicts[id - K_ACCOUNT];
                 const char *value = p + 1;
+                const Value *last = d->last >= 0 ? &d->values[d->last] : NULL;
+                if (last && end - value > last->len && value[last->len] == '"' &&
+                    same_bytes(last->ptr, value, last->len)) {
+                    codes[id - K_ACCOUNT] = d->last; /* the previous row's value again */
+                    p = value + last->len + 1;
+                    break;
+                }
                 if (!(p = plain_string_end(value, end)))
                     return 0; /* an escape, a control character */
-                int32_t code = dict_code(&out->dicts[id - K_ACCOUNT], value, p - value);
+                int32_t code = dict_code(d, value, p - value);
                 if (code == -2)
                     return -1;
                 codes[id - K_ACCOUNT] = code;
@@ -601,8 +661,10 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row) {
             return 0;
         p = skip_ws(p + 1);
     }
-    if (skip_ws(p + 1) != end || (seen & REQUIRED) != REQUIRED)
+    p = skip_ws(p + 1);
+    if (*p != '\n' || (seen & REQUIRED) != REQUIRED)
         return 0; /* something after the object, or a required key missing */
+    *line_end = p;
     out->played_at[row] = days * 86400 + seconds;
     out->player_id[row] = player;
     out->media_id[row] = media;
@@ -701,19 +763,16 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     Py_ssize_t n_lines = 0, n_rows = 0;
     Py_BEGIN_ALLOW_THREADS
     for (const char *line = text.buf; line < stop && status == 1;) {
-        const char *end = memchr(line, '\n', stop - line); /* found: block ends with '\n' */
+        const char *end = skip_ws(line); /* stops at the '\n' the block ends with, at the latest */
         n_lines++;
-        if (end - line > max_line) {
-            status = 0;
-        } else {
-            const char *p = skip_ws(line);
-            if (p != end) {
-                if (n_rows >= capacity)
-                    status = 0;
-                else if ((status = scan_line(p, end, out, n_rows)) == 1)
-                    n_rows++;
-            }
+        if (*end != '\n') {
+            if (n_rows >= capacity)
+                status = 0;
+            else if ((status = scan_line(end, stop, out, n_rows, &end)) == 1)
+                n_rows++;
         }
+        if (status == 1 && end - line > max_line)
+            status = 0;
         line = end + 1;
     }
     Py_END_ALLOW_THREADS
@@ -770,7 +829,7 @@ static int remap_block(DictsObject *self, BlockObject *block) {
         }
         for (int32_t i = 0; i < local->n; i++) {
             const Value *v = &local->values[i];
-            uint32_t slot;
+            uint32_t slot = 0;
             int32_t code = dict_find(&self->dicts[c], v->ptr, v->len, v->hash, &slot);
             if (code < 0 && !utf8_valid((const unsigned char *)v->ptr, v->len))
                 return 0;
@@ -781,7 +840,7 @@ static int remap_block(DictsObject *self, BlockObject *block) {
         Dict *local = &block->out.dicts[c], *d = &self->dicts[c];
         for (int32_t i = 0; i < local->n; i++) {
             const Value *v = &local->values[i];
-            uint32_t slot;
+            uint32_t slot = 0;
             if (block->remap[c][i] >= 0 || dict_find(d, v->ptr, v->len, v->hash, &slot) >= 0)
                 continue;
             if ((block->remap[c][i] = dict_add(d, v->ptr, v->len, v->hash, slot)) < 0) {
@@ -893,7 +952,7 @@ static PyObject *dicts_lookup(DictsObject *self, PyObject *args) {
             Py_DECREF(result);
             return NULL;
         }
-        uint32_t h = hash_bytes(p, len), slot;
+        uint32_t h = hash_bytes(p, len), slot = 0;
         int32_t code = dict_find(d, p, len, h, &slot);
         if (code < 0 && (code = dict_add(d, p, len, h, slot)) < 0) {
             Py_DECREF(result);
