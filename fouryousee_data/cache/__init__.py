@@ -65,7 +65,7 @@ from fouryousee_data.cache._query import restrict
 from fouryousee_data.cache._readcopy import NAME as READ_COPY_NAME
 from fouryousee_data.cache._settle import day_end_utc, is_settled, parse_settle
 from fouryousee_data.cache._spill import DaySpill
-from fouryousee_data.cache._store import Loaded, PlaylogCache
+from fouryousee_data.cache._store import Loaded, PlaylogCache, rows_of
 from fouryousee_data.filters import ALL_SCOPE
 
 __all__ = [
@@ -81,4 +81,5 @@ __all__ = [
     "is_settled",
     "parse_settle",
     "restrict",
+    "rows_of",
 ]

@@ -33,7 +33,7 @@ from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, conform, normalize_ids
 from fouryousee_data.timerange import DateLike, resolve_range
 
-__all__ = ["Loaded", "PlaylogCache"]
+__all__ = ["Loaded", "PlaylogCache", "rows_of"]
 
 log = logging.getLogger("fouryousee_data.cache")
 
@@ -248,19 +248,9 @@ class PlaylogCache:
         end: pd.Timestamp | None = None,
     ) -> list[tuple[dt.date, pa.Table]]:
         """The rows of these cached days (just written: settled or not), cut as
-        :meth:`load` cuts them. A day that cannot be read back is an ``OSError``."""
-        query = Query.of(player_ids=player_ids, media_ids=media_ids, start=start, end=end)
-        parts = []
-        for entry in entries:
-            opened = open_day(entry.path, entry.scope, entry.day, rows=True)
-            rows = None
-            if opened is not None:
-                with opened:
-                    rows = opened.rows()
-            if opened is None or rows is None:
-                raise OSError(f"cache: {entry.path} could not be read back after writing it")
-            parts.append((entry.day, query.cut(rows, opened.entry)))
-        return parts
+        :meth:`load` cuts them (see :func:`rows_of`)."""
+        ids = {"player_ids": player_ids, "media_ids": media_ids}
+        return rows_of(entries, **ids, start=start, end=end)
 
     def load(
         self,
@@ -372,6 +362,36 @@ class PlaylogCache:
             except ValueError:
                 continue
             yield folder.parent.name.removeprefix("scope="), day, folder
+
+
+def rows_of(
+    entries: Iterable[CachedDay],
+    *,
+    player_ids: Sequence[int] = (),
+    media_ids: Sequence[int] = (),
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> list[tuple[dt.date, pa.Table]]:
+    """The rows of these cached days, whatever their settle state (of any account), cut
+    to ``[start, end)`` and the ids. A day that cannot be read back is an ``OSError``.
+
+    Examples
+    --------
+    >>> rows_of([])
+    []
+    """
+    query = Query.of(player_ids=player_ids, media_ids=media_ids, start=start, end=end)
+    parts = []
+    for entry in entries:
+        opened = open_day(entry.path, entry.scope, entry.day, rows=True)
+        rows = None
+        if opened is not None:
+            with opened:
+                rows = opened.rows()
+        if opened is None or rows is None:
+            raise OSError(f"cache: {entry.path} could not be read back")
+        parts.append((entry.day, query.cut(rows, opened.entry)))
+    return parts
 
 
 def _add(loaded: Loaded, day: dt.date, found: _Day) -> None:

@@ -30,8 +30,7 @@ import pyarrow.parquet as pq
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
 from fouryousee_data._fileio import atomic_write
-from fouryousee_data.cache import ALL_SCOPE, CachedDay, PlaylogCache, parse_settle
-from fouryousee_data.cache._dayfile import open_day
+from fouryousee_data.cache import ALL_SCOPE, CachedDay, PlaylogCache, parse_settle, rows_of
 from fouryousee_data.dataset._files import PUBLISHED_PART
 from fouryousee_data.dataset._fs import Location, locate
 from fouryousee_data.dataset._scan import Clients, opened_clients
@@ -205,16 +204,7 @@ def _publish_day(
 
 def _rows(entries: Sequence[CachedDay]) -> pa.Table:
     """The day's rows of every account, sorted by ``played_at`` (stable)."""
-    tables = []
-    for entry in entries:
-        opened = open_day(entry.path, entry.scope, entry.day, rows=True)
-        rows = None
-        if opened is not None:
-            with opened:
-                rows = opened.rows()
-        if rows is None:
-            raise OSError(f"cache: {entry.path} became unreadable while publishing it")
-        tables.append(conform(rows))
+    tables = [conform(rows) for _, rows in rows_of(entries)]
     table = pa.concat_tables(tables).unify_dictionaries()
     return table.sort_by("played_at") if len(tables) > 1 else table
 
