@@ -185,7 +185,7 @@ class PlaylogCache:
         media_ids = normalize_ids(media_ids, "media_ids")
         day_scope = scope(player_ids, media_ids)
         table = conform(table)
-        if table.num_rows:
+        if not is_sorted(table):
             table = table.sort_by("played_at")
         lineage = {
             "format": FORMAT_VERSION,
@@ -362,6 +362,18 @@ class PlaylogCache:
             except ValueError:
                 continue
             yield folder.parent.name.removeprefix("scope="), day, folder
+
+
+def is_sorted(table: pa.Table) -> bool:
+    """Whether ``played_at`` never decreases (checked without copying the rows).
+
+    Examples
+    --------
+    >>> is_sorted(PLAYLOG_SCHEMA.empty_table())
+    True
+    """
+    ts = table.column("played_at")
+    return len(ts) < 2 or bool(pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py())
 
 
 def rows_of(
