@@ -18,6 +18,7 @@ fetch → analysis → export)::
     catalog.py    players and medias listings as typed frames
     download.py   the report file, streamed from the object store without the token
     parse/        gzip/NDJSON stream → typed Arrow table (C scanner, Arrow, careful)
+    manager_csv.py  the Manager's CSV exports (;, ISO-8859-1) → the playlog frame
     schema.py     the one playlog schema: Arrow, pandas dtypes, ids
     _fileio.py    atomic_write: a file is whole or absent, with the user's permissions
     cache/        the Parquet cache: day files, read copies, settle policy, admin
@@ -77,6 +78,7 @@ from fouryousee_data.errors import (
 )
 from fouryousee_data.fetch import fetch_playlogs
 from fouryousee_data.filters import report_filter
+from fouryousee_data.manager_csv import read_manager_csv
 from fouryousee_data.parse import read_playlogs
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, empty_playlogs
@@ -117,6 +119,7 @@ __all__ = [
     "per_player_media",
     "publish_cache",
     "read_contract",
+    "read_manager_csv",
     "read_playlogs",
     "report_filter",
     "resolve_cache_dir",

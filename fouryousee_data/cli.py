@@ -20,6 +20,7 @@ import pandas as pd
 
 import fouryousee_data as fy
 from fouryousee_data import export, summary
+from fouryousee_data.manager_csv import is_manager_csv
 
 __all__ = ["main"]
 
@@ -50,14 +51,26 @@ def _check_output(out: Path) -> None:
 
 
 def _add_read(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", type=Path, help="a downloaded report (.gz or plain NDJSON)")
+    p.add_argument(
+        "file",
+        type=Path,
+        help="a downloaded report (.gz or plain NDJSON), or the Manager's CSV export(s): "
+        "a file, a folder or a quoted glob",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help=OUTPUT_HELP)
     p.add_argument("--tz", default=None, help="time zone of the account, e.g. America/Sao_Paulo")
+    p.add_argument("--account", default=None, help="Manager CSV: the account of every row")
 
 
 def _cmd_read(args: argparse.Namespace) -> int:
     _check_output(args.output)
-    df = fy.read_playlogs(args.file, tz=args.tz)
+    path: Path = args.file
+    if path.is_dir() or not path.exists() or is_manager_csv(path):
+        df = fy.read_manager_csv(path, account=args.account, tz=args.tz)
+    else:
+        if args.account is not None:
+            raise ValueError("--account is for Manager CSV exports (a report names its account)")
+        df = fy.read_playlogs(path, tz=args.tz)
     write_frame(df, args.output)
     print(f"{len(df):,} playlogs -> {args.output}")
     return 0
@@ -373,7 +386,12 @@ def _cmd_serve_webhook(args: argparse.Namespace) -> int:
 
 
 COMMANDS: list[Command] = [
-    ("read", "parse a downloaded report file into Parquet, CSV or Excel", _add_read, _cmd_read),
+    (
+        "read",
+        "a downloaded report file, or Manager CSV exports, into Parquet, CSV or Excel",
+        _add_read,
+        _cmd_read,
+    ),
     (
         "simulate",
         "run a local 4YouSee API simulator (prints the URL and token to use)",
