@@ -20,9 +20,13 @@ def players_frame(objs: list[Any]) -> pd.DataFrame:
     """One row per player object of ``GET players``.
 
     Columns: ``player_id`` (int32), ``name``, ``description``, ``platform``,
-    ``group_id`` (Int32), ``group_name``, ``status``, ``status_id`` (Int32),
-    ``last_contact_min`` (Int64), ``last_log_received`` (datetime, naive
-    account-local time, NaT when never).
+    ``group_id`` (Int32), ``group_name``, ``status``, ``status_id`` (Int32: 1 Online,
+    2 Alert, 3 Offline, as the API numbers them), ``last_contact_min`` (Int64),
+    ``last_log_received`` (datetime, naive account-local time, NaT when never),
+    ``status_min`` (Int64: ``playerStatus.time``, minutes), ``playlists`` (a dict per
+    row, weekday as the API numbers it, ``0`` = Sunday .. ``6``, to the playlist id or
+    ``None``), ``playlist_names`` (the same, to the names) and ``audios`` (a dict of
+    audio playlist ids).
 
     Examples
     --------
@@ -51,6 +55,12 @@ def players_frame(objs: list[Any]) -> pd.DataFrame:
                 errors="coerce",
                 format="%Y-%m-%d %H:%M:%S",
             ).astype("datetime64[s]"),
+            "status_min": pd.array(
+                [_int(_get(o, "playerStatus", "time")) for o in rows], dtype="Int64"
+            ),
+            "playlists": _objects([_weekly(o.get("playlists"), "id") for o in rows]),
+            "playlist_names": _objects([_weekly(o.get("playlists"), "name") for o in rows]),
+            "audios": _objects([_weekly(o.get("audios"), "id") for o in rows]),
         }
     )
     return _with_int32_id(frame, "player_id")
@@ -61,7 +71,11 @@ def medias_frame(objs: list[Any]) -> pd.DataFrame:
 
     Columns: ``media_id`` (int32), ``name``, ``description``, ``file``,
     ``duration_s`` (float64, NaN when unknown), ``categories`` (a list of
-    category names per row).
+    category names per row), and the flight from ``schedule``:
+    ``schedule_start``/``schedule_end`` (``datetime64[s]`` midnights of its first and
+    last day, both inclusive; NaT when none), ``schedule_weekdays`` (the sorted list of
+    weekdays of its times, as the API numbers them, ``[]`` when none) and
+    ``schedule_times`` (a list of ``{"start", "end", "weekdays"}`` dicts, times as sent).
 
     Examples
     --------
@@ -82,9 +96,59 @@ def medias_frame(objs: list[Any]) -> pd.DataFrame:
             "categories": pd.Series(
                 [_category_names(o.get("categories")) for o in rows], dtype=object
             ),
+            "schedule_start": _dates([_get(o, "schedule", "startDate") for o in rows]),
+            "schedule_end": _dates([_get(o, "schedule", "endDate") for o in rows]),
+            "schedule_weekdays": _objects([_weekdays(_times(o)) for o in rows]),
+            "schedule_times": _objects([_times(o) for o in rows]),
         }
     )
     return _with_int32_id(frame, "media_id")
+
+
+def _objects(values: list[Any]) -> pd.Series:
+    return pd.Series(values, dtype=object)
+
+
+def _dates(values: list[Any]) -> pd.Series:
+    """``YYYY-MM-DD`` texts as naive midnights (``datetime64[s]``); anything else is NaT."""
+    texts = pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
+    return pd.to_datetime(texts, errors="coerce", format="%Y-%m-%d").astype("datetime64[s]")
+
+
+def _weekly(value: Any, key: str) -> dict[int, Any]:
+    """``{"0": {"id": 3, "name": ...} | null, ...}`` as ``{0: 3, ...}`` (``key``'s values;
+    ``None`` for a null day); keys that are not integers are dropped."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[int, Any] = {}
+    for day, item in value.items():
+        number = _int(day)
+        if number is not None:
+            got = _get(item, key)
+            out[number] = _int(got) if key == "id" else (got if isinstance(got, str) else None)
+    return dict(sorted(out.items()))
+
+
+def _times(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """``schedule.times`` as ``[{"start": "08:00", "end": "11:00", "weekdays": [1, 2]}]``."""
+    times = _get(obj, "schedule", "times")
+    if not isinstance(times, list):
+        return []
+    return [
+        {
+            "start": t.get("startTime") if isinstance(t.get("startTime"), str) else None,
+            "end": t.get("endTime") if isinstance(t.get("endTime"), str) else None,
+            "weekdays": sorted({d for d in map(_int, t.get("weekDays") or []) if d is not None})
+            if isinstance(t.get("weekDays"), list)
+            else [],
+        }
+        for t in times
+        if isinstance(t, dict)
+    ]
+
+
+def _weekdays(times: list[dict[str, Any]]) -> list[int]:
+    return sorted({d for t in times for d in t["weekdays"]})
 
 
 def _with_int32_id(frame: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from fouryousee_data.catalog import medias_frame, players_frame
 from fouryousee_data.download import Sink, stream_into, stream_table
 from fouryousee_data.errors import ReportFailedError, ReportTimeoutError
 from fouryousee_data.filters import report_filter
-from fouryousee_data.lookup import LISTING, REUSE_WITHIN, before, newest_matches
+from fouryousee_data.lookup import LISTING, PAGE, REUSE_WITHIN, before, newest_matches
 from fouryousee_data.pacing import DEFAULT_MIN_INTERVAL, check_interval
 from fouryousee_data.posting import ReportPoster, report_from_api
 from fouryousee_data.redaction import Secret, install_log_redaction
@@ -383,7 +383,7 @@ class Client:
            player_id      name
         0          1  Lobby TV
         """
-        return players_frame(list(self._api.pages("players")))
+        return players_frame(list(self._api.pages("players", PAGE)))
 
     def medias(self) -> pd.DataFrame:
         """All medias, one row each (every page).
@@ -398,7 +398,7 @@ class Client:
            media_id  duration_s
         0         1        15.0
         """
-        return medias_frame(list(self._api.pages("medias")))
+        return medias_frame(list(self._api.pages("medias", PAGE)))
 
     # -- inside: the report to download, the POST never blindly repeated ------
 

@@ -24,10 +24,20 @@ from fouryousee_data import filters
 from fouryousee_data.cache import CachedDay
 from fouryousee_data.report import Report
 
-__all__ = ["LISTING", "MAX_LIMIT", "REUSE_WITHIN", "before", "cached_from", "newest_matches"]
+__all__ = [
+    "LISTING",
+    "MAX_LIMIT",
+    "PAGE",
+    "REUSE_WITHIN",
+    "before",
+    "cached_from",
+    "newest_matches",
+]
 
 #: The API's largest page (SPEC section 1: ``limit`` at most 100).
 MAX_LIMIT = 100
+#: How the players and medias listings are asked for: the largest pages.
+PAGE: dict[str, Any] = {"limit": MAX_LIMIT}
 #: How the report listing is asked for: newest first, the largest pages.
 LISTING: dict[str, Any] = {"sort": "-id", "limit": MAX_LIMIT}
 #: A report to reuse must have been created at most this long ago (older data

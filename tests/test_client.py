@@ -167,8 +167,18 @@ def test_players_and_medias_every_page_typed(make_simulator) -> None:
     assert medias["categories"].tolist() == [
         [c["name"] for c in m["categories"]] for m in sim.medias
     ]
-    assert len(api_calls(sim, "GET", "players")) == 3
-    assert len(api_calls(sim, "GET", "medias")) == 4
+    # 100 a page (the API's maximum), whatever the server's default page size
+    assert [r.query for r in api_calls(sim, "GET", "players")] == [{"page": "1", "limit": "100"}]
+    assert len(api_calls(sim, "GET", "medias")) == 1
+    # the flight and the weekly playlists are kept, typed (for the audit)
+    assert medias["schedule_start"].dtype == "datetime64[s]"
+    assert medias["schedule_end"].tolist() == [
+        pd.Timestamp(m["schedule"]["endDate"]) for m in sim.medias
+    ]
+    assert medias["schedule_weekdays"].map(len).gt(0).all()
+    assert players["status_id"].isin([1, 2, 3, 6]).all()
+    assert players["status_min"].tolist() == [p["playerStatus"]["time"] for p in sim.players]
+    assert players["playlists"].map(sorted).tolist() == [list(range(7))] * 7
 
 
 # -- retries of GET -------------------------------------------------------------------------

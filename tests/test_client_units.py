@@ -410,6 +410,27 @@ def test_players_frame_types_and_nulls() -> None:
     assert df.loc[0, "last_log_received"] == pd.Timestamp("2022-07-01 16:46:33")
     assert pd.isna(df.loc[1, "last_log_received"])
     assert df.loc[0, "status"] == "Online" and df.loc[0, "platform"] == "android"
+    assert df["status_id"].tolist() == [1, pd.NA] and df["status_min"].dtype == "Int64"
+
+
+def test_players_frame_keeps_status_playlists_and_audios() -> None:
+    week = {str(d): {"id": 3, "name": "Sample"} for d in range(7)} | {"6": None, "x": {"id": 1}}
+    objs = [
+        {
+            "id": 5,
+            "playerStatus": {"id": 2, "name": "Alert", "time": 42},
+            "playlists": week,
+            "audios": {"0": {"id": 1, "name": "Radio"}},
+        },
+        {"id": 6, "playerStatus": {"id": 3, "name": "Offline", "time": "soon"}, "playlists": []},
+    ]
+    df = players_frame(objs)
+    assert df["status_id"].tolist() == [2, 3] and df["status"].tolist() == ["Alert", "Offline"]
+    assert df["status_min"].tolist() == [42, pd.NA]
+    assert df.loc[0, "playlists"] == {0: 3, 1: 3, 2: 3, 3: 3, 4: 3, 5: 3, 6: None}
+    assert df.loc[0, "playlist_names"][0] == "Sample" and df.loc[0, "playlist_names"][6] is None
+    assert df.loc[0, "audios"] == {0: 1}
+    assert df.loc[1, "playlists"] == {} and df.loc[1, "audios"] == {}
 
 
 def test_medias_frame_types() -> None:
@@ -428,6 +449,31 @@ def test_medias_frame_types() -> None:
     assert df["media_id"].dtype == "int32"
     assert df["duration_s"].tolist()[0] == 15.0 and pd.isna(df["duration_s"][1])
     assert df["categories"].tolist() == [["Ads", "Food"], []]
+    assert df["schedule_start"].isna().all() and df["schedule_times"].tolist() == [[], []]
+
+
+def test_medias_frame_keeps_the_flight() -> None:
+    flight = {
+        "startDate": "2019-01-01",
+        "endDate": "2019-12-31",
+        "times": [
+            {"startTime": "08:00", "endTime": "11:00", "weekDays": [5, 1, 2, 3, 4]},
+            {"startTime": "18:00", "endTime": "20:00", "weekDays": [6, "0"]},
+            "junk",
+        ],
+    }
+    bad = {"startDate": "31/12/2019", "endDate": None, "times": "always"}
+    df = medias_frame([{"id": 1, "schedule": flight}, {"id": 2, "schedule": bad}])
+    assert df["schedule_start"].dtype == "datetime64[s]" == df["schedule_end"].dtype
+    assert df.loc[0, "schedule_start"] == pd.Timestamp("2019-01-01")
+    assert df.loc[0, "schedule_end"] == pd.Timestamp("2019-12-31")  # the last day, inclusive
+    assert df.loc[0, "schedule_weekdays"] == [0, 1, 2, 3, 4, 5, 6]
+    assert df.loc[0, "schedule_times"] == [
+        {"start": "08:00", "end": "11:00", "weekdays": [1, 2, 3, 4, 5]},
+        {"start": "18:00", "end": "20:00", "weekdays": [0, 6]},
+    ]
+    assert pd.isna(df.loc[1, "schedule_start"]) and pd.isna(df.loc[1, "schedule_end"])
+    assert df.loc[1, "schedule_weekdays"] == [] and df.loc[1, "schedule_times"] == []
 
 
 @pytest.mark.parametrize("build", [players_frame, medias_frame])

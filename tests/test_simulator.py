@@ -150,7 +150,7 @@ def test_players_and_medias_paginate_with_the_documented_fields(
     assert len({x["id"] for x in items}) == 5
     keys = {
         "players": {"id", "name", "description", "platform", "group", "playerStatus",
-                    "lastContactInMinutes", "lastLogReceived"},
+                    "lastContactInMinutes", "lastLogReceived", "playlists", "audios"},
         "medias": {"id", "name", "description", "file", "durationInSeconds", "categories",
                    "schedule"},
     }[resource]  # fmt: skip
@@ -160,9 +160,32 @@ def test_players_and_medias_paginate_with_the_documented_fields(
         assert all(set(p["playerStatus"]) == {"id", "name", "time"} for p in items)
         logs = [p["lastLogReceived"] for p in items if p["lastLogReceived"]]
         assert logs and all(dt.datetime.strptime(t, "%Y-%m-%d %H:%M:%S") for t in logs)
+        for p in items:  # SPEC section 1: ids 1 Online, 2 Alert, 3 Offline; time in minutes
+            status = p["playerStatus"]
+            names = {1: "Online", 2: "Alert", 3: "Offline", 6: "Never accessed"}
+            assert names[status["id"]] == status["name"] and type(status["time"]) is int
+            assert set(p["playlists"]) == {str(d) for d in range(7)}  # per weekday
+            assert all(v is None or set(v) == {"id", "name"} for v in p["playlists"].values())
+            assert all(v is None or set(v) == {"id", "name"} for v in p["audios"].values())
     else:
         assert all(isinstance(m["durationInSeconds"], int) for m in items)
         assert all(set(c) == {"id", "name"} for m in items for c in m["categories"])
+        for m in items:
+            flight = m["schedule"]
+            assert set(flight) == {"startDate", "endDate", "times"}
+            assert flight["startDate"] < "2024-01-01" and flight["endDate"] > "2024-12-31"
+            assert all(set(t) == {"startTime", "endTime", "weekDays"} for t in flight["times"])
+
+
+def test_player_status_follows_the_last_contact(make_simulator: Callable[..., Simulator]) -> None:
+    sim = make_simulator(players=8)
+    for p in sim.players:
+        minutes, status = p["lastContactInMinutes"], p["playerStatus"]
+        assert status["time"] == (minutes if minutes is not None else 0)
+        expected = 6 if minutes is None else 1 if minutes <= 15 else 2 if minutes <= 60 else 3
+        assert status["id"] == expected
+    closed = [p for p in sim.players if None in p["playlists"].values()]
+    assert all(p["playlists"]["0"] is None for p in closed)  # closed on Sundays ("0")
 
 
 # -- authentication and validation -----------------------------------------------------------

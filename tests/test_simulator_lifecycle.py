@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -163,3 +167,40 @@ def test_store_falls_back_to_localhost_when_127_0_0_2_is_taken() -> None:
             assert sim.rate_limit_violations == []
         finally:
             sim.stop()
+
+
+def test_cli_simulate_killed_with_sigterm_removes_its_report_files(tmp_path: Path) -> None:
+    """A real process: SIGTERM stops it like Ctrl-C, and its report files leave $TMPDIR."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "fouryousee_data", "simulate", "--port", "0", "--players", "2",
+           "--medias", "3", "--report-delay", "0.05", "--now", "2024-04-01T12:00:00Z"]  # fmt: skip
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    proc = subprocess.Popen(cmd, env=env, text=True, **pipes)  # type: ignore[call-overload]
+    try:
+        lines = [proc.stdout.readline() if proc.stdout else "" for _ in range(3)]
+        exports = dict(
+            line.strip().removeprefix("export ").split("=", 1)
+            for line in lines
+            if line.startswith("export ")
+        )
+        url, token = exports["FOURYOUSEE_API_URL"], exports["FOURYOUSEE_TOKEN"]
+        body = {"type": "detailed", "filter": {"startDate": "2024-03-04", "endDate": "2024-03-04"}}
+        headers = {"Secret-Token": token}
+        rid = requests.post(url + "reports", json=body, headers=headers, timeout=5).json()["id"]
+        for _ in range(20):  # the simulator's default rate limit is 1 s per URI: poll slower
+            time.sleep(1.05)
+            obj = requests.get(f"{url}reports/{rid}", headers=headers, timeout=5).json()
+            if obj["status"] == "success":
+                break
+        assert obj["status"] == "success"
+        files = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert any(p.name == f"{rid}.gz" for p in files)  # the report file is in $TMPDIR
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=5)
+    assert proc.returncode == 0, err
+    assert "simulator stopped" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing left behind

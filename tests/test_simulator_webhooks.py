@@ -1,4 +1,4 @@
-"""Webhook notifications of the simulator: body, retries at 2/6/18 min × scale, loopback only."""
+"""Webhook notifications of the simulator: body, retries 2/8/26 min after the first, loopback."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from test_simulator import create, get
 
 from fouryousee_data.simulator import RETRY_MINUTES, Simulator
 
-SCALE = 0.001  # 2, 6, 18 minutes -> 0.12, 0.36, 1.08 s
+SCALE = 0.001  # 2, 8, 26 minutes after the first -> 0.12, 0.48, 1.56 s
 
 
 class Receiver:
@@ -89,7 +89,7 @@ def test_notification_posts_the_ready_report(
     assert len(simulator.webhook_deliveries) == 1  # answered 200: no repeat
 
 
-def test_failed_answers_are_repeated_at_2_6_18_minutes_scaled(
+def test_failed_answers_are_repeated_at_2_8_26_minutes_scaled(
     simulator: Simulator, receiver: Callable[..., Receiver]
 ) -> None:
     hook = receiver([500, 404, 503, 500])
@@ -97,6 +97,7 @@ def test_failed_answers_are_repeated_at_2_6_18_minutes_scaled(
     got = deliveries(simulator, 4)
     assert [(d.attempt, d.status) for d in got] == [(1, 500), (2, 404), (3, 503), (4, 500)]
     first = got[0].at
+    assert RETRY_MINUTES == (2, 8, 26)  # SPEC: 2 after the 1st, 6 after the 2nd, 18 after the 3rd
     for d, minutes in zip(got[1:], RETRY_MINUTES, strict=True):
         assert d.at - first >= minutes * 60 * SCALE * 0.95
         assert d.at - first < minutes * 60 * SCALE + 0.5

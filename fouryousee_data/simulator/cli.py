@@ -1,6 +1,7 @@
 """``fouryousee-data simulate``: the simulator from the command line.
 
-Runs the API and the object store on loopback until Ctrl-C and prints the two
+Runs the API and the object store on loopback until Ctrl-C or SIGTERM (both stop it
+cleanly: its temporary report files are removed) and prints the two
 ``export`` lines that point the toolkit at it; or, with ``--write-report``,
 writes the file a report would hold and exits (how ``data/`` was made).
 """
@@ -8,10 +9,13 @@ writes the file a report would hold and exits (how ``data/`` was made).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from fouryousee_data.simulator.core import Simulator
@@ -34,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plays-per-hour", type=float, default=60, help="per player (default 60)")
     p.add_argument("--report-delay", type=float, default=2.0, help="seconds until ready")
     p.add_argument("--url-ttl", type=float, default=600.0, help="seconds a file URL is valid")
-    p.add_argument("--webhook-time-scale", type=float, default=1.0, help="scales 2/6/18 min")
+    p.add_argument("--webhook-time-scale", type=float, default=1.0, help="scales 2/8/26 min")
     p.add_argument("--store-bandwidth", type=float, default=None, help="bytes/s per download")
     p.add_argument("--page-size", type=int, default=50, help="items per page")
     p.add_argument(
@@ -140,11 +144,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _wait(duration: float | None) -> None:
-    """Block until ``duration`` seconds passed (None: until Ctrl-C)."""
+    """Block until ``duration`` seconds passed (None: until Ctrl-C or SIGTERM)."""
     deadline = None if duration is None else time.monotonic() + duration
     idle = threading.Event()  # never set: waiting on it is an interruptible sleep
     try:
-        while deadline is None or time.monotonic() < deadline:
-            idle.wait(0.5 if deadline is None else min(0.5, deadline - time.monotonic()))
+        with _terminate_as_interrupt():
+            while deadline is None or time.monotonic() < deadline:
+                idle.wait(0.5 if deadline is None else min(0.5, deadline - time.monotonic()))
     except KeyboardInterrupt:
         return
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a service manager) stops the simulator like Ctrl-C, so that
+    ``stop()`` runs and removes its report files; only in the main thread (where Python
+    delivers signals), the previous handler restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

@@ -22,7 +22,7 @@ import pandas as pd
 from fouryousee_data.simulator import data
 from fouryousee_data.simulator.api import APIHandler
 from fouryousee_data.simulator.faults import CREATE_FAULTS, Fault, FaultSet
-from fouryousee_data.simulator.objects import ReportRecord, player_json, to_utc
+from fouryousee_data.simulator.objects import ReportRecord, media_json, player_json, to_utc
 from fouryousee_data.simulator.server import RateLimitViolation, RequestRecord, Server
 from fouryousee_data.simulator.store import ObjectStore, StoreHandler
 from fouryousee_data.simulator.webhooks import Notifier, Scheduler, WebhookDelivery
@@ -52,7 +52,7 @@ class Simulator:
         Seconds a presigned file URL stays valid, on the simulated clock: with a frozen
         clock (``now=``) a URL expires only when :meth:`advance` moves the clock past it.
     webhook_time_scale
-        Multiplies the webhook retry delays (2, 6, 18 minutes).
+        Multiplies the webhook retry delays (2, 8, 26 minutes after the first attempt).
     now
         The simulated clock's start (aware or UTC datetime / ISO string); None = real time.
     store_bandwidth
@@ -252,7 +252,7 @@ class Simulator:
     @property
     def medias(self) -> list[dict[str, Any]]:
         """The objects ``GET medias`` serves."""
-        return [m.to_api() for m in self.network.medias]
+        return [media_json(m) for m in self.network.medias]
 
     @property
     def requests(self) -> list[RequestRecord]:

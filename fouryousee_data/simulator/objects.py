@@ -1,4 +1,9 @@
-"""The API's JSON objects as the simulator serves them: reports and players."""
+"""The API's JSON objects as the simulator serves them: reports and players.
+
+Players carry ``playerStatus`` with the documented ids (1 Online, 2 Alert, 3 Offline;
+6 Never accessed) and ``time`` in integer minutes, and ``playlists`` per weekday and
+``audios`` as the Manager's objects do (``{"0": {"id", "name"} | null, ...}``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,15 @@ from typing import Any
 from fouryousee_data.simulator import data
 from fouryousee_data.simulator.faults import Fault
 
-__all__ = ["ReportRecord", "iso", "player_json", "to_utc"]
+__all__ = [
+    "ReportRecord",
+    "iso",
+    "media_json",
+    "media_schedule",
+    "player_json",
+    "player_status",
+    "to_utc",
+]
 
 
 @dataclass
@@ -63,6 +76,29 @@ def to_utc(value: dt.datetime | str) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+#: ``playerStatus`` ids and names (SPEC section 1; 6 is the Manager's "Never accessed").
+ONLINE, ALERT, OFFLINE, NEVER = (1, "Online"), (2, "Alert"), (3, "Offline"), (6, "Never accessed")
+#: Minutes since the last contact up to which a player is Online, then Alert, then Offline.
+ONLINE_MINUTES, ALERT_MINUTES = 15, 60
+
+
+def player_status(minutes: int | None) -> dict[str, Any]:
+    """``playerStatus`` from the minutes since the last contact (``time``: those minutes).
+
+    Examples
+    --------
+    >>> [player_status(m)["id"] for m in (0, 15, 16, 60, 61)], player_status(None)["name"]
+    ([1, 1, 2, 2, 3], 'Never accessed')
+    """
+    if minutes is None:
+        ident, name = NEVER
+        return {"id": ident, "name": name, "time": 0}
+    ident, name = ONLINE if minutes <= ONLINE_MINUTES else (
+        ALERT if minutes <= ALERT_MINUTES else OFFLINE
+    )  # fmt: skip
+    return {"id": ident, "name": name, "time": int(minutes)}
+
+
 def player_json(p: data.Player, network: data.Network, now: dt.datetime) -> dict[str, Any]:
     """The object ``GET players`` serves for ``p`` at simulated time ``now``."""
     last = network.last_log(p, now.timestamp())
@@ -73,18 +109,53 @@ def player_json(p: data.Player, network: data.Network, now: dt.datetime) -> dict
         last_text = f"{last_local:%Y-%m-%d %H:%M:%S}"
         utc = last_local.replace(tzinfo=network.zone).astimezone(dt.UTC)
         minutes = max(0, int((now - utc).total_seconds() // 60))
-    online = minutes is not None and minutes <= 15
     return {
         "id": p.id,
         "name": p.name,
         "description": p.description,
         "platform": p.platform,
         "group": {"id": p.group[0], "name": p.group[1]},
-        "playerStatus": {
-            "id": 1 if online else 2,
-            "name": "Online" if online else "Offline",
-            "time": last_text,
-        },
+        "playerStatus": player_status(minutes),
         "lastContactInMinutes": minutes,
         "lastLogReceived": last_text,
+        "playlists": weekly_playlists(p),
+        "audios": audios(p),
+    }
+
+
+def weekly_playlists(p: data.Player) -> dict[str, dict[str, Any] | None]:
+    """``playlists``: per weekday (``"0"`` Sunday .. ``"6"`` Saturday) the playlist the
+    player runs, ``None`` on the days it stays closed. One playlist per player here."""
+    playlist = {"id": 100 + p.id, "name": f"Playlist {p.name}"}
+    closed = {(d + 1) % 7 for d in p.closed_weekdays}  # date.weekday() -> 0 = Sunday
+    return {str(day): (None if day in closed else dict(playlist)) for day in range(7)}
+
+
+def audios(p: data.Player) -> dict[str, dict[str, Any] | None]:
+    """``audios``: the background-audio playlist (every third player has one)."""
+    return {"0": {"id": 900, "name": "Rádio ambiente"} if p.id % 3 == 0 else None}
+
+
+def media_json(m: data.Media) -> dict[str, Any]:
+    """The object ``GET medias`` serves for ``m``, with its ``schedule``."""
+    return m.to_api() | {"schedule": media_schedule(m.id)}
+
+
+def media_schedule(media_id: int) -> dict[str, Any]:
+    """A media's flight (``startDate``, ``endDate``, ``times`` with their ``weekDays``, 0 =
+    Sunday). The synthetic players rotate every media of their playlist whenever they are
+    open, so every flight covers all of it: years around the simulated data, all day (in one
+    or two spans), every weekday.
+
+    Examples
+    --------
+    >>> media_schedule(7)["startDate"], len(media_schedule(8)["times"])
+    ('2020-08-01', 2)
+    """
+    every_day = [0, 1, 2, 3, 4, 5, 6]
+    spans = [("00:00", "23:59")] if media_id % 2 else [("00:00", "11:59"), ("12:00", "23:59")]
+    return {
+        "startDate": f"{2019 + media_id % 2}-{1 + media_id % 12:02d}-01",
+        "endDate": f"{2030 + media_id % 3}-12-31",
+        "times": [{"startTime": a, "endTime": b, "weekDays": every_day} for a, b in spans],
     }

@@ -2,8 +2,9 @@
 
 A :class:`Scheduler` runs callables at given monotonic times in one background
 thread. A :class:`Notifier` delivers webhooks as SPEC section 1 says: POST the
-report object; unless answered 200, repeat 3 more times, 2, 6 and 18 minutes
-(× ``webhook_time_scale``) after the first attempt. Every attempt is recorded as
+report object; unless answered 200, repeat 3 more times, 2, 8 and 26 minutes
+(× ``webhook_time_scale``) after the first attempt (2 minutes after the first, 6 after
+the second, 18 after the third). Every attempt is recorded as
 a :class:`WebhookDelivery` stamped with the instant it started, the same instant
 the repeats are scheduled from. Only loopback hosts are ever contacted.
 """
@@ -33,8 +34,9 @@ __all__ = [
 
 log = logging.getLogger("fouryousee_data.simulator")
 
-#: Minutes after the first attempt at which a failed notification is repeated.
-RETRY_MINUTES = (2, 6, 18)
+#: Minutes after the first attempt at which a failed notification is repeated: 2 after
+#: the first, 6 after the second, 18 after the third (SPEC section 1), cumulative.
+RETRY_MINUTES = (2, 8, 26)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Receive 4YouSee's "report ready" notifications safely and fill the cache.
 
 When a report was requested with ``webhook=URL``, 4YouSee POSTs the report
-object to that URL once it is ready, and repeats it 2, 6 and 18 minutes later
+object to that URL once it is ready, and repeats it 2, 8 and 26 minutes later
 unless it gets a 200. No signature is documented, so the body is **untrusted**:
 it is only a hint that report ``id`` may be ready.
 
