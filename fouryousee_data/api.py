@@ -136,16 +136,19 @@ class API:
                 return response.json()
             except ValueError as exc:
                 raise APIError(f"{what}: the API answered invalid JSON", status) from exc
-        text = f"{what}: {_error_message(response, self._token.value)}"
+        said, details = _error_message(response, self._token.value)
+        text = f"{what}: {said}"
         if status in (401, 403):
             raise AuthenticationError(
-                f"{text} (check the token: token= or {_config.TOKEN_ENV})", status
+                f"{text} (check the token: token= or {_config.TOKEN_ENV})", status, details
             )
         if status == 404:
-            raise NotFoundError(text, status)
+            raise NotFoundError(text, status, details)
         if status == 429:
             retry_after = response_retry_after(response)
-            raise RateLimitError(f"{text} (rate limited; retry later)", status, retry_after)
+            raise RateLimitError(
+                f"{text} (rate limited; retry later)", status, retry_after, details
+            )
         if 300 <= status < 400:
             location = redact(response.headers.get("Location", "?"))
             raise APIError(
@@ -153,7 +156,7 @@ class API:
                 "(the token is not sent across redirects)",
                 status,
             )
-        raise APIError(text, status)
+        raise APIError(text, status, details)
 
     def unreachable(self, what: str, attempts: int, exc: BaseException) -> APIError:
         """The error of a request that got no answer after ``attempts`` tries.
@@ -188,14 +191,28 @@ def _results(body: dict[str, Any], resource: str) -> list[Any]:
     return results
 
 
-def _error_message(response: requests.Response, token: str) -> str:
-    """The server's ``{"message": ...}``, else a short redacted excerpt of the body."""
+def _error_message(response: requests.Response, token: str) -> tuple[str, Any]:
+    """The server's ``{"message": ...}`` (else a short redacted excerpt of the body) and
+    what it said besides (``details``, or ``detail``; redacted), if anything."""
     try:
         body = response.json()
     except ValueError:
         body = None
+    details = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         message = body["message"]
+        details = body.get("details", body.get("detail"))
     else:
         message = (response.text or "").strip()[:200] or (response.reason or "error")
-    return redact(message, secrets=(token,))
+    return redact(message, secrets=(token,)), _redacted(details, token)
+
+
+def _redacted(value: Any, token: str) -> Any:
+    """``value`` (JSON) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value, secrets=(token,))
+    if isinstance(value, list):
+        return [_redacted(v, token) for v in value]
+    if isinstance(value, dict):
+        return {redact(str(k), secrets=(token,)): _redacted(v, token) for k, v in value.items()}
+    return value

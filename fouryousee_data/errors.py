@@ -3,7 +3,7 @@
 ::
 
     FouryouseeError
-    ├── APIError                (.status_code, .message)
+    ├── APIError                (.status_code, .message, .details)
     │   ├── AuthenticationError (401/403, or no token)
     │   ├── NotFoundError       (404)
     │   └── RateLimitError      (429 after retries; .retry_after)
@@ -47,6 +47,8 @@ __all__ = [
     "RateLimitError",
     "ReportFailedError",
     "ReportTimeoutError",
+    "describe_details",
+    "rerun_may_help",
 ]
 
 
@@ -55,13 +57,27 @@ class FouryouseeError(Exception):
 
 
 class APIError(FouryouseeError):
-    """The 4YouSee API answered with an error status."""
+    """The 4YouSee API answered with an error status.
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    ``details`` holds what the API said besides its ``message`` (e.g. which field of a
+    request was invalid), as it sent it; the text of the error ends with them.
+
+    Examples
+    --------
+    >>> e = APIError("POST reports: Validation error", 422, {"report": ["over 30 days"]})
+    >>> str(e)
+    'HTTP 422: POST reports: Validation error (report: over 30 days)'
+    >>> e.details
+    {'report': ['over 30 days']}
+    """
+
+    def __init__(self, message: str, status_code: int | None = None, details: Any = None) -> None:
         self.status_code = status_code
         self.message = message
+        self.details = details
         prefix = f"HTTP {status_code}: " if status_code is not None else ""
-        super().__init__(prefix + message)
+        shown = describe_details(details)
+        super().__init__(prefix + message + (f" ({shown})" if shown else ""))
 
 
 class AuthenticationError(APIError):
@@ -76,10 +92,14 @@ class RateLimitError(APIError):
     """The API kept answering 429 after the retries; ``retry_after`` is in seconds."""
 
     def __init__(
-        self, message: str, status_code: int | None = 429, retry_after: float | None = None
+        self,
+        message: str,
+        status_code: int | None = 429,
+        retry_after: float | None = None,
+        details: Any = None,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, status_code)
+        super().__init__(message, status_code, details)
 
 
 class ReportFailedError(FouryouseeError):
@@ -145,3 +165,49 @@ class MissingDaysError(FouryouseeError, LookupError):
     def __init__(self, message: str, days: list[dt.date]) -> None:
         self.days = days
         super().__init__(message)
+
+
+def describe_details(details: Any, limit: int = 300) -> str:
+    """The API's ``details`` as one short line: ``field: problem; other: ...``.
+
+    Examples
+    --------
+    >>> describe_details({"report": ["too long", "bad"], "filter": "x"})
+    'report: too long, bad; filter: x'
+    >>> describe_details(None), describe_details(["a", "b"])
+    ('', 'a, b')
+    """
+    if details is None or details == {} or details == []:
+        return ""
+    if isinstance(details, dict):
+        text = "; ".join(f"{k}: {describe_details(v, limit)}" for k, v in details.items())
+    elif isinstance(details, list | tuple):
+        text = ", ".join(describe_details(v, limit) for v in details)
+    else:
+        text = str(details)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def rerun_may_help(exc: BaseException) -> bool:
+    """Whether running the same call again may succeed where ``exc`` failed.
+
+    No for a refused token (401/403), a missing object (404), a request the API
+    judged invalid (other 4xx) and a bad argument (``ValueError``, anything not ours):
+    those fail the same way until something is fixed. Yes for a failed or late report,
+    a broken download or file, a rate limit, a 5xx, an API that did not answer.
+
+    Examples
+    --------
+    >>> rerun_may_help(ReportTimeoutError(7)), rerun_may_help(APIError("x", 503))
+    (True, True)
+    >>> rerun_may_help(AuthenticationError("x", 401)), rerun_may_help(APIError("x", 422))
+    (False, False)
+    >>> rerun_may_help(ValueError("bad date"))
+    False
+    """
+    if isinstance(exc, RateLimitError):
+        return True
+    if isinstance(exc, APIError):
+        status = exc.status_code
+        return status is None or status >= 500 or status == 429
+    return isinstance(exc, FouryouseeError) and not isinstance(exc, InvalidNotificationError)

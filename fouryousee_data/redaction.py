@@ -21,8 +21,10 @@ import re
 
 __all__ = ["LOG_FILTER", "Secret", "install_log_redaction", "redact", "scrub_exception"]
 
-#: A URL's query string (``?`` up to whitespace/quote), the part that holds signatures.
-_QUERY = re.compile(r"\?[^\s'\"<>]*")
+#: A URL's (or a path's) query string, the part that holds signatures: a ``?`` right
+#: after ``scheme://...`` or ``/...``, up to whitespace, a quote or a closing parenthesis. A ``?`` anywhere else
+#: ("cut short?") is prose and stays.
+_QUERY = re.compile(r"((?:\b[a-zA-Z][a-zA-Z0-9+.-]*://|(?<![\w.-])/)[^\s'\"<>?]*)\?[^\s'\"<>)]*")
 #: A signature parameter standing alone (``X-Amz-Signature=...``), also URL-encoded.
 _AMZ_PARAM = re.compile(r"(?i)(x-amz-[a-z-]+)(=|%3d)[^&\s'\"<>]*")
 
@@ -65,7 +67,8 @@ class Secret:
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove query strings, ``X-Amz-*`` parameters and the given secrets from ``text``.
+    """Remove the query strings of URLs, ``X-Amz-*`` parameters and the given secrets from
+    ``text``; nothing else (a question mark in prose stays, with what follows it).
 
     Examples
     --------
@@ -73,11 +76,13 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     'GET https://s3.example/a/1.gz?<redacted> failed'
     >>> redact("token s3cr3t", secrets=("s3cr3t",))
     'token <redacted>'
+    >>> redact("the body was cut short? try again (see /docs?page=2)")
+    'the body was cut short? try again (see /docs?<redacted>)'
     """
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")
-    text = _QUERY.sub("?<redacted>", text)
+    text = _QUERY.sub(r"\1?<redacted>", text)
     return _AMZ_PARAM.sub(r"\1=<redacted>", text)
 
 

@@ -185,8 +185,8 @@ class APIHandler(Handler):
             return
         try:
             report, fault = sim._create_report(obj)
-        except ValueError as exc:
-            self.message(422, str(exc))
+        except ValueError as exc:  # as the Manager answers: a message and the details
+            self.reply(422, {"message": "Validation error", "details": {"report": [str(exc)]}})
             return
         if fault is not None:
             self._fault = fault.name
@@ -201,8 +201,11 @@ class APIHandler(Handler):
     def rate_limited(self, retry_after: Any) -> None:
         self.message(429, "Too Many Requests", retry_after_header(retry_after))
 
-    def failed(self, status: int) -> None:
-        self.message(status, _phrase(status))
+    def failed(self, status: int, details: Any = None) -> None:
+        body: dict[str, Any] = {"message": _phrase(status)}
+        if details is not None:
+            body["details"] = details
+        self.reply(status, body)
 
 
 def _phrase(status: int) -> str:

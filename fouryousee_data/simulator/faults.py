@@ -31,7 +31,7 @@ __all__ = [
 FAULTS: dict[str, dict[str, Any]] = {
     # API (and "GET store" when given as route)
     "rate_limit": {"retry_after": 0},
-    "server_error": {"status": 503},
+    "server_error": {"status": 503, "details": None},
     "slow": {"delay": 1.0},
     "reset": {},
     # POST reports

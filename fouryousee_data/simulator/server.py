@@ -281,13 +281,13 @@ class Handler(BaseHTTPRequestHandler):
         elif fault.name == "rate_limit":
             self.rate_limited(fault.options["retry_after"])
         else:
-            self.failed(int(fault.options["status"]))
+            self.failed(int(fault.options["status"]), fault.options.get("details"))
         return True
 
     def rate_limited(self, retry_after: Any) -> None:
         """Answer a ``rate_limit`` fault (``retry_after``: its option)."""
         raise NotImplementedError
 
-    def failed(self, status: int) -> None:
-        """Answer an error fault with ``status``."""
+    def failed(self, status: int, details: Any = None) -> None:
+        """Answer an error fault with ``status`` (and the API's ``details``, if given)."""
         raise NotImplementedError

@@ -155,7 +155,7 @@ class StoreHandler(Handler):
         self.send(503, xml_error("SlowDown", "Please reduce your request rate."),
                   "application/xml", retry_after_header(retry_after))  # fmt: skip
 
-    def failed(self, status: int) -> None:
+    def failed(self, status: int, details: Any = None) -> None:
         self._error(status, "InternalError", "We encountered an internal error.")
 
     def _expired(self, grant: _Grant) -> None:
