@@ -47,9 +47,7 @@ __all__ = [
     "RateLimitError",
     "ReportFailedError",
     "ReportTimeoutError",
-    "describe_details",
-    "rerun_may_help",
-]
+]  # the exceptions only (re-exported at top level); the helpers below are module-level
 
 
 class FouryouseeError(Exception):

@@ -22,8 +22,8 @@ import re
 __all__ = ["LOG_FILTER", "Secret", "install_log_redaction", "redact", "scrub_exception"]
 
 #: A URL's (or a path's) query string, the part that holds signatures: a ``?`` right
-#: after ``scheme://...`` or ``/...``, up to whitespace, a quote or a closing parenthesis. A ``?`` anywhere else
-#: ("cut short?") is prose and stays.
+#: after ``scheme://...`` or ``/...``, up to whitespace, a quote or a closing parenthesis.
+#: A ``?`` anywhere else ("cut short?") is prose and stays.
 _QUERY = re.compile(r"((?:\b[a-zA-Z][a-zA-Z0-9+.-]*://|(?<![\w.-])/)[^\s'\"<>?]*)\?[^\s'\"<>)]*")
 #: A signature parameter standing alone (``X-Amz-Signature=...``), also URL-encoded.
 _AMZ_PARAM = re.compile(r"(?i)(x-amz-[a-z-]+)(=|%3d)[^&\s'\"<>]*")
