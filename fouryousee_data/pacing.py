@@ -142,13 +142,13 @@ class Pacer:
             del self._answered[key]
 
 
-_SHARED: dict[int, Pacer] = {}
+_SHARED: dict[Callable[[], float], Pacer] = {}
 _SHARED_LOCK = threading.Lock()
 
 
 def shared_pacer(clock: Callable[[], float] = time.monotonic) -> Pacer:
     """The process-wide :class:`Pacer` of ``clock`` (one per clock: instants of two
-    clocks cannot be compared).
+    clocks cannot be compared; two bound methods of one object are the same clock).
 
     Examples
     --------
@@ -156,7 +156,7 @@ def shared_pacer(clock: Callable[[], float] = time.monotonic) -> Pacer:
     True
     """
     with _SHARED_LOCK:
-        pacer = _SHARED.get(id(clock))
-        if pacer is None or pacer.clock is not clock:
-            pacer = _SHARED[id(clock)] = Pacer(clock)
+        pacer = _SHARED.get(clock)
+        if pacer is None:
+            pacer = _SHARED[clock] = Pacer(clock)
         return pacer

@@ -207,3 +207,16 @@ def test_a_download_streamed_again_waits_for_its_url(
 
 def test_the_suite_scale_is_the_same_for_both_sides(simulator: Simulator, api: Client) -> None:
     assert simulator.rate_limit_interval == api.min_interval == PACE
+
+
+def test_one_pacer_per_clock_process_wide() -> None:
+    from conftest import ScaledTime
+    from fouryousee_data.pacing import shared_pacer
+
+    scaled = ScaledTime()
+    a = Client(token="t", base_url="http://127.0.0.1:9/v1/", clock=scaled.clock)
+    b = Client(token="u", base_url="http://127.0.0.1:9/v1/", clock=scaled.clock)
+    assert shared_pacer(scaled.clock) is shared_pacer(scaled.clock)  # bound methods: one clock
+    assert Client(token="t", base_url="http://127.0.0.1:9/v1/").min_interval == REAL
+    for c in (a, b):
+        c.close()
