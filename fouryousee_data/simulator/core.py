@@ -286,6 +286,9 @@ class Simulator:
         with self._lock:
             last = self._hits.get(key)
             self._hits[key] = now
+            if len(self._hits) > 10_000:  # a long run: forget URIs that can no longer collide
+                stale = now - self.rate_limit_interval
+                self._hits = {k: t for k, t in self._hits.items() if t >= stale}
             if last is None or now - last >= self.rate_limit_interval:
                 return False
             shown = uri if server == "api" else uri.split("?", 1)[0] + "?<signed>"
