@@ -142,7 +142,7 @@ def step_engine(work: Path, days: int, engine: str) -> dict[str, Any]:
         from distributed import LocalCluster
 
         cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                               dashboard_address=None)  # fmt: skip
+                               dashboard_address="127.0.0.1:0")  # fmt: skip
         dask_client = DaskClient(cluster)
     gc.collect()
     with _client() as client:

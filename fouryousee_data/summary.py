@@ -94,7 +94,10 @@ def dask_client(address: str | None = None) -> Iterator[Any]:
             yield client
         return
     with (
-        LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        # the dashboard on a free loopback port (None would still take 8787, or warn)
+        LocalCluster(
+            processes=True, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+        ) as cluster,
         Client(cluster) as client,
     ):
         yield client

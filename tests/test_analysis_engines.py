@@ -216,3 +216,30 @@ def test_scanned_cache_matches_fetched_frame(
                 (fy.compliance, {"contract": contract}),
             ]:
                 pd.testing.assert_frame_equal(fn(scan, **kw), fn(frame, **kw), obj=engine)
+
+
+@pytest.mark.parametrize("engine", ["pandas", *ENGINES])
+def test_rows_without_an_account_stay_with_the_one_account(engine: str) -> None:
+    """The API may leave ``account`` out of some lines: in one account's frame those rows
+    are that account's (no ``account`` level), on every engine; beside a second named
+    account they are a group of their own."""
+    df = make_playlog_frame(
+        [
+            {"date": "2024-03-01", "time": "10:00:00", "playerId": 1, "mediaId": 5,
+             "account": "acme"},
+            {"date": "2024-03-01", "time": "11:00:00", "playerId": 1, "mediaId": 5,
+             "account": None},
+            {"date": "2024-03-02", "time": "10:00:00", "playerId": 2, "mediaId": 5,
+             "account": "acme"},
+        ]
+    )  # fmt: skip
+    named = df.assign(account=pd.Categorical(["acme"] * 3))
+    data = df if engine == "pandas" else ENGINES[engine](df)
+    got = fy.per_player(data, freq="D")
+    pd.testing.assert_frame_equal(got, fy.per_player(named, freq="D"))
+    assert list(got["plays"]) == [2, 0, 0, 1] and "account" not in got.index.names
+
+    two = df.assign(account=pd.Categorical(["acme", None, "other"]))
+    split = fy.per_player(two if engine == "pandas" else ENGINES[engine](two))
+    assert split.index.names[0] == "account"
+    assert split["plays"].sum() == 3

@@ -132,7 +132,8 @@ def playlogs(data: PlaylogData) -> Playlogs:
 def per_account(data: PlaylogData, run: Callable[[Playlogs, Any], R]) -> R:
     """``run(source, account)`` once per account, the results joined under an ``account`` key.
 
-    One account (or no ``account`` column): ``run(source, None)``, unchanged. Several:
+    One account (or no ``account`` column, or one account plus rows whose account is
+    null): ``run(source, None)``, unchanged. Several named accounts:
     each account's rows alone (so its own ids and time axis), results concatenated with
     an ``account`` index level first (a result with an unnamed row index gets an
     ``account`` column first instead). A tuple of frames is joined frame by frame.
@@ -148,7 +149,9 @@ def per_account(data: PlaylogData, run: Callable[[Playlogs, Any], R]) -> R:
     """
     source = playlogs(data)
     accounts = source.accounts()
-    if len(accounts) <= 1:
+    # rows without an account (the API may omit it) belong to the one account a frame
+    # holds; they become their own group only beside two or more named accounts
+    if len([a for a in accounts if a is not None]) <= 1:
         return run(source, None)
     parts: list[Any] = [run(source.only(account), account) for account in accounts]
     if isinstance(parts[0], tuple):
