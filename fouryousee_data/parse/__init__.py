@@ -4,9 +4,11 @@ The hot path every download goes through. The pipeline, per source::
 
     reader thread:   source.read() -> gunzip, member after member --bounded queue-->
     main thread:     cut the text into ~1 MiB blocks of whole lines
-    worker threads:  parse blocks in parallel -> typed numpy columns per block
-    main thread:     in file order: one shared dictionary per string column,
-                     rows appended to lazily committed slabs -> table / frame
+    worker threads:  parse blocks in parallel -> typed columns per block, strings
+                     as codes into the block's own small dictionaries
+    main thread:     in file order: the block's values merged into one dictionary
+                     per string column for the read (in C for the C scanner's
+                     blocks), rows written into lazily committed slabs -> table / frame
 
 Each block is first scanned by the C extension ``_fastscan`` (made for
 playlog lines, GIL released), which declines any block it cannot vouch for;
@@ -23,10 +25,10 @@ The modules::
     parse/__init__.py   read_table, read_playlogs: the pipeline put together
     parse/_stream.py    open the source; reader thread + gunzip; BOM, start check, line blocks
     parse/_engine.py    engine= : which paths a block tries; the worker threads
-    parse/_fast.py      the C scanner (_fastscan.c) on a block, optional at run time
+    parse/_fast.py      the C scanner (_fastscan.c) on a block, and the C dictionaries of a read
     parse/_arrow.py     Arrow's JSON reader on a block; raw columns -> stored dtypes, checked
     parse/_careful.py   json.loads line by line: the definition of a valid line, line numbers
-    parse/_table.py     blocks in file order -> shared dictionaries, slabs -> table / frame
+    parse/_table.py     blocks in file order -> dictionaries, slabs -> table / frame
     parse/_block.py     the shared nouns: Parsed, LineIndex, the raw schema, stored dtypes
 """
 
