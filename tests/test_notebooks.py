@@ -16,6 +16,7 @@ def test_the_three_notebooks_exist() -> None:
         "01-quickstart",
         "02-proof-of-play-audit",
         "03-screen-health",
+        "04-a-year-of-playlogs",
     ]
 
 
@@ -60,7 +61,7 @@ def test_runs_against_the_simulator(
     ]
     assert any("plays from" in t for t in texts)  # the fetch cell reported its rows
     written = {p.name for p in output.iterdir() if p.is_file()}
-    assert written & {"playlogs.parquet", "audit.pdf", "health.xlsx"}
+    assert written & {"playlogs.parquet", "audit.pdf", "health.xlsx", "monthly-plays.png"}
     printed = "".join(texts)
     assert f"files go to {output}" in printed
     for name in written:  # the notebook says where each file it wrote is

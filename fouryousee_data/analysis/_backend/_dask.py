@@ -10,6 +10,7 @@ the aggregated answers are computed back.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import dask
@@ -35,11 +36,26 @@ class DaskPlaylogs(Playlogs):
         self.clock = Clock.of(self.schema)
         self.attrs: dict[str, Any] = dict(getattr(ddf, "attrs", {}) or {})
 
+    @cached_property
+    def _profile(self) -> dict[str, Any]:
+        """Accounts, distinct ids and first/last play: one pass, each partition's answer
+        small (no shuffle)."""
+        parts = [dask.delayed(_profile_part)(part) for part in self.ddf.to_delayed()]
+        found = dask.compute(*parts)
+        out: dict[str, Any] = {}
+        for key in ("account", "player_id", "media_id"):
+            values = [f[key] for f in found if key in f]
+            if key in self.ddf.columns:
+                out[key] = np.concatenate(values) if values else np.empty(0)
+        spans = [f["span"] for f in found if f["span"] is not None]
+        out["span"] = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+        return out
+
     def accounts(self) -> list[Any]:
         if "account" not in self.ddf.columns:
             return []
-        found = self.ddf["account"].map_partitions(_distinct_accounts, meta=("account", object))
-        return frame_accounts(pd.DataFrame({"account": found.compute().to_numpy()}))
+        found = self._profile["account"]
+        return frame_accounts(pd.DataFrame({"account": pd.Series(found, dtype=object)}))
 
     def only(self, account: Any) -> DaskPlaylogs:
         col = self.ddf["account"]
@@ -48,26 +64,29 @@ class DaskPlaylogs(Playlogs):
     def codes(self, col: str, ids: np.ndarray | None) -> Codes:
         if ids is not None:
             return Codes(ids)
-        found = self.ddf[col].dropna().unique().compute()
-        return Codes(np.sort(np.asarray(found, dtype=np.int64)), complete=True)
+        found = self._profile.get(col)
+        if found is None:
+            found = self.ddf[col].dropna().unique().compute()
+        return Codes(np.unique(np.asarray(found, dtype=np.int64)), complete=True)
 
     def span(self) -> tuple[int, int] | None:
-        meta = pd.DataFrame({"lo": pd.Series(dtype="int64"), "hi": pd.Series(dtype="int64")})
-        parts = self.ddf[["played_at"]].map_partitions(_span, meta=meta).compute()
-        return (int(parts["lo"].min()), int(parts["hi"].max())) if len(parts) else None
+        span: tuple[int, int] | None = self._profile["span"]
+        return span
 
     def count(self, plan: Plan) -> Cells:
-        meta = _rows_meta(self.schema, plan)
-        rows = self.ddf.map_partitions(_plan_part, plan, meta=meta)
+        # each partition counts its own rows (small tables), the tables are combined here:
+        # no shuffle, one pass over the data
+        parts = [dask.delayed(_count_part)(part, plan) for part in self.ddf.to_delayed()]
+        counted = dask.compute(*parts)
         keys = [*plan.keys, "slot"]
-        spec = {"instant": ["count", "min", "max"] if plan.first_last else ["count"]}
-        slots = rows[[*keys, "instant"]].groupby(keys).agg(spec)
-        if plan.distinct is None:
-            (slots,) = dask.compute(slots)
-            return Cells.from_sparse(plan, _flat(slots))
-        distinct = rows[[*plan.keys, "bucket", "d"]].groupby([*plan.keys, "bucket"])["d"]
-        slots, buckets = dask.compute(slots, distinct.nunique())
-        return Cells.from_sparse(plan, _flat(slots), buckets.rename("distinct").reset_index())
+        slots = pd.concat([c[0] for c in counted]) if counted else _rows_meta(self.schema, plan)
+        spec = {"plays": "sum", "first": "min", "last": "max"} if plan.first_last else {}
+        slots = slots.groupby(keys, sort=False).agg(spec or {"plays": "sum"}).reset_index()
+        if plan.distinct is None or not counted:
+            return Cells.from_sparse(plan, slots)
+        pairs = pd.concat([c[1] for c in counted]).drop_duplicates()
+        buckets = pairs.groupby([*plan.keys, "bucket"], sort=False).size()
+        return Cells.from_sparse(plan, slots, buckets.rename("distinct").reset_index())
 
     def scan(self, windows: Windows, min_len: int) -> Scan:
         meta = pd.DataFrame({"wid": pd.Series(dtype="int64"), "wall": pd.Series(dtype="int64")})
@@ -91,47 +110,48 @@ class DaskPlaylogs(Playlogs):
 # --------------------------------------------------------------------------- per partition
 
 
-def _distinct_accounts(col: pd.Series) -> pd.Series:
-    values = col.astype(object)
-    uniq = list(values.dropna().unique()) + ([None] if values.isna().any() else [])
-    return pd.Series(uniq, dtype=object, name="account")
-
-
-def _span(part: pd.DataFrame) -> pd.DataFrame:
+def _profile_part(part: pd.DataFrame) -> dict[str, Any]:
+    """One partition's accounts (None for null), distinct ids, first and last play."""
     times = Times.of(part)  # checks: datetime64, no NaT
-    if not len(times.wall):
-        return pd.DataFrame({"lo": pd.Series(dtype="int64"), "hi": pd.Series(dtype="int64")})
-    return pd.DataFrame({"lo": [int(times.wall.min())], "hi": [int(times.wall.max())]})
+    out: dict[str, Any] = {"span": None}
+    if len(times.wall):
+        out["span"] = (int(times.wall.min()), int(times.wall.max()))
+    if "account" in part.columns:
+        values = part["account"].astype(object)
+        found = list(values.dropna().unique()) + ([None] if values.isna().any() else [])
+        out["account"] = np.array(found, dtype=object)
+    for col in ("player_id", "media_id"):
+        if col in part.columns:
+            out[col] = pd.unique(part[col].dropna().to_numpy())
+    return out
 
 
 def _rows_meta(schema: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """An empty table of slots (no partition at all)."""
     cols = {k: schema[k] for k in plan.keys}
-    cols |= {c: pd.Series(dtype="int64") for c in ("slot", "instant")}
-    if plan.distinct is not None:
-        cols |= {"bucket": pd.Series(dtype="int64"), "d": schema[plan.distinct]}
+    cols |= {c: pd.Series(dtype="int64") for c in ("slot", "plays", "first", "last")}
     return pd.DataFrame(cols)
 
 
-def _plan_part(part: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """The partition's rows the plan counts: key values, slot, instant (bucket, d)."""
+def _count_part(part: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One partition's counts: per (keys, slot) plays, first, last; per (keys, bucket) the
+    distinct values of ``plan.distinct``."""
     times = Times.of(part)
     values = {col: part[col].to_numpy() for col in (*plan.keys, *plan.filters)}
     rows = plan_rows(plan, times.wall, times.instant, values)
     kept = slice(None) if rows.kept is None else rows.kept
     cols: dict[str, Any] = {k: part[k].to_numpy()[kept] for k in plan.keys}
-    cols |= {"slot": rows.slot, "instant": rows.instant}
-    if plan.axis.cycle:
-        cols["slot"] = plan.axis.bucket(rows.slot)
+    slot = plan.axis.bucket(rows.slot) if plan.axis.cycle else rows.slot
+    table = pd.DataFrame(cols | {"slot": slot, "instant": rows.instant})
+    keys = [*plan.keys, "slot"]
+    slots = table.groupby(keys, sort=False)["instant"].agg(["count", "min", "max"])
+    slots.columns = ["plays", "first", "last"]
+    pairs = None
     if plan.distinct is not None:
-        cols["bucket"] = plan.axis.bucket(rows.slot)
-        cols["d"] = part[plan.distinct].to_numpy()[kept]
-    return pd.DataFrame(cols)
-
-
-def _flat(slots: pd.DataFrame) -> pd.DataFrame:
-    """A ``groupby(...).agg({"instant": [...]})`` result as flat columns."""
-    slots.columns = ["plays", "first", "last"][: len(slots.columns)]
-    return slots.reset_index()
+        d = part[plan.distinct].to_numpy()[kept]
+        pairs = pd.DataFrame(cols | {"bucket": plan.axis.bucket(rows.slot), "d": d})
+        pairs = pairs.drop_duplicates()
+    return slots.reset_index(), pairs
 
 
 def _windowed(part: pd.DataFrame, windows: Windows, clock: Clock) -> pd.DataFrame:
