@@ -243,3 +243,25 @@ def test_rows_without_an_account_stay_with_the_one_account(engine: str) -> None:
     split = fy.per_player(two if engine == "pandas" else ENGINES[engine](two))
     assert split.index.names[0] == "account"
     assert split["plays"].sum() == 3
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb", "dask"])
+def test_accounts_kept_apart(engine: str) -> None:
+    """Player 3 of client A and player 3 of client B are two screens; one account's part is
+    exactly its own result; lines without an account go with the only account there is."""
+    a = make_playlog_frame([("2024-03-01 10:00:00", 3, 7), ("2024-03-02 11:00:00", 3, 8)])
+    b = make_playlog_frame([("2024-03-01 12:00:00", 3, 7), ("2024-03-01 13:00:00", 4, 7)])
+    b["account"] = pd.Categorical(["beta"] * len(b))
+    both = pd.concat([a, b], ignore_index=True)
+    both["account"] = both["account"].astype("category")
+    convert = {"pandas": lambda df: df, **ENGINES}[engine]
+    got = fy.per_player(convert(both), freq="D")
+    assert got.index.names == ["account", "player_id", "period"]
+    pd.testing.assert_frame_equal(got.loc["acme"], fy.per_player(a, freq="D"))
+    pd.testing.assert_frame_equal(got.loc["beta"], fy.per_player(b, freq="D"))
+    assert got["plays"].sum() == 4
+    gaps = fy.gaps(convert(both))
+    assert list(gaps.columns[:2]) == ["account", "player_id"]
+    assert set(gaps["account"]) == {"acme", "beta"}
+    nameless = a.assign(account=pd.Categorical(["acme", None]))
+    pd.testing.assert_frame_equal(fy.per_player(convert(nameless)), fy.per_player(a))
