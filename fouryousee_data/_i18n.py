@@ -169,10 +169,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Provisional days (shaded, marked “yes”): late uploads may still add plays.",
     ),
     "method_note": (
-        "Cumprimento = veiculações entregues ÷ contratadas. Faltantes: a soma do que faltou"
-        " em cada tela e dia.",
-        "Delivery rate = delivered ÷ contracted plays. Shortfall: the sum of what each screen"
-        " missed each day.",
+        "Faltantes: a soma do que faltou em cada tela no período (o excedente de uma tela não"
+        " cobre a falta de outra). Cumprimento de uma tela = entregues ÷ contratadas; de uma"
+        " campanha = 1 − faltantes ÷ contratadas.",
+        "Shortfall: the sum of what each screen missed over the period (one screen's surplus"
+        " never covers another's). A screen's delivery rate = delivered ÷ contracted; a"
+        " campaign's = 1 − shortfall ÷ contracted.",
     ),
     "signature": ("Assinatura", "Signature"),
     "delivered_vs_contracted": ("Entregues × contratadas", "Delivered vs contracted"),

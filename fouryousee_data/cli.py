@@ -76,12 +76,12 @@ def _cmd_read(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_range_options(p: argparse.ArgumentParser) -> None:
-    """START END and the options of ``fetch_playlogs`` (shared by fetch and summary)."""
+def _add_range_options(p: argparse.ArgumentParser, *, ids: bool = True) -> None:
+    """START END and the options of ``fetch_playlogs`` (shared by fetch, summary, audit)."""
     p.add_argument("start", help="first day (YYYY-MM-DD) or instant (YYYY-MM-DDTHH:MM:SS)")
     p.add_argument("end", help="last day, inclusive (YYYY-MM-DD), or an exclusive instant")
     _add_dayfirst(p)
-    for kind in ("player", "media"):
+    for kind in ("player", "media") if ids else ():
         p.add_argument(
             f"--{kind}",
             dest=f"{kind}_ids",
@@ -117,8 +117,8 @@ def _fetch_options(args: argparse.Namespace) -> dict[str, Any]:
     """``fetch_playlogs``' keyword arguments from the range options."""
     return {
         "dayfirst": args.dayfirst,
-        "player_ids": args.player_ids,
-        "media_ids": args.media_ids,
+        "player_ids": getattr(args, "player_ids", None),
+        "media_ids": getattr(args, "media_ids", None),
         "cache_dir": _cache_dir(args),
         "refresh": args.refresh,
         "settle": args.settle,
@@ -228,6 +228,54 @@ def _print_table(table: pd.DataFrame, max_rows: int, output: Path | None) -> Non
         print(f"showing {len(shown):,} of {len(table):,} rows ({where}; --max-rows 0 prints all)")
 
 
+def _add_audit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("contract", type=Path, help="the contract: .csv (, or ;), .xlsx or .json")
+    _add_range_options(p, ids=False)
+    p.add_argument("-o", "--output", type=Path, required=True, help="audit.pdf or audit.xlsx")
+    p.add_argument("--lang", choices=["pt-BR", "en"], default="pt-BR", help="default pt-BR")
+    p.add_argument("--brand", type=Path, default=None, help="brand file (.toml or .json)")
+    p.add_argument("--title", default=None, help="the PDF's title")
+    p.add_argument("--advertiser", default=None, help="the advertiser named in the PDF")
+    p.add_argument("--no-names", action="store_true", help="do not ask the API for screen names")
+    p.add_argument(
+        "--schedule",
+        action="store_true",
+        help="flight dates missing in the contract from the medias' schedule (asks the API)",
+    )
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from fouryousee_data.analysis import audit
+
+    if args.output.suffix.lower() not in (".pdf", ".xlsx"):
+        raise ValueError(f"-o/--output must end in .pdf or .xlsx, got {args.output.name!r}")
+    contract = fy.read_contract(args.contract, dayfirst=args.dayfirst)  # checked before fetching
+    brand = fy.Brand.coerce(args.brand)
+    df = fy.fetch_playlogs(args.start, args.end, **_fetch_options(args))
+    with fy.Client() as client:
+        result = fy.compliance(
+            df,
+            contract,
+            start=args.start,
+            end=args.end,
+            dayfirst=args.dayfirst,
+            players=None if args.no_names else client,
+            medias=client if args.schedule else None,
+        )
+    if args.output.suffix.lower() == ".pdf":
+        options = {"title": args.title, "advertiser": args.advertiser}
+        audit.to_pdf(result, args.output, lang=args.lang, brand=brand, **options)
+    else:
+        audit.to_excel(result, args.output, lang=args.lang)
+    keys = [k for k in result.index.names if k in ("account", "campaign")]
+    totals = audit.summary(result, by=keys)
+    columns = ["delivered", "contracted", "shortfall", "delivery_rate", "screens_short"]
+    with pd.option_context("display.width", 160, "display.precision", 3):
+        print(totals[columns].to_string())
+    print(f"-> {args.output}")
+    return 0
+
+
 def _add_cache(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["info", "clear"], help="list cached days, or remove them")
     p.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
@@ -313,76 +361,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return run(args)
 
 
-#: Environment variable holding the webhook's secret path segment.
-WEBHOOK_SECRET_ENV = "FOURYOUSEE_WEBHOOK_SECRET"
-
-
 def _add_serve_webhook(p: argparse.ArgumentParser) -> None:
-    from fouryousee_data.webhook import DEFAULT_PORT
+    from fouryousee_data.webhook.cli import add_arguments
 
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 = any free port"
-    )
-    p.add_argument("--path", default="/webhook", help="URL path (default /webhook)")
-    p.add_argument(
-        "--path-secret",
-        metavar="S",
-        default=None,
-        help=f"secret last path segment, 16+ URL-safe characters (default ${WEBHOOK_SECRET_ENV})",
-    )
-    p.add_argument("--cache-dir", type=Path, default=None, help="cache directory to fill")
-    p.add_argument(
-        "--public-url",
-        default=None,
-        help="the https address of your reverse proxy or tunnel, to print the URL to give 4YouSee",
-    )
-    p.add_argument(
-        "--url-host",
-        dest="url_hosts",
-        action="append",
-        metavar="HOST",
-        default=None,
-        help="refuse bodies whose url is not on this host (repeatable; '*.amazonaws.com')",
-    )
+    add_arguments(p)
 
 
 def _cmd_serve_webhook(args: argparse.Namespace) -> int:
-    from fouryousee_data.webhook import WebhookReceiver, serve
+    """Receive 4YouSee's webhooks until Ctrl-C, filling the cache."""
+    from fouryousee_data.webhook.cli import run
 
-    if not logging.getLogger().handlers:  # a server's log is its output: deliveries at INFO
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    secret = args.path_secret or os.environ.get(WEBHOOK_SECRET_ENV) or None
-    cache_dir = _cache_dir(args)
-    client = fy.Client()
-
-    def ready(receiver: WebhookReceiver) -> None:
-        host, port = receiver.address
-        print(f"listening on {host}:{port}, filling the cache in {fy.resolve_cache_dir(cache_dir)}")
-        print(f"webhook URL to give 4YouSee: {receiver.url}")
-        if secret is None:
-            print(
-                "note: no --path-secret; anyone who finds this URL can post to it (bodies are "
-                "only hints, checked against the API); e.g. --path-secret "
-                "\"$(python -c 'import secrets; print(secrets.token_urlsafe(24))')\""
-            )
-        print("Ctrl-C to stop", flush=True)
-
-    serve(
-        client,
-        host=args.host,
-        port=args.port,
-        path=args.path,
-        path_secret=secret,
-        cache_dir=cache_dir,
-        public_url=args.public_url,
-        url_hosts=args.url_hosts,
-        ready=ready,
-    )
-    print("webhook receiver stopped")
-    return 0
+    return run(args)
 
 
 COMMANDS: list[Command] = [
@@ -409,6 +398,12 @@ COMMANDS: list[Command] = [
         "plays per player / media (/ period) over a date range",
         _add_summary,
         _cmd_summary,
+    ),
+    (
+        "audit",
+        "proof of play: a contract against the playlogs of a range, to a PDF or Excel file",
+        _add_audit,
+        _cmd_audit,
     ),
     ("cache", "show (info) or remove (clear) cached days", _add_cache, _cmd_cache),
     (

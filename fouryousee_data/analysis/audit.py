@@ -2,8 +2,9 @@
 
 The contract table
 ------------------
-One row per campaign (a ``DataFrame``, a list of dicts, or a ``.csv`` /
-``.xlsx`` / ``.json`` file read by :func:`read_contract`):
+One row per campaign, or several rows per campaign to give its screens different
+targets (a ``DataFrame``, a list of dicts, or a ``.csv`` (``,`` or ``;``, UTF-8 or
+ISO-8859-1) / ``.xlsx`` / ``.json`` file read by :func:`read_contract`):
 
 ================  =========================================================
 column            meaning
@@ -16,8 +17,15 @@ column            meaning
 ``plays``         ... contracted plays per screen per ``period``
 ``period``        ``"D"``, ``"nD"``, ``"W"`` (Monday-Sunday week), ``"MS"``
                   (calendar month) or ``"campaign"`` (the whole flight)
-``start``/``end`` optional flight dates (inclusive): days outside are not audited
+``start``/``end`` optional flight dates (inclusive): days outside are not audited;
+                  ISO, or ``dd/mm/yyyy`` with ``dayfirst=True``; missing ones
+                  may come from the medias' schedule (``compliance(medias=)``)
+``account``       optional: the row applies to this account only (frames of
+                  several accounts); empty: to every account
 ================  =========================================================
+
+A screen appears at most once per campaign (and account): two rows of one
+campaign list different players, each with its own target.
 
 A per-period target is spread evenly over the period's days (700 per week is
 100 per day), so partial weeks or months at the edges of the flight are
@@ -32,10 +40,7 @@ here) turn it into something an advertiser can be sent.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -44,166 +49,28 @@ import pandas as pd
 from fouryousee_data.analysis._backend import PlaylogData, Playlogs, per_account
 from fouryousee_data.analysis._kernel import range_bounds
 from fouryousee_data.analysis.audit_report import summary, to_excel, to_pdf
+from fouryousee_data.analysis.contract import (
+    CONTRACT_COLUMNS,
+    as_day,
+    flights_from_schedule,
+    period_days,
+    read_contract,
+)
 from fouryousee_data.analysis.counts import per_player
 from fouryousee_data.analysis.names import attach, lookup_table
 from fouryousee_data.timerange import DateLike, read_bounds
 
-__all__ = ["CONTRACT_COLUMNS", "compliance", "read_contract", "summary", "to_excel", "to_pdf"]
-
-#: The contract table's columns, in order (see the module docstring).
-CONTRACT_COLUMNS = (
-    "campaign",
-    "media_ids",
-    "player_ids",
-    "plays_per_day",
-    "plays",
-    "period",
-    "start",
-    "end",
-)
-
-_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".csv": pd.read_csv,
-    ".xlsx": pd.read_excel,
-    ".json": pd.read_json,
-}
+__all__ = [
+    "CONTRACT_COLUMNS",
+    "compliance",
+    "flights_from_schedule",
+    "read_contract",
+    "summary",
+    "to_excel",
+    "to_pdf",
+]
 
 _RESULT_COLUMNS = ["delivered", "contracted", "shortfall", "delivery_rate", "provisional"]
-
-
-# --------------------------------------------------------------------------- contract
-
-
-def read_contract(
-    source: pd.DataFrame | Iterable[Mapping[str, Any]] | str | os.PathLike[str],
-) -> pd.DataFrame:
-    """Read and validate a contract table (see the module docstring for the columns).
-
-    Returns the normalised table: ``media_ids`` / ``player_ids`` as sorted
-    tuples of ints, ``plays_per_day`` / ``plays`` as floats (NaN when not
-    used), ``period`` as given, ``start`` / ``end`` as timestamps (``NaT``
-    when open). Problems are ``ValueError`` naming the column and the campaign.
-
-    Examples
-    --------
-    >>> table = read_contract([{"campaign": "Summer", "media_ids": "12, 13",
-    ...                         "player_ids": [1, 2], "plays": 700, "period": "W"}])
-    >>> table.iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
-    {'campaign': 'Summer', 'media_ids': (12, 13), 'player_ids': (1, 2), 'plays_per_day': nan,
-     'plays': 700.0, 'period': 'W', 'start': NaT, 'end': NaT}
-    """
-    table = _load(source)
-    if "campaign" not in table.columns:
-        raise ValueError("contract: missing column 'campaign'")
-    if table.empty:
-        raise ValueError("contract: no campaigns")
-    table = table.reset_index(drop=True).reindex(columns=list(CONTRACT_COLUMNS))
-    table["campaign"] = table["campaign"].astype(str)
-    dupes = table["campaign"][table["campaign"].duplicated()].tolist()
-    if dupes:
-        raise ValueError(f"contract: campaign names must be unique, repeated: {dupes}")
-    names = table["campaign"].tolist()
-    for col in ("media_ids", "player_ids"):
-        table[col] = [_ids(v, col, c) for v, c in zip(table[col], names, strict=True)]
-    for col in ("plays_per_day", "plays"):
-        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
-    table["period"] = [_period(p, c) for p, c in zip(table["period"], names, strict=True)]
-    for col in ("start", "end"):
-        days = [_date(v, col, c) for v, c in zip(table[col], names, strict=True)]
-        table[col] = pd.to_datetime(pd.Series(days, dtype=object)).astype("datetime64[s]")
-    for row in table.itertuples():
-        _check_target(row)
-    return table[list(CONTRACT_COLUMNS)]
-
-
-def _load(source: Any) -> pd.DataFrame:
-    if isinstance(source, pd.DataFrame):
-        return source
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if path.suffix.lower() not in _READERS:
-            raise ValueError(f"contract: expected a .csv, .xlsx or .json file, got {path.name!r}")
-        return _READERS[path.suffix.lower()](path)
-    if isinstance(source, Iterable):
-        return pd.DataFrame(list(source))
-    raise ValueError(f"contract: expected a DataFrame, rows or a file, got {type(source).__name__}")
-
-
-def _ids(value: Any, col: str, campaign: str) -> tuple[int, ...]:
-    items: Iterable[Any]
-    if isinstance(value, str):
-        items = [p for p in value.replace(";", ",").split(",") if p.strip()]
-    elif isinstance(value, int | np.integer | float) and not pd.isna(value):
-        items = [value]
-    elif isinstance(value, Iterable):
-        items = value
-    else:
-        raise ValueError(f"contract: missing {col} for campaign {campaign!r}")
-    try:
-        numbers = [float(str(i).strip()) for i in items]
-        if any(not n.is_integer() for n in numbers):
-            raise ValueError("not an integer")
-        ids = tuple(sorted({int(n) for n in numbers}))
-    except ValueError as exc:
-        raise ValueError(
-            f"contract: {col} of {campaign!r} must be integer ids, got {value!r}"
-        ) from exc
-    if not ids:
-        raise ValueError(f"contract: {col} of {campaign!r} is empty")
-    return ids
-
-
-def _period_days(period: str) -> float:
-    """Days in a fixed-length period (``"D"``, ``"nD"``, ``"W"``); NaN for the others."""
-    if period == "W":
-        return 7.0
-    if period.endswith("D"):
-        return float(period[:-1] or 1)
-    return float("nan")
-
-
-def _period(value: Any, campaign: str) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    text = str(value).strip()
-    if text == "campaign":
-        return text
-    upper = text.upper()
-    if upper in ("D", "W", "MS"):
-        return upper
-    if upper.endswith("D") and upper[:-1].isdigit() and int(upper[:-1]) > 0:
-        return upper
-    raise ValueError(
-        f"contract: period of {campaign!r} must be 'D', 'nD', 'W', 'MS' or 'campaign', "
-        f"got {value!r}"
-    )
-
-
-def _date(value: Any, col: str, campaign: str) -> dt.date | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return None
-    try:
-        return pd.Timestamp(value).date()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"contract: {col} of {campaign!r} is not a date: {value!r}") from exc
-
-
-def _check_target(row: Any) -> None:
-    has_daily = not np.isnan(row.plays_per_day)
-    has_period = not np.isnan(row.plays) and row.period is not None
-    if has_daily == has_period:
-        raise ValueError(
-            f"contract: campaign {row.campaign!r} needs either plays_per_day or plays + period"
-        )
-    target = row.plays_per_day if has_daily else row.plays
-    if target < 0:
-        raise ValueError(f"contract: campaign {row.campaign!r} has a negative target")
-    if row.period == "campaign" and (pd.isna(row.start) or pd.isna(row.end)):
-        raise ValueError(
-            f"contract: campaign {row.campaign!r} with period 'campaign' needs start and end"
-        )
-    if not pd.isna(row.start) and not pd.isna(row.end) and row.end < row.start:
-        raise ValueError(f"contract: end of {row.campaign!r} is before its start")
 
 
 # --------------------------------------------------------------------------- compliance
@@ -218,6 +85,7 @@ def compliance(
     dayfirst: bool = False,
     provisional_days: Iterable[DateLike] | None = None,
     players: Any = None,
+    medias: Any = None,
 ) -> pd.DataFrame:
     """Delivered vs contracted plays per campaign x player x day.
 
@@ -238,11 +106,16 @@ def compliance(
         ``df.attrs["provisional_days"]``, set by ``fetch_playlogs``.
     players
         ``Client.players()`` frame or a ``Client``: adds ``player_name``.
+    medias
+        ``Client.medias()`` frame (with ``schedule_start``/``schedule_end``) or a
+        ``Client``: a campaign without ``start``/``end`` takes its flight from its
+        medias' schedule (the first start to the last end of its medias).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``campaign`` (sorted), ``player_id``, ``day``; columns ``delivered``
+        Indexed by ``campaign`` (sorted), ``player_id``, ``day`` (and ``account`` first
+        when the frame holds several accounts); columns ``delivered``
         (int64), ``contracted`` (float64), ``shortfall`` (float64, never
         negative), ``delivery_rate`` (delivered / contracted; NaN when nothing
         was contracted) and ``provisional`` (bool).
@@ -262,11 +135,25 @@ def compliance(
              2         2024-01-01          0        2.0            0.0
     """
     start, end = read_bounds(start, end, dayfirst=dayfirst)
-    table = read_contract(contract)
-    return per_account(
-        df,
-        lambda source, _: _compliance(source, table, start, end, provisional_days, players),
-    )
+    table = read_contract(contract, dayfirst=dayfirst)
+    if medias is not None:
+        table = flights_from_schedule(table, lookup_table(medias, "medias"))
+
+    def one(source: Playlogs, account: Any) -> pd.DataFrame:
+        rows = _rows_of(table, source, account)
+        return _compliance(source, rows, start, end, provisional_days, players)
+
+    return per_account(df, one)
+
+
+def _rows_of(table: pd.DataFrame, source: Playlogs, account: Any) -> pd.DataFrame:
+    """The contract rows of one account: those without ``account`` and its own."""
+    if table["account"].isna().all():
+        return table
+    if account is None:  # one account in the frame (or none named): its name, if any
+        names = [a for a in source.accounts() if a is not None and not pd.isna(a)]
+        account = names[0] if len(names) == 1 else None
+    return table[table["account"].isna() | (table["account"] == account)]
 
 
 def _compliance(
@@ -280,9 +167,9 @@ def _compliance(
     """:func:`compliance` of one account's playlogs."""
     if provisional_days is None:
         provisional_days = source.attrs.get("provisional_days", ())
-    provisional = {_date(d, "provisional_days", "") for d in provisional_days}
+    provisional = {as_day(d, "provisional_days", "") for d in provisional_days}
     parts = [_campaign(source, row, start, end, provisional) for row in table.itertuples()]
-    result = pd.concat(parts).sort_index(level="campaign", sort_remaining=False, kind="stable")
+    result = pd.concat(parts or [_empty()]).sort_index(kind="stable")
     if players is not None:
         result.insert(0, "player_name", _player_names(result, lookup_table(players, "players")))
     return result
@@ -323,16 +210,7 @@ def _campaign(
 ) -> pd.DataFrame:
     bounds = _flight(source, row, start, end)
     if bounds is None:
-        index = pd.MultiIndex.from_arrays([[], [], []], names=["campaign", "player_id", "day"])
-        return pd.DataFrame({c: [] for c in _RESULT_COLUMNS}, index=index).astype(
-            {
-                "delivered": "int64",
-                "contracted": float,
-                "shortfall": float,
-                "delivery_rate": float,
-                "provisional": bool,
-            }
-        )
+        return _empty()
     lo, hi = bounds
     counts = per_player(
         source, freq="D", start=lo, end=hi, player_ids=row.player_ids, media_ids=row.media_ids
@@ -362,6 +240,20 @@ def _campaign(
     return out
 
 
+def _empty() -> pd.DataFrame:
+    """A result without rows, with its index levels and dtypes."""
+    index = pd.MultiIndex.from_arrays([[], [], []], names=["campaign", "player_id", "day"])
+    return pd.DataFrame({c: [] for c in _RESULT_COLUMNS}, index=index).astype(
+        {
+            "delivered": "int64",
+            "contracted": float,
+            "shortfall": float,
+            "delivery_rate": float,
+            "provisional": bool,
+        }
+    )
+
+
 def _daily_target(
     row: Any, days: pd.DatetimeIndex, lo: pd.Timestamp, hi: pd.Timestamp
 ) -> np.ndarray:
@@ -373,4 +265,4 @@ def _daily_target(
     if row.period == "campaign":
         flight = (row.end - row.start).days + 1  # checked to have both
         return np.full(len(days), row.plays / flight)
-    return np.full(len(days), row.plays / _period_days(row.period))
+    return np.full(len(days), row.plays / period_days(row.period))

@@ -48,9 +48,15 @@ def summary(
     """Totals of a :func:`compliance` result (default per campaign x player).
 
     Columns: ``player_name`` (when the result has names and ``by`` holds
-    ``player_id``), ``delivered``, ``contracted``, ``shortfall`` (of the totals:
-    a good day makes up for a bad one), ``delivery_rate``, ``days``,
-    ``days_short`` (days below target) and ``provisional_days``.
+    ``player_id``), ``delivered``, ``contracted``, ``shortfall``, ``delivery_rate``,
+    ``days``, ``days_short`` (days below target), ``screens_short`` (above the screen)
+    and ``provisional_days``.
+
+    A shortfall is judged **per screen** (campaign x player, and account): within a
+    screen a good day makes up for a bad one; above it (per campaign, per account) the
+    shortfall is the **sum of the screens' shortfalls**, never a net of one screen's
+    surplus against another's, and ``delivery_rate`` is ``1 - shortfall / contracted``
+    (a screen's own rate is ``delivered / contracted``, over-delivery included).
 
     Examples
     --------
@@ -72,16 +78,31 @@ def summary(
         days_short=(result["delivered"] < result["contracted"]).astype(np.int64),
         provisional_days=result["provisional"].astype(np.int64),
     )
+    # the unit a shortfall is judged on: a screen of a campaign (of an account), or finer
+    screen = [n for n in result.index.names if n in _SCREEN or n in keys]
+    units = frame.groupby(level=screen, sort=False)[["delivered", "contracted"]].sum()
+    units["shortfall"] = np.maximum(units["contracted"] - units["delivered"], 0.0)
+    units["screens_short"] = (units["shortfall"] > 0).astype(np.int64)
     groups = frame.groupby(level=keys, sort=False)
     totals = groups[["delivered", "contracted", "days", "days_short", "provisional_days"]].sum()
-    totals["shortfall"] = np.maximum(totals["contracted"] - totals["delivered"], 0.0)
+    by_unit = units.groupby(level=keys, sort=False)[["shortfall", "screens_short"]].sum()
+    totals = totals.join(by_unit)
     contracted = totals["contracted"].where(totals["contracted"] > 0)
-    totals["delivery_rate"] = totals["delivered"] / contracted
+    if set(screen) == set(keys):  # a screen's own rate: over-delivery shows
+        totals["delivery_rate"] = totals["delivered"] / contracted
+    else:  # above the screen: one screen's surplus never covers another's shortfall
+        totals["delivery_rate"] = (contracted - totals["shortfall"]) / contracted
     order = ["delivered", "contracted", "shortfall", "delivery_rate", "days", "days_short"]
+    if set(screen) != set(keys):
+        order.append("screens_short")
     if "player_name" in result.columns and "player_id" in keys:
         order.insert(0, "player_name")
         totals["player_name"] = groups["player_name"].first()
     return totals[[*order, "provisional_days"]]
+
+
+#: The index levels that name a screen of a campaign.
+_SCREEN = ("account", "campaign", "player_id")
 
 
 def to_excel(result: pd.DataFrame, path: str | os.PathLike[str], *, lang: str = "pt-BR") -> Path:
