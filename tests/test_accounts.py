@@ -131,3 +131,22 @@ def test_ids_without_plays_are_named_in_a_warning(
     with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
         fy.fetch_playlogs(*RANGE, player_ids=[player], client=client, cache_dir=None)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_unnamed_rows_beside_one_account_are_that_account(engine: str) -> None:
+    """Old firmware writes no ``account``: a frame of one account with such rows is still
+    one account for the analysis (no ``account`` level, every row counted)."""
+    import duckdb
+
+    df = fy.read_playlogs(
+        b'{"account":"loja","date":"2024-03-01","time":"10:00:00","playerId":1,"mediaId":7}\n'
+        b'{"date":"2024-03-01","time":"11:00:00","playerId":1,"mediaId":7}\n'
+        b'{"account":"loja","date":"2024-03-01","time":"12:00:00","playerId":2,"mediaId":7}\n'
+    )
+    data = df if engine == "pandas" else duckdb.connect().from_df(df)
+    got = fy.per_player(data)
+    assert got.index.names == ["player_id"] and got["plays"].tolist() == [2, 1]
+    two = df.assign(account=pd.Categorical(["a", None, "b"]))
+    split = fy.per_player(two if engine == "pandas" else duckdb.connect().from_df(two))
+    assert split.index.names[0] == "account" and split["plays"].sum() == 3

@@ -60,7 +60,8 @@ class DuckDBPlaylogs(Playlogs):
             return []
         found = self._query(f"SELECT DISTINCT CAST(account AS VARCHAR) AS a FROM {_VIEW}")["a"]
         names = sorted(str(a) for a in found.dropna())
-        return [*names, None] if found.isna().any() else names
+        # unnamed rows beside one named account are its own (see frame_accounts)
+        return [*names, None] if found.isna().any() and len(names) != 1 else names
 
     def only(self, account: Any) -> DuckDBPlaylogs:
         test = "account IS NULL" if account is None else f"account = {_text(account)}"
