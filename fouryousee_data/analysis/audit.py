@@ -1,35 +1,8 @@
 """Proof-of-play audit: did the contracted spots play on the contracted screens every day?
 
-The contract table
-------------------
-One row per campaign, or several rows per campaign to give its screens different
-targets (a ``DataFrame``, a list of dicts, or a ``.csv`` (``,`` or ``;``, UTF-8 or
-ISO-8859-1) / ``.xlsx`` / ``.json`` file read by :func:`read_contract`):
-
-================  =========================================================
-column            meaning
-================  =========================================================
-``campaign``      the campaign's name (unique)
-``media_ids``     its medias: a list of ids or a comma string ``"12, 13"``;
-                  a play of any of them counts
-``player_ids``    the screens it must play on (list or comma string)
-``plays_per_day`` contracted plays per screen per day, **or** ...
-``plays``         ... contracted plays per screen per ``period``
-``period``        ``"D"``, ``"nD"``, ``"W"`` (Monday-Sunday week), ``"MS"``
-                  (calendar month) or ``"campaign"`` (the whole flight)
-``start``/``end`` optional flight dates (inclusive): days outside are not audited;
-                  ISO, or ``dd/mm/yyyy`` with ``dayfirst=True``; missing ones
-                  may come from the medias' schedule (``compliance(medias=)``)
-``account``       optional: the row applies to this account only (frames of
-                  several accounts); empty: to every account
-================  =========================================================
-
-A screen appears at most once per campaign (and account): two rows of one
-campaign list different players, each with its own target.
-
-A per-period target is spread evenly over the period's days (700 per week is
-100 per day), so partial weeks or months at the edges of the flight are
-pro-rated and the daily rows always add up.
+The contract (which medias, on which screens, how many plays, when) is the table
+:mod:`~fouryousee_data.analysis.contract` describes and :func:`read_contract` reads:
+one row per campaign, or several to give its screens different targets.
 
 :func:`compliance` gives one row per campaign x player x day (zero-filled: a
 dark day is ``delivered == 0``), with days the fetch marked provisional (late

@@ -9,7 +9,7 @@ ISO-8859-1) / ``.xlsx`` / ``.json`` file read by :func:`read_contract`):
 ================  =========================================================
 column            meaning
 ================  =========================================================
-``campaign``      the campaign's name (unique)
+``campaign``      the campaign's name
 ``media_ids``     its medias: a list of ids or a comma string ``"12, 13"``;
                   a play of any of them counts
 ``player_ids``    the screens it must play on (list or comma string)
