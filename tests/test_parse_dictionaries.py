@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fouryousee_data as fy
-from fouryousee_data.parse import Engine, _stream, read_playlogs, read_table
+from fouryousee_data.parse import Engine, _stream, read_batches, read_playlogs, read_table
 from fouryousee_data.parse._block import STORE_TYPES
 from fouryousee_data.parse._fast import BUILT, CDictionaries, scan
 
@@ -36,6 +36,7 @@ def ip_of(k: int) -> str:
 
 @contextmanager
 def block_size(size: int) -> Iterator[None]:
+    """Blocks of about ``size`` bytes, or of a piece read (256 KiB) where that is larger."""
     with mock.patch.object(_stream, "BLOCK_SIZE", size):
         yield
 
@@ -53,7 +54,7 @@ def test_65k_distinct_ips_over_many_blocks_agree_with_every_engine() -> None:
     # later blocks), and one value first seen in the very last line.
     order = [(i * 7919) % 65_000 for i in range(80_000)]
     data = b"".join(line(i, ip_of(k)) for i, k in enumerate(order)) + line(0, "late")
-    with block_size(64 * 1024):  # ~170 blocks
+    with block_size(64 * 1024):  # ~35 blocks
         tables = {engine: read_table(data, engine=engine) for engine in ENGINES}
     expected = [ip_of(k) for k in order] + ["late"]
     for engine, table in tables.items():
@@ -208,3 +209,20 @@ def test_a_table_of_many_values_round_trips_through_arrow() -> None:
     table = read_table(data)
     assert isinstance(table.column("ip").chunk(0), pa.DictionaryArray)
     assert fy.schema.to_pandas(table).equals(read_playlogs(data))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_batch_carries_the_dictionary_so_far(engine: Engine) -> None:
+    data = b"".join(line(i, ip_of((i * 7919) % 20_000)) for i in range(24_000))
+    batches: list[pa.RecordBatch] = []
+    with block_size(32 * 1024):
+        read_batches(data, batches.append, engine=engine)
+        whole = read_table(data, engine=engine)
+    final = whole.column("ip").chunk(0).dictionary.to_pylist()
+    assert len(batches) > 8 and len(final) == 20_000
+    rows = []
+    for batch in batches:
+        dictionary = batch.column("ip").dictionary.to_pylist()
+        assert dictionary == final[: len(dictionary)]  # the read's dictionary as it stood
+        rows += batch.column("ip").to_pylist()
+    assert rows == whole.column("ip").to_pylist()

@@ -93,6 +93,10 @@ class Dictionaries(Protocol):
         """The column's dictionary, in code order."""
         ...
 
+    def array(self, name: str) -> pa.Array:
+        """The column's dictionary, in code order, as an Arrow string array."""
+        ...
+
 
 @dataclass
 class LineIndex:

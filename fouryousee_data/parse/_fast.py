@@ -26,6 +26,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from fouryousee_data.parse._block import STRING_COLUMNS, Parsed
 
@@ -88,6 +89,12 @@ class CDictionaries:
         """The column's dictionary, in code order."""
         values: list[str] = self._c.values(_COLUMN[name])
         return values
+
+    def array(self, name: str) -> pa.Array:
+        """The column's dictionary as an Arrow string array, built from C's buffers."""
+        n, offsets, data = self._c.arrow(_COLUMN[name])
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        return pa.Array.from_buffers(pa.string(), n, buffers)
 
     def merge(self, scanned: Any, start: int, out: dict[str, np.ndarray]) -> bool:
         """Rows ``start..`` of a scanned block into ``out`` (one slice per column, equal

@@ -38,6 +38,8 @@
  *       added if new, followed by -1 (the code of null): for a block the Arrow
  *       or careful path parsed.
  *   .values(column) -> list[str]: the dictionary, in code order.
+ *   .arrow(column) -> (n, offsets, data): the same as an Arrow string array's
+ *       buffers (no Python object per value).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -982,7 +984,34 @@ static PyObject *dicts_values(DictsObject *self, PyObject *args) {
     return list;
 }
 
+/* (n, offsets, data): the dictionary as an Arrow string array's buffers (int32
+ * offsets, the bytes): the values were added one after the other to the arena. */
+static PyObject *dicts_arrow(DictsObject *self, PyObject *args) {
+    int column;
+    if (!PyArg_ParseTuple(args, "i:arrow", &column) || column_index(column) < 0)
+        return NULL;
+    Dict *d = &self->dicts[column];
+    if (d->used > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a dictionary over 2 GiB");
+        return NULL;
+    }
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, ((Py_ssize_t)d->n + 1) * 4);
+    if (!offsets)
+        return NULL;
+    int32_t *o = (int32_t *)PyBytes_AS_STRING(offsets);
+    for (int32_t i = 0; i < d->n; i++)
+        o[i] = (int32_t)d->values[i].offset;
+    o[d->n] = (int32_t)d->used;
+    PyObject *data = PyBytes_FromStringAndSize(d->arena, d->used);
+    if (!data) {
+        Py_DECREF(offsets);
+        return NULL;
+    }
+    return Py_BuildValue("nNN", (Py_ssize_t)d->n, offsets, data);
+}
+
 static PyMethodDef dicts_methods[] = {
+    {"arrow", (PyCFunction)dicts_arrow, METH_VARARGS, "arrow(column) -> (n, offsets, data)"},
     {"merge", (PyCFunction)dicts_merge, METH_VARARGS,
      "merge(block, start, played_at, player_id, media_id, account, type, ip) -> bool"},
     {"lookup", (PyCFunction)dicts_lookup, METH_VARARGS, "lookup(column, values) -> bytes"},

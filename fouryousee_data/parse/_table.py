@@ -72,7 +72,7 @@ class TableBuilder:
         for field in schema.PLAYLOG_SCHEMA:
             values = columns.pop(field.name)
             if field.name in STRING_COLUMNS:
-                arrays.append(_dictionary_array(values, self._dicts.values(field.name)))
+                arrays.append(_dictionary_array(values, self._dicts.array(field.name)))
             else:
                 arrays.append(pa.array(values).view(field.type))
         return pa.Table.from_arrays(arrays, schema=schema.PLAYLOG_SCHEMA)
@@ -109,7 +109,7 @@ class BatchEmitter(TableBuilder):
         for field in schema.PLAYLOG_SCHEMA:
             values = columns[field.name]
             if field.name in STRING_COLUMNS:
-                arrays.append(_dictionary_array(values, self._dicts.values(field.name)))
+                arrays.append(_dictionary_array(values, self._dicts.array(field.name)))
             else:
                 arrays.append(pa.array(values).view(field.type))
         self._emit(pa.RecordBatch.from_arrays(arrays, schema=schema.PLAYLOG_SCHEMA))
@@ -224,10 +224,14 @@ class PythonDictionaries:
         """The column's dictionary, in code order."""
         return list(self._codes[name])
 
+    def array(self, name: str) -> pa.Array:
+        """The column's dictionary, in code order, as an Arrow string array."""
+        return pa.array(self.values(name), pa.string())
 
-def _dictionary_array(codes: np.ndarray, values: list[str]) -> pa.DictionaryArray:
-    """The codes (-1 for null) as a DictionaryArray over ``values``."""
+
+def _dictionary_array(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    """The codes (-1 for null) as a DictionaryArray over ``dictionary``."""
     valid = codes >= 0
     bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     indices = pa.Array.from_buffers(pa.int32(), len(codes), [bitmap, pa.py_buffer(codes)])
-    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
