@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from fouryousee_data.client import Client
-from fouryousee_data.errors import FouryouseeError
+from fouryousee_data.errors import FouryouseeError, failure_summary
 from fouryousee_data.schema import pandas_dtypes
 from fouryousee_data.timerange import TimeRange
 
@@ -173,10 +173,12 @@ def _lineage(by_label: dict[str, pd.DataFrame]) -> dict[Hashable, Any]:
 def _combined(failures: list[tuple[str, Exception]], total: int) -> Exception:
     """The first failure, its message naming every failed account."""
     first = failures[0][1]
-    listed = "; ".join(f"account {label}: {exc}" for label, exc in failures)
-    text = (
-        f"{len(failures)} of {total} account(s) failed ({listed}). The other accounts were "
-        "fetched and cached; run the same call again to fetch only what is missing."
+    text = failure_summary(
+        [(f"account {label}", exc) for label, exc in failures],
+        total,
+        noun="account(s)",
+        others="finished (kept in their caches)",
+        rerun="Run the same call again to fetch only what is missing.",
     )
     log.error("fetch_playlogs: %s", text)
     if isinstance(first, FouryouseeError):

@@ -27,6 +27,7 @@ API token nor presigned URL signatures.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -209,3 +210,42 @@ def rerun_may_help(exc: BaseException) -> bool:
         status = exc.status_code
         return status is None or status >= 500 or status == 429
     return isinstance(exc, FouryouseeError) and not isinstance(exc, InvalidNotificationError)
+
+
+def failure_summary(
+    failures: Sequence[tuple[object, BaseException]],
+    total: int,
+    *,
+    noun: str,
+    others: str,
+    rerun: str = "Run the same call again.",
+) -> str:
+    r"""One message for a call of ``total`` parts (``noun``: windows, accounts) whose
+    ``failures`` are ``(part, exception)``: each failure, what became of the others
+    (``others``, e.g. ``"were cached"``; left out when none finished) and ``rerun`` only
+    when running again may help (:func:`rerun_may_help`), else that it fails the same way.
+
+    Examples
+    --------
+    >>> text = failure_summary(
+    ...     [("B", ReportTimeoutError(7))], 2, noun="account(s)", others="finished"
+    ... )
+    >>> print(*text.split(". "), sep="\n")
+    1 of 2 account(s) failed (B: report 7 was not ready before the timeout)
+    The other 1 finished
+    Run the same call again.
+    >>> text = failure_summary(
+    ...     [("A", AuthenticationError("token refused", 401))], 1, noun="window(s)", others="-"
+    ... )
+    >>> print(*text.split(". "), sep="\n")
+    1 of 1 window(s) failed (A: HTTP 401: token refused)
+    Running the same call again fails the same way until that is fixed.
+    """
+    listed = "; ".join(f"{part}: {exc}" for part, exc in failures)
+    text = f"{len(failures)} of {total} {noun} failed ({listed})."
+    done = total - len(failures)
+    if done:
+        text += f" The other {done} {others}."
+    if all(rerun_may_help(exc) for _, exc in failures):
+        return f"{text} {rerun}"
+    return f"{text} Running the same call again fails the same way until that is fixed."

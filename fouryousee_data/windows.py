@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from fouryousee_data.cache import CachedDay, DaySpill, PlaylogCache, is_settled, restrict
 from fouryousee_data.client import Client
-from fouryousee_data.errors import FouryouseeError, ReportFailedError, rerun_may_help
+from fouryousee_data.errors import FouryouseeError, ReportFailedError, failure_summary
 from fouryousee_data.filters import report_filter
 from fouryousee_data.lookup import cached_from
 from fouryousee_data.progress import FetchProgress
@@ -160,17 +160,13 @@ def _combined(
 ) -> BaseException:
     """The first failure's exception, its message extended with every failed window."""
     first_exc = failures[0][1]
-    listed = "; ".join(f"{window}: {exc}" for window, exc in failures)
-    text = f"{len(failures)} of {total} report window(s) failed ({listed})."
-    done = total - len(failures)
-    if done:
-        text += f" The other {done} {'were cached' if cached else 'finished (no cache: not kept)'}."
-    if not all(rerun_may_help(exc) for _, exc in failures):
-        text += " Running the same call again fails the same way until that is fixed."
-    elif cached:
-        text += " Run the same call again to fetch only what is missing."
-    else:
-        text += " Run the same call again."
+    text = failure_summary(
+        failures,
+        total,
+        noun="report window(s)",
+        others="were cached" if cached else "finished (no cache: not kept)",
+        rerun="Run the same call again" + (" to fetch only what is missing." if cached else "."),
+    )
     log.error("fetch_playlogs: %s", text)
     if isinstance(first_exc, FouryouseeError):
         first_exc.args = (text,)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import fouryousee_data as fy
-from conftest import paced_client
+from conftest import PACE, paced_client
 from fouryousee_data.simulator import Simulator
 
 RANGE = ("2024-03-01", "2024-03-03")
@@ -95,6 +95,7 @@ def test_one_account_failing_keeps_the_other(
             )
         assert "1 of 2 account(s) failed (account B:" in str(info.value)
         assert info.value.failed_accounts == ["B"]  # type: ignore[attr-defined]
+        assert str(info.value).endswith("Run the same call again to fetch only what is missing.")
         a.reset_requests()
         b.reset_requests()
         df = fy.fetch_playlogs(*RANGE, client={"A": ca, "B": cb}, cache_dir=tmp_path)
@@ -150,3 +151,19 @@ def test_unnamed_rows_beside_one_account_are_that_account(engine: str) -> None:
     two = df.assign(account=pd.Categorical(["a", None, "b"]))
     split = fy.per_player(two if engine == "pandas" else duckdb.connect().from_df(two))
     assert split.index.names[0] == "account" and split["plays"].sum() == 3
+
+
+def test_an_account_whose_token_is_refused_gets_no_rerun_advice(
+    two: tuple[Simulator, Simulator], tmp_path: Path
+) -> None:
+    """A refused token fails the same way every time: the message says so, and that the
+    other account finished, instead of suggesting to run the call again."""
+    a, b = two
+    wrong = fy.Client(token="wrong", base_url=b.base_url, min_interval=PACE)
+    with _client(a) as ca, wrong as cb, pytest.raises(fy.AuthenticationError) as info:
+        fy.fetch_playlogs(*RANGE, client={"A": ca, "B": cb}, cache_dir=tmp_path)
+    text = str(info.value)
+    assert "1 of 2 account(s) failed (account B:" in text
+    assert "The other 1 finished" in text
+    assert text.endswith("fails the same way until that is fixed.")
+    assert "Run the same call again" not in text
