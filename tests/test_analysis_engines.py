@@ -265,3 +265,16 @@ def test_accounts_kept_apart(engine: str) -> None:
     assert set(gaps["account"]) == {"acme", "beta"}
     nameless = a.assign(account=pd.Categorical(["acme", None]))
     pd.testing.assert_frame_equal(fy.per_player(convert(nameless)), fy.per_player(a))
+
+
+def test_bad_inputs_are_clear_errors() -> None:
+    """A NULL played_at in a relation and an input no engine takes are ValueErrors that say so."""
+    con = duckdb.connect()
+    rel = con.sql("SELECT NULL::TIMESTAMP AS played_at, 1 AS player_id, 2 AS media_id")
+    with pytest.raises(ValueError, match="missing values"):
+        fy.per_player(rel)
+    with pytest.raises(ValueError, match="DuckDB relation or a Dask DataFrame"):
+        fy.per_player([1, 2, 3])  # type: ignore[arg-type]
+    text = con.sql("SELECT 'x' AS played_at, 1 AS player_id")
+    with pytest.raises(ValueError, match="must be datetime64"):
+        fy.per_player(text)

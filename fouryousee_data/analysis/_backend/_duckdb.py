@@ -11,6 +11,7 @@ does), time slots by floor division, buckets from the plan's small lookup.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import duckdb
@@ -25,6 +26,7 @@ from fouryousee_data.analysis._windows import Scan, Windows
 __all__ = ["DuckDBPlaylogs"]
 
 _VIEW = "_fy_playlogs"
+_IDS = ("player_id", "media_id")  # their distinct values come with the profile
 #: ``played_at`` as int64 in the unit ``.df()`` gives, per DuckDB type (naive types).
 _NAIVE = {
     "TIMESTAMP_S": "epoch_us(played_at) // 1000000",
@@ -55,13 +57,38 @@ class DuckDBPlaylogs(Playlogs):
         assert answer is not None  # a SELECT always has a result
         return answer.df()
 
+    @cached_property
+    def _profile(self) -> pd.Series:
+        """Accounts, distinct ids, first/last play and missing times: one scan."""
+        asked = [
+            f"min({self.wall}) AS lo",
+            f"max({self.wall}) AS hi",
+            "count(*) FILTER (WHERE played_at IS NULL) AS nat",
+        ]
+        if "account" in self.rel.columns:
+            asked += [
+                "list(DISTINCT CAST(account AS VARCHAR)) FILTER (WHERE account IS NOT NULL)"
+                " AS account",
+                "bool_or(account IS NULL) AS null_account",
+            ]
+        asked += [
+            f'list(DISTINCT "{c}") FILTER (WHERE "{c}" IS NOT NULL) AS "{c}"'
+            for c in _IDS
+            if c in self.rel.columns
+        ]
+        profile: pd.Series = self._query(f"SELECT {', '.join(asked)} FROM {_VIEW}").iloc[0]
+        if profile["nat"]:
+            raise ValueError("df: 'played_at' has missing values (NULL); drop or fill them first")
+        return profile
+
     def accounts(self) -> list[Any]:
         if "account" not in self.rel.columns:
             return []
-        found = self._query(f"SELECT DISTINCT CAST(account AS VARCHAR) AS a FROM {_VIEW}")["a"]
-        names = sorted(str(a) for a in found.dropna())
+        names = sorted(str(a) for a in _items(self._profile["account"]))
+        nulls = self._profile["null_account"]  # NULL (no rows) reads as NA
         # unnamed rows beside one named account are its own (see frame_accounts)
-        return [*names, None] if found.isna().any() and len(names) != 1 else names
+        unnamed = not pd.isna(nulls) and bool(nulls) and len(names) != 1
+        return [*names, None] if unnamed else names
 
     def only(self, account: Any) -> DuckDBPlaylogs:
         test = "account IS NULL" if account is None else f"account = {_text(account)}"
@@ -70,17 +97,16 @@ class DuckDBPlaylogs(Playlogs):
     def codes(self, col: str, ids: np.ndarray | None) -> Codes:
         if ids is not None:
             return Codes(ids)
-        found = self._query(f'SELECT DISTINCT "{col}" AS v FROM {_VIEW} WHERE "{col}" IS NOT NULL')
-        return Codes(np.sort(found["v"].to_numpy(dtype=np.int64)), complete=True)
+        if col in _IDS:
+            values = np.asarray(_items(self._profile[col]), dtype=np.int64)
+        else:
+            query = f'SELECT DISTINCT "{col}" AS v FROM {_VIEW} WHERE "{col}" IS NOT NULL'
+            values = self._query(query)["v"].to_numpy(dtype=np.int64)
+        return Codes(np.unique(values), complete=True)
 
     def span(self) -> tuple[int, int] | None:
-        row = self._query(
-            f"SELECT min({self.wall}) AS lo, max({self.wall}) AS hi, "
-            f"count(*) FILTER (WHERE played_at IS NULL) AS nat FROM {_VIEW}"
-        ).iloc[0]
-        if row["nat"]:
-            raise ValueError("df: 'played_at' has missing values (NULL); drop or fill them first")
-        return None if pd.isna(row["lo"]) else (int(row["lo"]), int(row["hi"]))
+        lo, hi = self._profile["lo"], self._profile["hi"]
+        return None if pd.isna(lo) else (int(lo), int(hi))
 
     def _rows(self, plan: Plan, columns: str) -> str:
         """``SELECT columns`` over the rows the plan counts (``_wall``, ``_instant``,
@@ -162,6 +188,11 @@ class DuckDBPlaylogs(Playlogs):
             f"(SELECT player_id, {self.wall} AS _wall FROM {_VIEW}) AS r JOIN "
             f"(VALUES {players}) AS p(pid, code, opens, lens) ON r.player_id = p.pid)"
         )
+
+
+def _items(value: Any) -> list[Any]:
+    """A LIST answer as a list (an aggregate over no rows is NULL)."""
+    return list(value) if isinstance(value, list | tuple | np.ndarray) else []
 
 
 def _text(value: Any) -> str:
