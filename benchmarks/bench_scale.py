@@ -169,11 +169,17 @@ STEPS = {
 
 def worker(step: str, work: Path, days: int) -> None:
     """Run one step in this fresh process; print its measurement as JSON."""
-    import duckdb  # noqa: F401  (imports outside the measurement, the same for every step)
+    # imports (and DuckDB's first connection) outside the measurement, the same for every step
+    import duckdb
     import pandas  # noqa: F401
-    import pyarrow  # noqa: F401
+    import platformdirs  # noqa: F401
+    import pyarrow
+    import pyarrow.dataset  # noqa: F401
+    import tqdm.auto  # noqa: F401
 
     import fouryousee_data  # noqa: F401
+
+    duckdb.connect().sql("SELECT 1").fetchall()
 
     if step == "dask":
         import dask.dataframe  # noqa: F401

@@ -70,7 +70,13 @@ LOCK_TIMEOUT = 60.0
 #: Parquet writer options: uncompressed pages read ~20% faster than snappy here, for
 #: ~30% more disk (about 11 bytes per playlog); integer and dictionary encodings stay.
 #: Every page carries a CRC-32 of its data, checked on read (:data:`READ_OPTIONS`).
-WRITE_OPTIONS: dict[str, Any] = {"compression": "none", "write_page_checksum": True}
+#: Row groups of 64 Ki rows: the writer buffers one row group, so writing a busy day
+#: (330 k rows) peaks at ~8 MB instead of ~23 MB; DuckDB and Dask also split scans by them.
+WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "none",
+    "write_page_checksum": True,
+    "row_group_size": 65_536,
+}
 #: Parquet reader options: a page whose data does not match its checksum is an error
 #: (a cache miss), not wrong values. Files without checksums still read.
 READ_OPTIONS: dict[str, Any] = {"page_checksum_verification": True}
