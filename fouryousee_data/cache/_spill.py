@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,18 @@ _IPC_OPTIONS = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
 #: A day's rows are read back and sorted with malloc, not Arrow's default mimalloc, which
 #: keeps the freed pages of every day cached (measured: ~35 MB more peak RSS per fetch).
 _POOL = pa.system_memory_pool()
-#: One commit at a time in this process: windows download and parse side by side, but only
-#: one day of rows is being sorted and written at any moment (memory: one day, not one
-#: per window in flight).
-_COMMITTING = threading.Lock()
+#: Days are sorted and written by one thread of the process, one day at a time: memory
+#: holds one day being written, not one per window in flight, and the allocator's
+#: per-thread caches of one thread only (measured: ~20 MB less with two windows).
+_WRITER: list[ThreadPoolExecutor] = []
+_WRITER_LOCK = threading.Lock()
+
+
+def _writer() -> ThreadPoolExecutor:
+    with _WRITER_LOCK:
+        if not _WRITER:
+            _WRITER.append(ThreadPoolExecutor(1, thread_name_prefix="fouryousee-day-writer"))
+        return _WRITER[0]
 
 
 class DaySpill:
@@ -128,11 +137,13 @@ class DaySpill:
         try:
             written = []
             for number, day in self._days.items():
-                with _COMMITTING:
-                    written.append(self._write(day, self._day_rows(number)))
+                written.append(_writer().submit(self._write_day, number, day).result())
             return written
         finally:
             self.discard()
+
+    def _write_day(self, number: int, day: dt.date) -> CachedDay | int:
+        return self._write(day, self._day_rows(number))
 
     def _day_rows(self, number: int) -> pa.Table:
         """One day's spilled rows (read back, one dictionary per column), or none."""
