@@ -45,6 +45,7 @@ from fouryousee_data.cache import (
     PlaylogCache,
     parse_settle,
     restrict,
+    rows_of,
 )
 from fouryousee_data.client import Client
 from fouryousee_data.progress import want_progress
@@ -215,7 +216,7 @@ def _fetched_rows(
         if f.table is not None:  # no cache, or it could not be written
             pieces.append((f.window.first, restrict(f.table, start=span.start, end=span.end)))
         elif cache is not None:
-            pieces += cache.rows_of(f.entries, **ask.ids, start=span.start, end=span.end)
+            pieces += rows_of(f.entries, **ask.ids, start=span.start, end=span.end)
     return pieces
 
 

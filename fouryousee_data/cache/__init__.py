@@ -51,7 +51,7 @@ The API used by :func:`~fouryousee_data.fetch.fetch_playlogs` and the webhook re
     cache.store_report(report, table)          # a downloaded report -> its whole days
     cache.store_days(table, days, report=..., player_ids=..., media_ids=...)
     spill = cache.spill(days, report=..., player_ids=...); spill.add(batch); spill.commit()
-    cache.rows_of(entries, start=..., end=...)  # days just written, read back
+    rows_of(entries, start=..., end=...)  # days just written, read back
     loaded = cache.load(days, player_ids=..., settle=..., tz=..., start=..., end=...)
     loaded.known / loaded.served / loaded.parts / loaded.table
     cache.entries() / cache.clear(...)

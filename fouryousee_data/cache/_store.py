@@ -238,20 +238,6 @@ class PlaylogCache:
         return sweep(self.path)
 
     # -- reading --------------------------------------------------------------------------
-    def rows_of(
-        self,
-        entries: Iterable[CachedDay],
-        *,
-        player_ids: Sequence[int] = (),
-        media_ids: Sequence[int] = (),
-        start: pd.Timestamp | None = None,
-        end: pd.Timestamp | None = None,
-    ) -> list[tuple[dt.date, pa.Table]]:
-        """The rows of these cached days (just written: settled or not), cut as
-        :meth:`load` cuts them (see :func:`rows_of`)."""
-        ids = {"player_ids": player_ids, "media_ids": media_ids}
-        return rows_of(entries, **ids, start=start, end=end)
-
     def load(
         self,
         days: Iterable[dt.date],
