@@ -32,6 +32,7 @@ __all__ = [
     "percent",
     "percent_decimals",
     "text",
+    "unknown_names",
 ]
 
 #: The languages the toolkit writes for people (the first is the default).
@@ -163,6 +164,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "player": ("player", "player"),
     "yes": ("sim", "yes"),
     "no": ("não", "no"),
+    "unknown player": ("tela desconhecida", "unknown player"),
+    "unknown media": ("conteúdo desconhecido", "unknown media"),
     "provisional_note": (
         "Dias provisórios (sombreados, marcados «sim»): envios atrasados ainda podem somar"
         " veiculações.",
@@ -245,3 +248,19 @@ def column_label(column: str, lang: str | None) -> str:
     if lang is None or column not in _COLUMNS:
         return str(column)
     return _COLUMNS[column][LANGS.index(lang)]
+
+
+def unknown_names(names: pd.Series, lang: str) -> pd.Series:
+    """``names`` with the analysis' labels of ids it does not know (``"unknown player 17"``,
+    ``"unknown media 8"``) in ``lang``; known names unchanged.
+
+    Examples
+    --------
+    >>> unknown_names(pd.Series(["Loja 1", "unknown player 17"]), "pt-BR").tolist()
+    ['Loja 1', 'tela desconhecida 17']
+    """
+    out = names.astype(object)
+    for kind in ("player", "media"):
+        label = f"unknown {kind}"
+        out = out.str.replace(rf"^{label} (?=\d)", text(label, lang) + " ", regex=True)
+    return out.where(names.notna(), names)

@@ -320,3 +320,18 @@ def test_several_accounts_stay_apart_in_pdf_excel_and_chart(tmp_path: Path) -> N
         "Campanhas",
         "Telas",
     ]
+
+
+def test_unknown_screens_are_named_in_the_report_language(tmp_path: Path) -> None:
+    """A contracted screen missing from the players list reads "tela desconhecida 9" in a
+    Portuguese PDF and workbook ("unknown player 9" in English), never half-translated."""
+    result = audit_result(3, players=(1, 9))  # 9 is not in PLAYERS
+    assert "unknown player 9" in set(result["player_name"])  # the data keeps one label
+    pt = texts(audit_report.pdf_pages(result))
+    assert any("tela desconhecida 9" in w for w in pt)
+    assert not any("unknown player" in w for w in pt)
+    assert any("unknown player 9" in w for w in texts(audit_report.pdf_pages(result, lang="en")))
+    book = openpyxl.load_workbook(audit.to_excel(result, tmp_path / "auditoria.xlsx"))
+    cells = {c.value for sheet in book.worksheets for row in sheet.iter_rows() for c in row}
+    assert any(isinstance(v, str) and v.startswith("tela desconhecida 9") for v in cells)
+    assert not any(isinstance(v, str) and "unknown player" in v for v in cells)

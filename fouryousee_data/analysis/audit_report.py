@@ -31,6 +31,7 @@ from fouryousee_data._i18n import (
     percent,
     percent_decimals,
     text,
+    unknown_names,
 )
 from fouryousee_data.analysis import _pdf as pdf
 from fouryousee_data.analysis._audit_chart import compliance_chart
@@ -128,6 +129,7 @@ def to_excel(result: pd.DataFrame, path: str | os.PathLike[str], *, lang: str = 
     ['Campaigns', 'Screens', 'C']
     """
     lang = lang_of(lang)
+    result = _names_in(result, lang)
     keys = _keys(result)
     campaign_keys = [k for k in keys if k != "player_id"]
     sheets = {
@@ -137,6 +139,13 @@ def to_excel(result: pd.DataFrame, path: str | os.PathLike[str], *, lang: str = 
     for campaign, rows in result.groupby(level="campaign", sort=False):
         sheets[str(campaign)] = rows.droplevel("campaign")
     return export.to_excel({k: _for_sheet(v, lang) for k, v in sheets.items()}, path, lang=lang)
+
+
+def _names_in(result: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``result`` with the names of unknown screens in ``lang``."""
+    if "player_name" not in result.columns:
+        return result
+    return result.assign(player_name=unknown_names(result["player_name"], lang))
 
 
 _SHEET_ORDER = ("player_id", "player_name", "day", "screens", "contracted", "delivered")
@@ -254,6 +263,7 @@ def pdf_pages(
     2
     """
     lang = lang_of(lang)
+    result = _names_in(result, lang)
     brand = brand or Brand()
     issued = dt.datetime.now()
     blocks = _first_page(result, title or text("title", lang), lang, brand, advertiser, issued)
