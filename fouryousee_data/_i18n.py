@@ -216,6 +216,7 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "days": ("Dias", "Days"),
     "screens": ("Telas", "Screens"),
     "days_short": ("Dias abaixo da meta", "Days short"),
+    "screens_short": ("Telas abaixo da meta", "Screens short"),
     "provisional_days": ("Dias provisórios", "Provisional days"),
     "first_played": ("Primeira veiculação", "First played"),
     "last_played": ("Última veiculação", "Last played"),

@@ -211,6 +211,9 @@ def test_excel_ready_to_send(tmp_path: Path) -> None:
     result = audit_result(9)
     book = openpyxl.load_workbook(audit.to_excel(result, tmp_path / "auditoria.xlsx"))
     assert book.sheetnames == ["Campanhas", "Telas", "Verão 1"]
+    # every header in Portuguese: no column name left as the analysis spells it
+    headers = [c.value for sheet in book.worksheets for c in sheet[1]]
+    assert not [h for h in headers if "_" in str(h)], headers
     for sheet in book.worksheets:
         assert sheet.freeze_panes == "A2"
         header = [c.value for c in sheet[1]]
