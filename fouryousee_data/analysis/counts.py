@@ -76,14 +76,8 @@ def per_player(
     3    0
     Name: plays, dtype: int64
     """
-    start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"player_id": player_ids, "media_id": media_ids}
-    return per_account(
-        df,
-        lambda source, _: tally(
-            source, ("player_id",), freq=freq, start=start, end=end, ids=ids, distinct="media_id"
-        ),
-    )
+    return _counts(df, ("player_id",), freq, start, end, dayfirst, ids, distinct="media_id")
 
 
 def per_media(
@@ -113,14 +107,8 @@ def per_media(
     media_id
     7             2                 2
     """
-    start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"media_id": media_ids, "player_id": player_ids}
-    return per_account(
-        df,
-        lambda source, _: tally(
-            source, ("media_id",), freq=freq, start=start, end=end, ids=ids, distinct="player_id"
-        ),
-    )
+    return _counts(df, ("media_id",), freq, start, end, dayfirst, ids, distinct="player_id")
 
 
 def per_player_media(
@@ -154,12 +142,27 @@ def per_player_media(
                8           1
     Name: plays, dtype: int64
     """
-    start, end = read_bounds(start, end, dayfirst=dayfirst)
     ids = {"player_id": player_ids, "media_id": media_ids}
+    return _counts(df, ("player_id", "media_id"), freq, start, end, dayfirst, ids)
+
+
+def _counts(
+    df: PlaylogData,
+    keys: tuple[str, ...],
+    freq: str | BaseOffset | None,
+    start: DateLike | None,
+    end: DateLike | None,
+    dayfirst: bool,
+    ids: dict[str, IdList],
+    *,
+    distinct: str | None = None,
+) -> pd.DataFrame:
+    """The zero-filled counts per ``keys`` (per account when ``df`` holds several)."""
+    first, last = read_bounds(start, end, dayfirst=dayfirst)
     return per_account(
         df,
         lambda source, _: tally(
-            source, ("player_id", "media_id"), freq=freq, start=start, end=end, ids=ids
+            source, keys, freq=freq, start=first, end=last, ids=ids, distinct=distinct
         ),
     )
 

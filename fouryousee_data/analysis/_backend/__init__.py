@@ -74,7 +74,8 @@ class Playlogs:
     attrs: dict[str, Any]
 
     def accounts(self) -> list[Any]:
-        """The distinct ``account`` values, sorted (None last for a null account)."""
+        """The distinct ``account`` values, sorted, None last when some rows have none
+        (:func:`per_account` decides what those rows belong to)."""
         raise NotImplementedError
 
     def only(self, account: Any) -> Playlogs:

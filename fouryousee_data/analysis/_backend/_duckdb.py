@@ -86,9 +86,7 @@ class DuckDBPlaylogs(Playlogs):
             return []
         names = sorted(str(a) for a in _items(self._profile["account"]))
         nulls = self._profile["null_account"]  # NULL (no rows) reads as NA
-        # unnamed rows beside one named account are its own (see frame_accounts)
-        unnamed = not pd.isna(nulls) and bool(nulls) and len(names) != 1
-        return [*names, None] if unnamed else names
+        return [*names, None] if not pd.isna(nulls) and bool(nulls) else names
 
     def only(self, account: Any) -> DuckDBPlaylogs:
         test = "account IS NULL" if account is None else f"account = {_text(account)}"

@@ -88,15 +88,13 @@ class PandasPlaylogs(Playlogs):
 
 
 def frame_accounts(df: pd.DataFrame) -> list[Any]:
-    """The distinct accounts of a pandas frame, sorted, None last (none: no column).
-
-    Rows without a name beside exactly one named account are that account's (players on
-    old firmware write none): then the frame is one account, not two."""
+    """The distinct accounts of a pandas frame, sorted, None last when some rows have
+    none (none at all: no column)."""
     if "account" not in df.columns:
         return []
     col = df["account"]
     found = sorted(str(a) for a in col.dropna().unique())
-    return [*found, None] if col.hasnans and len(found) != 1 else list(found)
+    return [*found, None] if col.hasnans else found
 
 
 # --------------------------------------------------------------------------- counting
