@@ -256,6 +256,10 @@ def test_argument_errors(api: fy.Client, filled: Path) -> None:
         scan(refresh=True)
     with pytest.raises(ValueError, match="client"):
         scan(client=[])
+    with pytest.raises(ValueError, match="the same account twice"):
+        scan(client=[api, api])  # as fetch_playlogs: one account's days would come twice
+    with pytest.raises(ValueError, match="expected Client objects"):
+        scan(client=[api, "token"])
     with pytest.raises(ValueError, match="tz"):
         scan(tz="Nowhere/City")
     with pytest.raises(ValueError, match="before start"):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
+from fouryousee_data.accounts import labelled
 from fouryousee_data.cache import PlaylogCache, parse_settle
 from fouryousee_data.client import Client
 from fouryousee_data.dataset._engines import ENGINES, dask_frame, duckdb_relation
@@ -217,10 +218,7 @@ def clients_of(client: Clients) -> list[Client] | None:
     items = [client] if isinstance(client, Client) else client
     if isinstance(items, str | bytes) or not isinstance(items, Sequence) or not items:
         raise ValueError(f"client: expected a Client or a non-empty list of them, got {client!r}")
-    for item in items:
-        if not isinstance(item, Client):
-            raise ValueError(f"client: expected Client objects, got {type(item).__name__}")
-    return list(items)
+    return [c for _, c in labelled(items)]  # Client objects, no account twice
 
 
 @contextlib.contextmanager
