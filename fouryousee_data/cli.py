@@ -267,11 +267,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         audit.to_pdf(result, args.output, lang=args.lang, brand=brand, **options)
     else:
         audit.to_excel(result, args.output, lang=args.lang)
-    keys = [k for k in result.index.names if k in ("account", "campaign")]
-    totals = audit.summary(result, by=keys)
-    columns = ["delivered", "contracted", "shortfall", "delivery_rate", "screens_short"]
-    with pd.option_context("display.width", 160, "display.precision", 3):
-        print(totals[columns].to_string())
+    print(audit.campaign_totals_text(result, lang=args.lang))
     print(f"-> {args.output}")
     return 0
 

@@ -154,10 +154,16 @@ def test_cli_audit_end_to_end(
     assert main(["audit", *common, "-o", str(pdf), "--brand", str(brand)]) == 0
     out = capsys.readouterr().out
     assert "Promoção Verão" in out and f"-> {pdf}" in out
+    # the terminal preview speaks the report's language: its labels, no raw column names
+    head, row = out.splitlines()[:2]
+    assert head.split("  ")[0] == "Campanha" and "Cumprimento" in head
+    assert "delivery_rate" not in out and "screens_short" not in out
+    assert row.startswith("Promoção Verão") and row.split()[-2].endswith("%")
     assert pdf.read_bytes().startswith(b"%PDF")
     book = tmp_path / "auditoria.xlsx"
     assert main(["audit", *common, "-o", str(book), "--lang", "en"]) == 0
-    capsys.readouterr()
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.startswith("Campaign") and "Delivery rate" in head
     sheets = pd.read_excel(book, sheet_name=None)
     assert {"Campaigns", "Screens"} <= set(sheets)
     # the contract's flight (2-5 March) inside the range: 4 days x 2 screens

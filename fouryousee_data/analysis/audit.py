@@ -21,7 +21,12 @@ import pandas as pd
 
 from fouryousee_data.analysis._backend import PlaylogData, Playlogs, per_account
 from fouryousee_data.analysis._kernel import range_bounds
-from fouryousee_data.analysis.audit_report import summary, to_excel, to_pdf
+from fouryousee_data.analysis.audit_report import (
+    campaign_totals_text,
+    summary,
+    to_excel,
+    to_pdf,
+)
 from fouryousee_data.analysis.contract import (
     CONTRACT_COLUMNS,
     as_day,
@@ -35,6 +40,7 @@ from fouryousee_data.timerange import DateLike, read_bounds
 
 __all__ = [
     "CONTRACT_COLUMNS",
+    "campaign_totals_text",
     "compliance",
     "flights_from_schedule",
     "read_contract",

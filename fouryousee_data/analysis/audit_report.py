@@ -334,6 +334,15 @@ def _totals_table(
     totals: pd.DataFrame, lang: str, *, screens: bool, caption: str = ""
 ) -> pdf.Table:
     """A table of :func:`summary` totals, one row per key."""
+    header, rows, align = _totals_cells(totals, lang, screens=screens)
+    return pdf.Table(header, rows, align, size=8.0, caption=caption)
+
+
+def _totals_cells(
+    totals: pd.DataFrame, lang: str, *, screens: bool
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """The header, the rows (as people read them: labels, ``1.234``, ``98,5%``) and the
+    alignment (``"l"``/``"r"``) of a table of :func:`summary` totals."""
     names = totals.index.names
     frame = totals.reset_index()
     header = [column_label(str(n), lang) for n in names if n != "player_id"]
@@ -357,7 +366,38 @@ def _totals_table(
         row += [percent(r.delivery_rate, lang, decimals=pct), number(r.days_short, lang)]
         rows.append(row)
     align = ["l"] * (len(header) - 5 - screens) + ["r"] * (5 + screens)
-    return pdf.Table(header, rows, align, size=8.0, caption=caption)
+    return header, rows, align
+
+
+def campaign_totals_text(result: pd.DataFrame, *, lang: str = "pt-BR") -> str:
+    """The campaign totals of a :func:`compliance` result as plain text for a terminal:
+    the first table of :func:`to_pdf`, with its labels and number formats in ``lang``.
+
+    Examples
+    --------
+    >>> from fouryousee_data.analysis.audit import compliance
+    >>> df = pd.DataFrame({"played_at": pd.to_datetime(["2024-01-01 10:00"] * 3),
+    ...                    "player_id": pd.array([1, 1, 1], dtype="int32"),
+    ...                    "media_id": pd.array([12, 12, 12], dtype="int32")})
+    >>> res = compliance(df, [{"campaign": "Verão", "media_ids": "12", "player_ids": "1",
+    ...                        "plays_per_day": 1200}])
+    >>> print(campaign_totals_text(res, lang="en"))
+    Campaign  Screens  Contracted plays  Delivered plays  Shortfall  Delivery rate  Days short
+    Verão           1             1,200                3      1,197           0.2%           1
+    """
+    lang = lang_of(lang)
+    keys = [k for k in _keys(result) if k != "player_id"]
+    header, rows, align = _totals_cells(_with_screens(result, keys), lang, screens=True)
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            cell.ljust(w) if a == "l" else cell.rjust(w)
+            for cell, w, a in zip(cells, widths, align, strict=True)
+        ]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join(line(cells) for cells in [header, *rows])
 
 
 def _screen_name(row: Any) -> str:
