@@ -27,6 +27,8 @@ Usage::
     python benchmarks/bench_scale.py                 # ~20 M rows (100 screens, 60 days)
     python benchmarks/bench_scale.py --days 15       # ~5 M rows: how it grows
     python benchmarks/bench_scale.py --quick         # a few seconds, proves it works
+    python benchmarks/bench_scale.py --keep --steps pandas,duckdb,dask
+                                   # only the analysis steps, on the caches of a previous run
 """
 
 from __future__ import annotations
@@ -224,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated")
     parser.add_argument("--quick", action="store_true", help="tiny run to prove it works")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse the caches of a previous run with the same sizes (default: start empty); "
+        "with --steps pandas,duckdb,dask only the analysis is measured",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -234,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         args.players, args.days, args.plays_per_hour = 6, 3, 60
     steps = [s for s in args.steps.split(",") if s]
     work = DATA / f"scale-{args.players}x{args.days}x{args.plays_per_hour}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    if args.keep and not (work / "cache").is_dir():
+        raise SystemExit(f"--keep: no cache in {work}; run the scan-fetch step once first")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     options = {
         "seed": 0,
         "players": args.players,
