@@ -174,7 +174,10 @@ def _fetch(ask: Ask, client: Client, cache_dir: str | os.PathLike[str] | None) -
     cache = PlaylogCache(root, client.fingerprint) if root is not None else None
     hit = _read_cache(cache, ask)
     fetched = run_windows(Job(ask, client, cache, hit.known), _plan(ask, hit))
-    df = to_pandas(_concat(hit.parts + _fetched_rows(cache, fetched, ask)), ask.tz)
+    if fetched:
+        df = to_pandas(_concat(hit.parts + _fetched_rows(cache, fetched, ask)), ask.tz)
+    else:  # all from the cache: the frame is made of the arrays the days were read into
+        df = hit.frame(ask.tz)
     df.attrs.update(_lineage(hit.served, fetched, ask))
     return df
 

@@ -23,6 +23,15 @@ from fouryousee_data.cache import (
     day_end_utc,
     parse_settle,
 )
+from fouryousee_data.cache._readcopy import (
+    LEGACY_NAME,
+    MAGIC,
+    identity,
+    open_copy,
+    seal,
+    sections,
+    write_copy,
+)
 from fouryousee_data.filters import scope
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, normalize_ids, to_pandas
@@ -349,17 +358,25 @@ def test_a_day_read_without_read_copy_gets_its_copy(cache: PlaylogCache) -> None
 
 
 def _rewrite_copy(cache: PlaylogCache, rows: pa.Table, day: dt.date = DAY) -> None:
-    """Replace the day's read copy with ``rows`` and the genuine copy's metadata."""
-    copy = copy_of(cache, day)
-    with pa.memory_map(str(copy)) as source:
-        metadata = pa.ipc.open_file(source).schema.metadata
-    table = rows.replace_schema_metadata(metadata)
-    with pa.OSFile(str(copy), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    """Replace the day's read copy with ``rows`` and the genuine copy's metadata (a
+    well-formed copy, its checksums right)."""
+    path = cache.day_path(ALL_SCOPE, day)
+    with open_copy(path, identity(path)) as genuine:
+        metadata = genuine.metadata
+    write_copy(path, rows, metadata, identity(path))
+
+
+def _without_ip(cache: PlaylogCache) -> None:
+    """Forge the day's read copy without its ip column (checksums right)."""
+    header, dictionaries, columns = sections(copy_of(cache))
+    for key in ("nulls", "dictionaries", "columns"):
+        del header[key]["ip"]
+    seal(copy_of(cache), header, dictionaries[:-2], [[c] for c in columns[:-1]])
 
 
 @pytest.mark.parametrize(
-    "damage", ["truncate", "garbage", "rows lie", "rows of another day", "wrong schema"]
+    "damage",
+    ["truncate", "garbage", "rows lie", "rows of another day", "wrong schema", "version 1"],
 )
 def test_a_bad_read_copy_falls_back_to_the_parquet_file(
     cache: PlaylogCache, damage: str, caplog: pytest.LogCaptureFixture
@@ -378,15 +395,36 @@ def test_a_bad_read_copy_falls_back_to_the_parquet_file(
         _rewrite_copy(cache, table.slice(0, 1))
     elif damage == "rows of another day":
         _rewrite_copy(cache, pa.concat_tables([table.slice(1), playlogs(ROWS[3:4])]))
-    else:
-        _rewrite_copy(cache, table.drop_columns(["ip"]))
+    elif damage == "wrong schema":
+        _without_ip(cache)
+    else:  # a copy of the first format (Arrow IPC), where this version's copy lives
+        with pa.OSFile(str(copy), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
     with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
         first, second = cache.load([DAY]), cache.load([DAY])
     assert rows(first.table) == rows(second.table) == expected
     assert first.from_parquet == [DAY]  # and the read copy was written again, whole...
     assert second.from_parquet == []  # ...which serves the next read
     assert "unusable" not in caplog.text  # the day itself is fine
-    assert rows(pa.ipc.open_file(pa.memory_map(str(copy))).read_all()) == expected
+    path = cache.day_path(ALL_SCOPE, DAY)
+    with open_copy(path, identity(path)) as healed:
+        assert rows(healed.table()) == expected
+
+
+def test_a_first_format_copy_is_never_read_and_goes_when_the_day_is_healed(
+    cache: PlaylogCache,
+) -> None:
+    expected = rows(cache.load([DAY]).table)
+    copy = copy_of(cache)
+    legacy = copy.with_name(LEGACY_NAME)
+    copy.rename(legacy)  # as a cache of the first format holds it (an Arrow IPC file)
+    table = pa.Table.from_pylist(expected, PLAYLOG_SCHEMA)
+    with pa.OSFile(str(legacy), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    first = cache.load([DAY])
+    assert rows(first.table) == expected and first.from_parquet == [DAY]
+    assert copy.read_bytes().startswith(MAGIC) and not legacy.exists()
+    assert cache.load([DAY]).from_parquet == []
 
 
 @pytest.mark.parametrize("change", ["rewritten by another tool", "same size, same clock tick"])
@@ -421,10 +459,14 @@ def test_a_read_copy_never_serves_a_replaced_parquet_file(cache: PlaylogCache, c
 def test_a_read_copy_that_cannot_be_written_only_costs_speed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def disk_full(*args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
+    write = os.write
 
-    monkeypatch.setattr(pa.ipc, "new_file", disk_full)
+    def disk_full(fd: int, data: object) -> int:
+        if f".{READ_COPY_NAME}." in os.readlink(f"/proc/self/fd/{fd}"):  # the copy's temp file
+            raise OSError(28, "No space left on device")
+        return write(fd, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "write", disk_full)
     c = PlaylogCache(tmp_path, FP)
     with caplog.at_level(logging.WARNING, logger="fouryousee_data"):
         written = c.store_days(playlogs(ROWS), DAYS[:1], report=report())

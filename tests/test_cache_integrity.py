@@ -4,12 +4,14 @@ page checksums, and random byte flips in either file against the simulator."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,7 +20,7 @@ import pytest
 import fouryousee_data as fy
 from conftest import fast_client
 from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
-from fouryousee_data.cache._readcopy import CHECKSUM_KEY, checksum
+from fouryousee_data.cache._readcopy import MAGIC, seal, sections
 from fouryousee_data.filters import ALL_SCOPE
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA
@@ -80,8 +82,9 @@ def test_a_flipped_bit_in_the_read_copy_data_is_a_miss_that_heals(cache: Playlog
     expected = cache.load([DAY]).table.to_pylist()
     copy = copy_of(cache)
     data = copy.read_bytes()
-    # media_id 100..140 as int32: a byte of the values, not of the Arrow metadata.
-    at = data.index(bytes([expected[0]["media_id"], 0, 0, 0]), 1000)
+    _, _, columns = sections(copy)  # played_at, account, player_id, media_id, ...
+    at = len(data) - sum(len(c) for c in columns) + sum(len(c) for c in columns[:3])
+    assert data[at : at + 4] == bytes([expected[0]["media_id"], 0, 0, 0])  # int32
     flip(copy, at, bit=6)  # the same size and mtime: only the checksum tells
     first = cache.load([DAY])
     assert first.table.to_pylist() == expected
@@ -96,33 +99,48 @@ def test_category_codes_past_their_dictionary_are_refused_even_with_a_good_check
 ) -> None:
     expected = cache.load([DAY]).table.to_pylist()
     copy = copy_of(cache)
-    genuine = pa.ipc.open_file(pa.py_buffer(copy.read_bytes())).read_all()  # not mapped
-    ip = genuine.column("ip").chunk(0)
-    codes = pa.array([len(ip.dictionary) + 200] * len(ip), pa.int32())
-    bad_ip = pa.DictionaryArray.from_arrays(codes, ip.dictionary, safe=False)
-    damaged = genuine.set_column(5, PLAYLOG_SCHEMA.field("ip"), bad_ip)
-    metadata = {**genuine.schema.metadata, CHECKSUM_KEY: b"%d" % checksum(damaged)}
-    damaged = damaged.replace_schema_metadata(metadata)
-    before = copy.stat()
-    with pa.OSFile(str(copy), "wb") as sink, pa.ipc.new_file(sink, damaged.schema) as w:
-        w.write_table(damaged)
-    os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
-    loaded = cache.load([DAY])
-    assert loaded.from_parquet == [DAY] and loaded.table.to_pylist() == expected
+    header, dictionaries, columns = sections(copy)
+    n_ips, _ = header["dictionaries"]["ip"]
+    for code in (n_ips, n_ips + 100, -2):  # past the end; far past; below -1 (null)
+        bad_ip = np.full(header["rows"], code, header["columns"]["ip"])
+        seal(copy, header, dictionaries, [*([c] for c in columns[:-1]), [bad_ip]])  # CRCs right
+        loaded = cache.load([DAY])
+        assert loaded.from_parquet == [DAY] and loaded.table.to_pylist() == expected
 
 
-def test_a_read_copy_without_a_checksum_is_replaced(cache: PlaylogCache) -> None:
+def test_a_copy_with_nulls_checks_codes_both_ways(tmp_path: Path) -> None:
+    rows = day_rows(50).to_pylist()
+    for i in range(0, 50, 7):
+        rows[i]["ip"] = None
+    c = PlaylogCache(tmp_path, FP)
+    c.store_days(pa.Table.from_pylist(rows, PLAYLOG_SCHEMA), [DAY], report=REPORT)
+    expected = c.load([DAY]).table.to_pylist()
+    assert sum(r["ip"] is None for r in expected) == 8 and c.load([DAY]).from_parquet == []
+    copy = copy_of(c)
+    header, dictionaries, columns = sections(copy)
+    assert header["nulls"]["ip"] == 8
+    for code in (-2, header["dictionaries"]["ip"][0]):
+        bad_ip = np.frombuffer(columns[-1], header["columns"]["ip"]).copy()
+        bad_ip[3] = code
+        seal(copy, header, dictionaries, [*([col] for col in columns[:-1]), [bad_ip]])
+        loaded = c.load([DAY])
+        assert loaded.from_parquet == [DAY] and loaded.table.to_pylist() == expected
+
+
+def test_a_flipped_bit_in_the_header_or_a_dictionary_is_a_miss_that_heals(
+    cache: PlaylogCache,
+) -> None:
+    expected = cache.load([DAY]).table.to_pylist()
     copy = copy_of(cache)
-    genuine = pa.ipc.open_file(pa.py_buffer(copy.read_bytes())).read_all()  # not mapped
-    old = genuine.replace_schema_metadata(
-        {k: v for k, v in genuine.schema.metadata.items() if k != CHECKSUM_KEY}
-    )  # as written before copies carried checksums
-    with pa.OSFile(str(copy), "wb") as sink, pa.ipc.new_file(sink, old.schema) as w:
-        w.write_table(old)
-    assert cache.load([DAY]).from_parquet == [DAY]
-    with pa.memory_map(str(copy)) as source:
-        assert CHECKSUM_KEY in pa.ipc.open_file(source).schema.metadata
-    assert cache.load([DAY]).from_parquet == []
+    data = copy.read_bytes()
+    header, dictionaries, _ = sections(copy)
+    at_ip = 20 + len(json.dumps(header)) + sum(len(d) for d in dictionaries[:-1])
+    assert data[at_ip : at_ip + 7] == b"10.0.0."  # the first ip
+    for at in (data.index(b'"rows"') + 9, at_ip + 7):  # a row count; the ip's last digit
+        flip(copy, at, bit=0)
+        first = cache.load([DAY])
+        assert first.from_parquet == [DAY] and first.table.to_pylist() == expected
+        assert copy.read_bytes() == data and copy.read_bytes().startswith(MAGIC)
 
 
 def test_parquet_pages_carry_checksums_that_are_verified(cache: PlaylogCache) -> None:

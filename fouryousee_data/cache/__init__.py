@@ -5,7 +5,8 @@ Modules::
     _store.py     PlaylogCache: one account's days, written, read (load), listed, cleared
     _query.py     what one read asks: scopes that serve a filter, settled days, rows kept
     _dayfile.py   one day on disk: Parquet file + lineage + read copy; written, opened, checked
-    _readcopy.py  a day's read copy (Arrow IPC, memory-mapped), tied to its Parquet file
+    _readcopy.py  a day's read copy (raw column arrays, CRC-checked), tied to its Parquet file
+    _block.py     the days one load serves, read into range-wide columns; their DataFrame
     _settle.py    the settle policy: parse_settle, day_end_utc, is_settled; empty reports
     _leftovers.py temp files and spills of killed writers: found, swept (older than an hour)
     _spill.py     DaySpill: a streaming report's rows spilled per day, committed as days
@@ -28,8 +29,8 @@ Layout (SPEC section 4)::
 * The day's lineage lives in the file's key-value metadata (key
   ``fouryousee_data.day``, JSON): report id and ``createdAt``, the filter,
   ``fetched_at``, the row count. Data and metadata are one atomic file.
-* Next to each Parquet file is the day's *read copy*, ``.part-0.arrow``: the same
-  rows as an uncompressed Arrow IPC file, which reads memory-mapped instead of
+* Next to each Parquet file is the day's *read copy*, ``.part-0.copy``: the same
+  rows as raw column arrays, read straight into the arrays of the result instead of
   decoding Parquet. It serves only while it belongs to the Parquet file as it is;
   otherwise the day is read from Parquet and given a fresh copy on the way.
 * A day is *settled* once its report was created at least ``settle`` after the day
@@ -53,7 +54,7 @@ The API used by :func:`~fouryousee_data.fetch.fetch_playlogs` and the webhook re
     spill = cache.spill(days, report=..., player_ids=...); spill.add(batch); spill.commit()
     rows_of(entries, start=..., end=...)  # days just written, read back
     loaded = cache.load(days, player_ids=..., settle=..., tz=..., start=..., end=...)
-    loaded.known / loaded.served / loaded.parts / loaded.table
+    loaded.known / loaded.served / loaded.parts / loaded.table / loaded.frame(tz)
     cache.entries() / cache.clear(...)
 
 and, for users, :func:`cache_info` and :func:`clear_cache`.

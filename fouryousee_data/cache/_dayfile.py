@@ -35,11 +35,11 @@ import pyarrow.parquet as pq
 
 from fouryousee_data._fileio import atomic_write
 from fouryousee_data.cache._readcopy import (
+    Copy,
     Identity,
     copy_path,
     identity,
     open_copy,
-    read_copy,
     write_copy,
 )
 from fouryousee_data.cache._settle import Settle, agreed, empty_day, is_settled
@@ -49,10 +49,12 @@ __all__ = [
     "FORMAT_VERSION",
     "METADATA_KEY",
     "PART_NAME",
+    "PER_DAY",
     "READ_OPTIONS",
     "WRITE_OPTIONS",
     "CachedDay",
     "OpenDay",
+    "day_seconds",
     "open_day",
     "write_day",
 ]
@@ -82,7 +84,8 @@ WRITE_OPTIONS: dict[str, Any] = {
 READ_OPTIONS: dict[str, Any] = {"page_checksum_verification": True}
 
 _EPOCH = dt.date(1970, 1, 1)
-_PER_DAY = int(np.timedelta64(1, "D") // np.timedelta64(1, TIME_UNIT))  # played_at units
+#: A day in ``played_at`` units.
+PER_DAY = int(np.timedelta64(1, "D") // np.timedelta64(1, TIME_UNIT))
 #: What reading a damaged file can raise.
 _READ_ERRORS = (OSError, KeyError, ValueError, TypeError, pa.ArrowException)
 
@@ -184,23 +187,25 @@ class CorruptDayError(Exception):
 
 
 class OpenDay:
-    """An open cached day: its entry, and the file its rows are read from (the read copy
-    or the Parquet file). A context manager; close it when done."""
+    """An open cached day: its entry, and the file its rows are read from (the read copy,
+    ``copy``, or the Parquet file). A context manager; close it when done."""
 
     def __init__(
         self,
         entry: CachedDay,
-        file: pa.NativeFile,
+        close: Callable[[], None],
         read: Callable[[], pa.Table],
         parquet_identity: Identity,
         *,
-        is_copy: bool,
+        copy: Copy | None = None,
     ) -> None:
         self.entry = entry
-        self.is_copy = is_copy
+        #: The read copy the rows come from (its header checked), if there is one.
+        self.copy = copy
+        self.is_copy = copy is not None
         #: True once the rows were read from the Parquet file (no usable read copy).
         self.from_parquet = False
-        self._file = file
+        self._close = close
         self._read = read
         self._identity = parquet_identity  # of the Parquet file, when it was opened
 
@@ -211,7 +216,7 @@ class OpenDay:
             table = _checked_rows(self.entry, self._read)
         except CorruptDayError as exc:
             if self.is_copy:
-                return self._parquet_instead(exc)
+                return self.parquet_rows(exc)
             _miss(self.entry.path, exc)
             return None
         if not self.is_copy:
@@ -219,8 +224,9 @@ class OpenDay:
             _heal_copy(self.entry, table, self._identity)
         return table
 
-    def _parquet_instead(self, exc: CorruptDayError) -> pa.Table | None:
-        """The rows from the Parquet file, when the read copy turned out unusable."""
+    def parquet_rows(self, exc: Exception) -> pa.Table | None:
+        """The rows from the Parquet file (checked, and given a fresh read copy), when
+        the read copy turned out unusable (``exc``); ``None`` if the day is unusable."""
         log.debug("cache: read copy of %s is unusable (%s)", self.entry.path, exc)
         parquet = _open_parquet(self.entry.path, self.entry.scope, self.entry.day, self._identity)
         if parquet is None:
@@ -231,7 +237,7 @@ class OpenDay:
         return table
 
     def close(self) -> None:
-        self._file.close()
+        self._close()
 
     def __enter__(self) -> OpenDay:
         return self
@@ -240,13 +246,10 @@ class OpenDay:
         self.close()
 
 
-def open_day(
-    path: Path, scope: str, day: dt.date, *, rows: bool = False, quiet: bool = False
-) -> OpenDay | None:
+def open_day(path: Path, scope: str, day: dt.date, *, quiet: bool = False) -> OpenDay | None:
     """The cached day at ``path`` (in ``scope``), open for reading: from its read copy
     when the copy belongs to this Parquet file, else from the Parquet file; ``None`` if
-    it is not cached or unusable (logged as a warning unless ``quiet``). ``rows``: the
-    rows will be read (the copy's pages are loaded up front).
+    it is not cached or unusable (logged as a warning unless ``quiet``).
 
     Examples
     --------
@@ -257,27 +260,26 @@ def open_day(
         parquet_identity = identity(path)
     except OSError:
         return None  # not cached
-    opened = _open_copy(path, scope, day, parquet_identity, populate=rows)
+    opened = _open_copy(path, scope, day, parquet_identity)
     return opened or _open_parquet(path, scope, day, parquet_identity, quiet=quiet)
 
 
-def _open_copy(
-    path: Path, scope: str, day: dt.date, parquet_identity: Identity, *, populate: bool
-) -> OpenDay | None:
+def _open_copy(path: Path, scope: str, day: dt.date, parquet_identity: Identity) -> OpenDay | None:
     """The day from its read copy, if the copy belongs to the Parquet file as it is now
     and describes this day; None otherwise (read Parquet)."""
-    opened = open_copy(path, parquet_identity, populate=populate)
-    if opened is None:
+    copy = open_copy(path, parquet_identity)
+    if copy is None:
         return None
-    source, reader = opened
     try:
-        lineage = _lineage(reader.schema.metadata, scope, day)
-        entry = _entry(path, lineage, parquet_identity["size"] + source.size())
+        lineage = _lineage(copy.metadata, scope, day)
+        if int(lineage["rows"]) != copy.rows:
+            raise CorruptDayError(f"{copy.rows} rows, metadata says {lineage['rows']}")
+        entry = _entry(path, lineage, parquet_identity["size"] + copy.size)
     except (*_READ_ERRORS, CorruptDayError) as exc:
-        source.close()
+        copy.close()
         log.debug("cache: read copy of %s not used (%s)", path, exc)
         return None
-    return OpenDay(entry, source, lambda: read_copy(reader), parquet_identity, is_copy=True)
+    return OpenDay(entry, copy.close, copy.table, parquet_identity, copy=copy)
 
 
 def _open_parquet(
@@ -302,7 +304,7 @@ def _open_parquet(
         if not quiet:
             _miss(path, exc)
         return None
-    return OpenDay(entry, file, lambda: _parquet_rows(reader), parquet_identity, is_copy=False)
+    return OpenDay(entry, file.close, lambda: _parquet_rows(reader), parquet_identity)
 
 
 def _lineage(metadata: dict[bytes, bytes] | None, scope: str, day: dt.date) -> dict[str, Any]:
@@ -349,10 +351,21 @@ def _checked_rows(entry: CachedDay, read: Callable[[], pa.Table]) -> pa.Table:
     if len(played_at):  # sorted (see _parquet_rows): the first and last rows bound the day
         chunks = [c for c in played_at.chunks if len(c)]
         lo, hi = _seconds(chunks[0])[0], _seconds(chunks[-1])[-1]
-        first = (entry.day - _EPOCH).days * _PER_DAY
-        if lo < first or hi >= first + _PER_DAY:
+        first = day_seconds(entry.day)
+        if lo < first or hi >= first + PER_DAY:
             raise CorruptDayError("rows outside the day")
     return table
+
+
+def day_seconds(day: dt.date) -> int:
+    """When ``day`` starts, in ``played_at`` units (int64).
+
+    Examples
+    --------
+    >>> day_seconds(dt.date(1970, 1, 2)) == PER_DAY
+    True
+    """
+    return (day - _EPOCH).days * PER_DAY
 
 
 def _seconds(chunk: pa.Array) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -87,6 +88,13 @@ class Query:
 
     def cut(self, table: pa.Table, entry: CachedDay) -> pa.Table:
         """The rows of one cached day that this query keeps."""
+        bounds = self.bounds(entry)
+        return table if bounds is None else restrict(table, **bounds)
+
+    def bounds(self, entry: CachedDay) -> dict[str, Any] | None:
+        """What :func:`restrict` must cut from one cached day (``start``, ``end``,
+        ``player_ids``, ``media_ids``, only where it changes something: a partial first
+        or last day, the ids on an ``all``-scope day); ``None``: the whole day stays."""
         lo = dt.datetime.combine(entry.day, dt.time())
         hi = lo + _ONE_DAY
         unfiltered = entry.scope == ALL_SCOPE
@@ -95,14 +103,13 @@ class Query:
             self.end is None or self.end >= hi
         )
         if whole_day and not by_ids:
-            return table
-        return restrict(
-            table,
-            start=self.start if self.start is not None and self.start > lo else None,
-            end=self.end if self.end is not None and self.end < hi else None,
-            player_ids=self.player_ids if unfiltered else (),
-            media_ids=self.media_ids if unfiltered else (),
-        )
+            return None
+        return {
+            "start": self.start if self.start is not None and self.start > lo else None,
+            "end": self.end if self.end is not None and self.end < hi else None,
+            "player_ids": self.player_ids if unfiltered else (),
+            "media_ids": self.media_ids if unfiltered else (),
+        }
 
 
 def restrict(

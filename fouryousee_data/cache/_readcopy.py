@@ -1,35 +1,46 @@
-"""The read copy of a cached day: its rows as an uncompressed Arrow IPC file,
-memory-mapped on read instead of decoded from Parquet.
+"""The read copy of a cached day: its rows as raw little-endian column arrays, read
+with one ``preadv`` per day straight into the caller's arrays instead of decoded
+from Parquet.
 
-Next to ``date=YYYY-MM-DD/part-0.parquet`` lies ``.part-0.arrow`` (the leading dot
+Next to ``date=YYYY-MM-DD/part-0.parquet`` lies ``.part-0.copy`` (the leading dot
 hides it from pyarrow's dataset discovery, Spark and DuckDB's ``*.parquet`` globs).
 
 Why: a month of a busy account (1 M plays in 30 day files) decodes from Parquet in
-~40 ms, plus ~15 ms to build the DataFrame: only ~4x faster than parsing the report
-itself (~250 ms, at gunzip speed). From the read copies it is ~11 ms (mapping 30
-files and checking them) plus ~8 ms for the frame, for ~28 bytes per play on disk
-next to Parquet's ~11.
+~40 ms, plus ~15 ms to build the DataFrame, while parsing the report itself takes
+~140 ms. From the read copies the 30 days are read into the frame's final arrays
+(see :mod:`._block`): one copy of ~19 MB out of the page cache plus a CRC pass.
 
 The Parquet file stays the truth. A copy records the :func:`identity` of the
 Parquet file it was made from (inode, size, modification time, a checksum of the
 footer, where the cache's metadata with the day's ``fetched_at`` lives) and
 :func:`open_copy` gives it only while the Parquet file still has that identity; a
-missing, stale or unreadable copy means "read the Parquet file". Deleting copies is
-always safe. Files in the cache are only ever replaced (renamed into place), never
-rewritten in place, so a mapped copy stays valid while it is read.
+missing, stale, damaged or older-format copy means "read the Parquet file" (which
+writes the copy again). Deleting copies is always safe. Files in the cache are only
+ever replaced (renamed into place), never rewritten in place.
 
-Its own bytes are checked too: the copy carries a CRC-32 of its data (every buffer
-of every column, dictionaries included, with the lengths that frame them; ISA-L's
-``crc32``, ~1 ms for a month of 1 M plays), and :func:`read_copy` compares it before
-anything looks at a value, then range-checks the category codes (an index past its
-dictionary would read outside the file). Arrow's IPC reader does not validate data,
-so a damaged copy could otherwise hand out wrong rows or crash; a mismatch is a miss
-that reads Parquet and writes the copy again.
+The format (version 2; version 1 was an Arrow IPC file, ``.part-0.arrow``)::
+
+    0   8 bytes  magic  b"FYCOPY\\x00\\x02"
+    8   u32      head CRC-32: of bytes 16 .. data start (header and dictionaries)
+    12  u32      data CRC-32: of bytes data start .. end (the columns)
+    16  u32      H, the header's length
+    20  H bytes  header, JSON: rows, parquet (identity), metadata (the lineage),
+                 nulls and dictionaries (count, bytes) of each category column,
+                 columns (numpy dtype of each)
+        then     each category column's dictionary: int32 offsets (count + 1), UTF-8
+        then     each column in playlog order: ``rows`` values of its dtype (category
+                 codes in the narrowest signed type for their dictionary, -1 = null)
+
+Both CRCs are ISA-L's ``crc32`` (~1 ms for the 19 MB of a 1 M-play month), computed
+while the copy is streamed to its temp file (no second serialisation of the day) and
+checked when it is read, before anything looks at a value; then the category codes
+are range-checked (a code past its dictionary would read outside the categories).
 
     identity(parquet)                             # the Parquet file as it is now
     write_copy(parquet, table, metadata, owner)   # under the day's lock, after the Parquet file
-    open_copy(parquet, identity, populate=True)   # (source, reader) or None
-    read_copy(reader)                             # its rows, verified; ValueError if damaged
+    open_copy(parquet, identity)                  # a Copy (header and dictionaries checked) or None
+    copy.read_into(arrays)                        # its columns, verified; ValueError if damaged
+    copy.table()                                  # the same as one Arrow table
 """
 
 from __future__ import annotations
@@ -37,46 +48,59 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import mmap
 import os
 import struct
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc
 from isal import isal_zlib
 
 from fouryousee_data._fileio import atomic_write
-from fouryousee_data.schema import PLAYLOG_SCHEMA
+from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, codes_dtype
 
 __all__ = [
-    "CHECKSUM_KEY",
+    "CATEGORIES",
+    "LEGACY_NAME",
+    "MAGIC",
     "NAME",
+    "Copy",
     "Identity",
-    "check_codes",
-    "checksum",
     "copy_path",
     "identity",
     "open_copy",
-    "read_copy",
+    "seal",
+    "sections",
     "write_copy",
 ]
 
 log = logging.getLogger("fouryousee_data.cache")
 
 #: File name of a day's read copy, next to its Parquet file.
-NAME = ".part-0.arrow"
+NAME = ".part-0.copy"
+#: The name of version 1 copies (Arrow IPC): never read, removed when a copy is written.
+LEGACY_NAME = ".part-0.arrow"
+#: First bytes of a copy: the format and its version. Anything else is a miss.
+MAGIC = b"FYCOPY\x00\x02"
 #: What :func:`identity` returns.
 Identity = dict[str, int]
-#: Key, in the copy's schema metadata, of the identity of its Parquet file.
-_IDENTITY_KEY = b"fouryousee_data.parquet"
-#: Key, in the copy's schema metadata, of the :func:`checksum` of its data.
-CHECKSUM_KEY = b"fouryousee_data.crc32"
+#: The category (dictionary) columns, in playlog order.
+CATEGORIES = tuple(f.name for f in PLAYLOG_SCHEMA if pa.types.is_dictionary(f.type))
 #: Bytes at the end of a Parquet file that :func:`identity` checksums (the footer is ~2 KB).
 _TAIL_BYTES = 8192
+#: magic, head CRC, data CRC, header length.
+_PREFIX = struct.Struct("<8sIII")
+#: Bytes read at once when a copy is opened (header and dictionaries, usually all).
+_FIRST_READ = 4096
+_DTYPES: dict[str, np.dtype] = {
+    "played_at": np.dtype("<i8"),
+    "player_id": np.dtype("<i4"),
+    "media_id": np.dtype("<i4"),
+}
 
 
 def copy_path(parquet: Path) -> Path:
@@ -85,7 +109,7 @@ def copy_path(parquet: Path) -> Path:
     Examples
     --------
     >>> copy_path(Path("date=2024-03-01/part-0.parquet")).as_posix()
-    'date=2024-03-01/.part-0.arrow'
+    'date=2024-03-01/.part-0.copy'
     """
     return parquet.with_name(NAME)
 
@@ -106,20 +130,25 @@ def identity(parquet: Path) -> Identity:
     ...     before == identity(p)
     False
     """
-    with open(parquet, "rb") as file:
-        stat = os.fstat(file.fileno())
-        file.seek(max(0, stat.st_size - _TAIL_BYTES))
-        tail = zlib.crc32(file.read(_TAIL_BYTES))
+    fd = os.open(parquet, os.O_RDONLY)
+    try:
+        stat = os.fstat(fd)
+        tail = zlib.crc32(os.pread(fd, _TAIL_BYTES, max(0, stat.st_size - _TAIL_BYTES)))
+    finally:
+        os.close(fd)
     return {"ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "tail": tail}
 
 
+# -- writing ------------------------------------------------------------------------------
 def write_copy(
     parquet: Path, table: pa.Table, metadata: dict[bytes, bytes], owner: Identity
 ) -> None:
     """Write the read copy of the Parquet file ``parquet``: ``table`` (in the playlog
     schema, sorted by ``played_at``) with ``metadata``, made from the file whose
     :func:`identity` is ``owner`` (the one the caller wrote or read, not whatever is at
-    the path by now). The caller holds the day's lock.
+    the path by now). The caller holds the day's lock. The columns are streamed to the
+    temp file from ``table``'s own buffers (only category codes are narrowed first) and
+    checksummed on the way.
 
     A copy that cannot be written only makes reads slower: logged as a warning, and the
     day reads from its Parquet file (an older copy no longer matches it; it is removed).
@@ -132,60 +161,104 @@ def write_copy(
     ...     p = Path(d) / "part-0.parquet"
     ...     pq.write_table(PLAYLOG_SCHEMA.empty_table(), p)
     ...     write_copy(p, PLAYLOG_SCHEMA.empty_table(), {b"k": b"v"}, identity(p))
-    ...     source, reader = open_copy(p, identity(p), populate=True)
-    ...     reader.schema.metadata[b"k"], reader.read_all().num_rows
+    ...     with open_copy(p, identity(p)) as copy:
+    ...         copy.metadata[b"k"], copy.table().num_rows
     (b'v', 0)
     """
     copy = copy_path(parquet)
+    with contextlib.suppress(OSError):
+        copy.with_name(LEGACY_NAME).unlink()  # a version 1 copy: never read again
     try:
-        # The IPC file format wants one dictionary per column.
-        table = table.unify_dictionaries().combine_chunks()
-        crc = checksum(pa.ipc.open_file(_ipc_bytes(table)).read_all())  # as it will read
-        table = table.replace_schema_metadata(
-            {**metadata, _IDENTITY_KEY: json.dumps(owner).encode(), CHECKSUM_KEY: b"%d" % crc}
-        )
-
-        def write(tmp: str) -> None:
-            with pa.OSFile(tmp, "wb") as sink:
-                _write_ipc(sink, table)
-
-        atomic_write(copy, write)
-    except (OSError, pa.ArrowException) as exc:
+        header, dictionaries, columns = _layout(table, metadata, owner)
+        atomic_write(copy, lambda tmp: seal(tmp, header, dictionaries, columns))
+    except (OSError, ValueError, pa.ArrowException) as exc:
         log.warning("cache: no read copy for %s (%s); it reads from Parquet", parquet, exc)
         with contextlib.suppress(OSError):
             copy.unlink()
 
 
-def open_copy(
-    parquet: Path, owner: Identity, *, populate: bool = False
-) -> tuple[pa.NativeFile, pa.ipc.RecordBatchFileReader] | None:
-    """The open read copy of ``parquet`` (the mapped file and its reader), if there is
-    one, it was made from the Parquet file whose identity is ``owner``, and it holds
-    the playlog schema; None otherwise (read the Parquet file). ``populate`` loads all
-    its pages up front, for a caller that reads the rows (not just the metadata)."""
-    try:
-        source = _map(copy_path(parquet), populate)
-    except (OSError, ValueError, pa.ArrowException):
-        return None  # no copy
-    try:
-        reader = pa.ipc.open_file(source)
-        if json.loads((reader.schema.metadata or {})[_IDENTITY_KEY]) != owner:
-            raise ValueError("it was made from an older Parquet file")
-        if not reader.schema.equals(PLAYLOG_SCHEMA):
-            raise ValueError("unexpected schema")
-        int((reader.schema.metadata or {})[CHECKSUM_KEY])  # a copy from before checksums
-    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException) as exc:
-        source.close()
-        log.debug("cache: read copy of %s not used (%s)", parquet, exc)
-        return None
-    return source, reader
+def _layout(
+    table: pa.Table, metadata: dict[bytes, bytes], owner: Identity
+) -> tuple[dict[str, Any], list[bytes | np.ndarray], list[Iterable[np.ndarray]]]:
+    """The header and dictionaries of a copy of ``table`` (small), and, for each column,
+    its chunks as numpy arrays in their on-disk dtype (made one at a time, as written)."""
+    table = table.select(list(COLUMNS))
+    if not table.schema.equals(PLAYLOG_SCHEMA):
+        raise ValueError("not in the playlog schema")
+    table = table.unify_dictionaries()  # one dictionary per column
+    dtypes: dict[str, str] = {}
+    nulls: dict[str, int] = {}
+    dictionaries: dict[str, list[int]] = {}
+    regions: list[bytes | np.ndarray] = []
+    columns: list[Iterable[np.ndarray]] = []
+    for name in COLUMNS:
+        column = table.column(name)
+        if name in CATEGORIES:
+            values = column.chunk(0).dictionary if column.num_chunks else pa.array([], pa.string())
+            if values.null_count:
+                raise ValueError(f"column {name}: a null category")
+            offsets, data = _string_buffers(values)
+            regions += [offsets, data]
+            dictionaries[name] = [len(values), len(data)]
+            dtype = codes_dtype(len(values))
+            nulls[name] = column.null_count
+            columns.append(_codes(column, dtype, len(values)))
+        else:
+            if column.null_count:
+                raise ValueError(f"column {name}: missing values")
+            dtype = _DTYPES[name]
+            columns.append(_values(column, dtype))
+        dtypes[name] = dtype.str
+    header = {
+        "rows": table.num_rows,
+        "parquet": owner,
+        "metadata": {k.decode(): v.decode() for k, v in metadata.items()},
+        "nulls": nulls,
+        "dictionaries": dictionaries,
+        "columns": dtypes,
+    }
+    return header, regions, columns
 
 
-def read_copy(reader: pa.ipc.RecordBatchFileReader) -> pa.Table:
-    """The rows of an open read copy, verified: its data matches the checksum it was
-    written with and its category codes are within their dictionaries. ``ValueError``
-    otherwise (the copy is damaged: read the Parquet file). Nothing looks at a value
-    before the checksum matched.
+def _string_buffers(values: pa.Array) -> tuple[np.ndarray, bytes]:
+    """A string array's offsets (from 0, int32) and UTF-8 bytes."""
+    if not len(values):
+        return np.zeros(1, np.int32), b""
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int32, len(values) + 1, values.offset * 4)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    data = data_buffer.to_pybytes()[lo:hi] if data_buffer is not None else b""
+    return (offsets - lo).astype("<i4"), data
+
+
+def _values(column: pa.ChunkedArray, dtype: np.dtype) -> Iterator[np.ndarray]:
+    for chunk in column.chunks:
+        if pa.types.is_timestamp(chunk.type):
+            chunk = chunk.view(pa.int64())
+        yield chunk.to_numpy(zero_copy_only=True).astype(dtype, copy=False)
+
+
+def _codes(column: pa.ChunkedArray, dtype: np.dtype, n: int) -> Iterator[np.ndarray]:
+    for chunk in column.chunks:
+        indices = chunk.indices
+        if chunk.null_count:
+            indices = pc.fill_null(indices, -1)
+        codes = indices.to_numpy(zero_copy_only=False)
+        if len(codes) and not (codes.min() >= -1 and codes.max() < n):
+            raise ValueError("a category code outside its dictionary")
+        yield codes.astype(dtype)
+
+
+def seal(
+    path: str | Path,
+    header: dict[str, Any],
+    dictionaries: Sequence[bytes | np.ndarray],
+    columns: Sequence[Iterable[bytes | np.ndarray]],
+) -> None:
+    """Write a copy to ``path`` from its parts (as :func:`sections` returns them; each
+    column as pieces, written and checksummed one after the other), with its CRCs: the
+    prefix is written last, once they are known. The caller checks that the parts agree
+    with the header (:func:`write_copy` does; a test forging a copy need not).
 
     Examples
     --------
@@ -195,127 +268,190 @@ def read_copy(reader: pa.ipc.RecordBatchFileReader) -> pa.Table:
     ...     p = Path(d) / "part-0.parquet"
     ...     pq.write_table(PLAYLOG_SCHEMA.empty_table(), p)
     ...     write_copy(p, PLAYLOG_SCHEMA.empty_table(), {}, identity(p))
-    ...     source, reader = open_copy(p, identity(p))
-    ...     read_copy(reader).num_rows
-    0
+    ...     header, dictionaries, columns = sections(copy_path(p))
+    ...     seal(Path(d) / "again", header, dictionaries, [[c] for c in columns])
+    ...     (Path(d) / "again").read_bytes() == copy_path(p).read_bytes()
+    True
     """
-    table = reader.read_all()
-    expected = int((reader.schema.metadata or {})[CHECKSUM_KEY])
-    walk = _Walk(table)  # one pass over the arrays serves both checks
-    if walk.crc() != expected:
-        raise ValueError("its data does not match its checksum")
-    walk.check_codes()
-    return table
-
-
-def checksum(table: pa.Table) -> int:
-    """CRC-32 of a table's data: every buffer of every chunk (dictionaries included)
-    with the length, offset and null count that frame it. The same rows written the
-    same way give the same number; it is not meant to compare other encodings.
-
-    Examples
-    --------
-    >>> t = pa.table({"a": pa.array([1, 2], pa.int32())})
-    >>> checksum(t) == checksum(t), checksum(t) == checksum(t.slice(1))
-    (True, False)
-    """
-    return _Walk(table).crc()
-
-
-def check_codes(table: pa.Table) -> None:
-    """``ValueError`` unless every dictionary index of ``table`` is within its dictionary
-    (Arrow does not check this when it reads a file; pandas' ``Categorical.from_codes``
-    would read past the categories).
-
-    Examples
-    --------
-    >>> codes, names = pa.array([0, 5], pa.int32()), pa.array(["a"])
-    >>> bad = pa.DictionaryArray.from_arrays(codes, names, safe=False)  # as a damaged file
-    >>> check_codes(pa.table({"c": bad}))
-    Traceback (most recent call last):
-    ...
-    ValueError: column c: a category code outside its 1 categories
-    """
-    _Walk(table).check_codes()
-
-
-class _Walk:
-    """One pass over a table's arrays: what :func:`checksum` hashes (the numbers that
-    frame each array and its dictionary, and their buffers, in order) and the category
-    codes :func:`check_codes` bounds (Python objects made once: a month is 270 arrays)."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self.frames: list[int] = []
-        self.buffers: list[pa.Buffer | None] = []
-        #: (column, chunk, its index buffers, index width, dictionary length)
-        self.codes: list[tuple[str, pa.Array, list[pa.Buffer | None], int, int]] = []
-        for name, column in zip(table.column_names, table.columns, strict=True):
-            for chunk in column.chunks:
-                self._add(name, chunk)
-
-    def _add(self, name: str, array: pa.Array) -> None:
-        own = array.buffers()
-        self.frames += (len(array), array.offset, array.null_count, len(own))
-        self.frames += (-1 if b is None else b.size for b in own)
-        self.buffers += own
-        if pa.types.is_dictionary(array.type):
-            dictionary = array.dictionary
-            width = array.type.index_type.bit_width // 8
-            self.codes.append((name, array, own, width, len(dictionary)))
-            self._add(name, dictionary)
-
-    def crc(self) -> int:
-        crc = isal_zlib.crc32(struct.pack(f"<{len(self.frames)}q", *self.frames))
-        for buffer in self.buffers:
-            if buffer is not None:
-                crc = isal_zlib.crc32(buffer, crc)
-        return crc
-
-    def check_codes(self) -> None:
-        for name, chunk, own, width, n in self.codes:
-            if not _codes_fit(chunk, own, width, n):
-                raise ValueError(f"column {name}: a category code outside its {n} categories")
-
-
-def _codes_fit(chunk: pa.Array, own: list[pa.Buffer | None], width: int, n: int) -> bool:
-    """Whether every (non-null) index of the dictionary array ``chunk`` (its buffers
-    ``own``) is in ``0..n-1``."""
-    length, nulls = len(chunk), chunk.null_count
-    if not length or nulls == length:
-        return True
-    if nulls:  # null slots hold anything: let Arrow skip them
-        bounds = pc.min_max(chunk.indices).as_py()
-        return bool(bounds["min"] >= 0 and bounds["max"] < n)
-    # The indices straight from their buffer (no Arrow objects: ~4 us for a busy day).
-    # Seen unsigned, a negative index is huge: one pass checks both bounds.
-    indices = own[1]
-    if indices is None:
-        return False
-    codes = np.frombuffer(indices, np.dtype(f"<u{width}"), length, chunk.offset * width)
-    return bool(codes.max() < n)
-
-
-def _ipc_bytes(table: pa.Table) -> pa.Buffer:
-    """``table`` as an Arrow IPC file, in memory."""
-    sink = pa.BufferOutputStream()
-    _write_ipc(sink, table)
-    return sink.getvalue()
-
-
-def _write_ipc(sink: pa.NativeFile, table: pa.Table) -> None:
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-
-
-def _map(path: Path, populate: bool) -> pa.NativeFile:
-    """The file mapped read-only into memory; with ``populate``, its pages loaded up
-    front where the OS can (``MAP_POPULATE``: one call instead of a page fault per few
-    pages later)."""
-    if not (populate and hasattr(mmap, "MAP_POPULATE")):
-        return pa.memory_map(str(path))
-    fd = os.open(path, os.O_RDONLY)
+    encoded = json.dumps(header).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        mapped = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+        _write(fd, bytes(_PREFIX.size - 4))
+        head_crc = _write(fd, struct.pack("<I", len(encoded)))
+        head_crc = _write(fd, encoded, head_crc)
+        for region in dictionaries:
+            head_crc = _write(fd, region, head_crc)
+        data_crc = 0
+        for chunks in columns:
+            for chunk in chunks:
+                data_crc = _write(fd, chunk, data_crc)
+        os.pwrite(fd, _PREFIX.pack(MAGIC, head_crc, data_crc, 0)[:-4], 0)
     finally:
         os.close(fd)
-    return pa.BufferReader(pa.py_buffer(mapped))  # unmapped when the last buffer goes
+
+
+def sections(path: str | Path) -> tuple[dict[str, Any], list[bytes], list[bytes]]:
+    """A copy's header, its dictionaries (offsets, then UTF-8 bytes, of each category
+    column) and its columns, as bytes, without any check: to look inside a copy, or to
+    forge one with :func:`seal` (tests do)."""
+    data = Path(path).read_bytes()
+    length = _PREFIX.unpack_from(data)[3]
+    at = _PREFIX.size + length
+    header: dict[str, Any] = json.loads(data[_PREFIX.size : at])
+    dictionaries = []
+    for name in CATEGORIES:
+        count, nbytes = header["dictionaries"][name]
+        for size in (4 * (count + 1), nbytes):
+            dictionaries.append(data[at : at + size])
+            at += size
+    columns = []
+    for name in COLUMNS:
+        size = header["rows"] * np.dtype(header["columns"][name]).itemsize
+        columns.append(data[at : at + size])
+        at += size
+    return header, dictionaries, columns
+
+
+def _write(fd: int, data: bytes | np.ndarray, crc: int = 0) -> int:
+    """Write all of ``data``; returns the CRC-32 continued over it."""
+    view = (memoryview(data) if isinstance(data, bytes) else data.data).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
+    return int(isal_zlib.crc32(data, crc))
+
+
+# -- reading ------------------------------------------------------------------------------
+class Copy:
+    """An open read copy whose header and dictionaries matched their checksum: what it
+    holds (``rows``, ``metadata``, ``dictionaries``, each column's on-disk ``dtypes``),
+    and its columns to read with :meth:`read_into`. A context manager; close it when done."""
+
+    def __init__(self, fd: int, header: dict[str, Any], data_start: int, data_crc: int) -> None:
+        self._fd = fd
+        self._data_start = data_start
+        self._data_crc = data_crc
+        self.rows: int = header["rows"]
+        self.size: int = data_start + sum(self.rows * d.itemsize for d in self._dtypes(header))
+        self.metadata: dict[bytes, bytes] = {
+            k.encode(): v.encode() for k, v in header["metadata"].items()
+        }
+        self.dtypes: dict[str, np.dtype] = dict(zip(COLUMNS, self._dtypes(header), strict=True))
+        self.nulls: dict[str, int] = {name: int(header["nulls"][name]) for name in CATEGORIES}
+        #: Each category column's dictionary (a string array).
+        self.dictionaries: dict[str, pa.Array] = {}
+
+    @staticmethod
+    def _dtypes(header: dict[str, Any]) -> list[np.dtype]:
+        return [np.dtype(header["columns"][name]) for name in COLUMNS]
+
+    def read_into(self, arrays: dict[str, np.ndarray]) -> None:
+        """Read every column into ``arrays`` (one C-contiguous array of ``rows`` values of
+        the column's :attr:`dtypes` each), check the data's CRC and the category codes.
+        ``ValueError`` if the copy is damaged (the arrays then hold garbage)."""
+        views = [arrays[name].data.cast("B") for name in COLUMNS if self.rows]
+        got = os.preadv(self._fd, views, self._data_start) if views else 0
+        if got != self.size - self._data_start:
+            raise ValueError("the file is shorter than its header says")
+        crc = 0
+        for view in views:
+            crc = isal_zlib.crc32(view, crc)
+        if crc != self._data_crc:
+            raise ValueError("its data does not match its checksum")
+        for name in CATEGORIES:
+            if not _codes_fit(arrays[name], len(self.dictionaries[name]), self.nulls[name]):
+                n = len(self.dictionaries[name])
+                raise ValueError(f"column {name}: a category code outside its {n} categories")
+
+    def table(self) -> pa.Table:
+        """The rows as one Arrow table in the playlog schema (verified as by
+        :meth:`read_into`)."""
+        arrays = {name: np.empty(self.rows, self.dtypes[name]) for name in COLUMNS}
+        self.read_into(arrays)
+        out = []
+        for field in PLAYLOG_SCHEMA:
+            values = arrays[field.name]
+            if field.name in CATEGORIES:
+                indices = pa.array(values.astype(np.int32), mask=values < 0)
+                out.append(pa.DictionaryArray.from_arrays(indices, self.dictionaries[field.name]))
+            else:
+                out.append(pa.array(values).view(field.type))
+        return pa.Table.from_arrays(out, schema=PLAYLOG_SCHEMA)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Copy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _codes_fit(codes: np.ndarray, n: int, nulls: int) -> bool:
+    """Whether every code is in ``0..n-1`` (or -1, where the header counts nulls)."""
+    if not len(codes):
+        return True
+    if not nulls:  # seen unsigned, a negative code is huge: one pass checks both bounds
+        return bool(codes.view(codes.dtype.str.replace("i", "u")).max() < n)
+    return bool(codes.min() >= -1 and codes.max() < n)
+
+
+def open_copy(parquet: Path, owner: Identity) -> Copy | None:
+    """The open read copy of ``parquet``, if there is one in this format, its header and
+    dictionaries match their checksum, and it was made from the Parquet file whose
+    identity is ``owner``; None otherwise (read the Parquet file)."""
+    try:
+        fd = os.open(copy_path(parquet), os.O_RDONLY)
+    except OSError:
+        return None  # no copy
+    try:
+        copy = _open(fd, owner)
+    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException) as exc:
+        os.close(fd)
+        log.debug("cache: read copy of %s not used (%s)", parquet, exc)
+        return None
+    return copy
+
+
+def _open(fd: int, owner: Identity) -> Copy:
+    first = os.pread(fd, _FIRST_READ, 0)
+    magic, head_crc, data_crc, length = _PREFIX.unpack_from(first.ljust(_PREFIX.size, b"\0"))
+    if magic != MAGIC:
+        raise ValueError("not a read copy of this version")
+    size = os.fstat(fd).st_size
+    end = _PREFIX.size + length
+    if end > size:
+        raise ValueError("a header longer than the file")
+    header = json.loads(_more(fd, first, end)[_PREFIX.size :])
+    counts = [header["dictionaries"][name] for name in CATEGORIES]
+    data_start = end + sum(4 * (count + 1) + nbytes for count, nbytes in counts)
+    if data_start > size:
+        raise ValueError("dictionaries longer than the file")
+    head = _more(fd, first, data_start)
+    if isal_zlib.crc32(memoryview(head)[_PREFIX.size - 4 :]) != head_crc:
+        raise ValueError("its header does not match its checksum")
+    if header["parquet"] != owner:
+        raise ValueError("it was made from an older Parquet file")
+    codes = {name: codes_dtype(count) for name, (count, _) in zip(CATEGORIES, counts, strict=True)}
+    expected = {**_DTYPES, **codes}
+    if {name: np.dtype(header["columns"][name]) for name in COLUMNS} != expected:
+        raise ValueError("unexpected columns")
+    copy = Copy(fd, header, data_start, data_crc)
+    if copy.size != size:
+        raise ValueError("its size does not match its header")
+    at = end
+    for name, (count, nbytes) in zip(CATEGORIES, counts, strict=True):
+        offsets = pa.py_buffer(head[at : at + 4 * (count + 1)])
+        data = pa.py_buffer(head[at + 4 * (count + 1) : at + 4 * (count + 1) + nbytes])
+        values = pa.Array.from_buffers(pa.string(), count, [None, offsets, data])
+        values.validate(full=True)
+        copy.dictionaries[name] = values
+        at += 4 * (count + 1) + nbytes
+    return copy
+
+
+def _more(fd: int, first: bytes, end: int) -> bytes:
+    """The file's first ``end`` bytes, given its first bytes ``first``."""
+    return first[:end] if end <= len(first) else first + os.pread(fd, end - len(first), len(first))

@@ -17,10 +17,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fouryousee_data.cache._block import Block, DamagedCopy, Source, read_block
 from fouryousee_data.cache._dayfile import (
     FORMAT_VERSION,
     PART_NAME,
     CachedDay,
+    OpenDay,
     open_day,
     write_day,
 )
@@ -30,7 +32,7 @@ from fouryousee_data.cache._settle import Settle
 from fouryousee_data.cache._spill import DaySpill
 from fouryousee_data.filters import covered_days, normalize, scope
 from fouryousee_data.report import Report
-from fouryousee_data.schema import PLAYLOG_SCHEMA, conform, normalize_ids
+from fouryousee_data.schema import PLAYLOG_SCHEMA, conform, normalize_ids, to_pandas
 from fouryousee_data.timerange import DateLike, resolve_range
 
 __all__ = ["Loaded", "PlaylogCache", "rows_of"]
@@ -47,11 +49,17 @@ class Loaded:
     known: dict[dt.date, list[CachedDay]] = field(default_factory=dict)
     #: The settled day served for each day...
     served: dict[dt.date, CachedDay] = field(default_factory=dict)
-    #: ...and its rows, restricted to the request, in day order.
-    parts: list[tuple[dt.date, pa.Table]] = field(default_factory=list)
     #: The served days read from their Parquet file, not their read copy (each was
     #: given a fresh read copy on the way).
     from_parquet: list[dt.date] = field(default_factory=list)
+    #: ...and their rows, restricted to the request, in range-wide columns.
+    block: Block | None = None
+
+    @property
+    def parts(self) -> list[tuple[dt.date, pa.Table]]:
+        """The served days' rows, restricted to the request, in day order: one Arrow
+        table a day (made on each call, from :attr:`block`)."""
+        return self.block.parts() if self.block is not None else []
 
     @property
     def table(self) -> pa.Table:
@@ -60,15 +68,24 @@ class Loaded:
             return PLAYLOG_SCHEMA.empty_table()
         return pa.concat_tables([t for _, t in self.parts])
 
+    def frame(self, tz: str | None = None) -> pd.DataFrame:
+        """All served rows as the playlog DataFrame (as ``schema.to_pandas(self.table,
+        tz)`` gives it), made of the block's arrays without another copy."""
+        if self.block is None:
+            return to_pandas(PLAYLOG_SCHEMA.empty_table(), tz)
+        return self.block.frame(tz)
+
 
 @dataclass
 class _Day:
     """One day of a :meth:`PlaylogCache.load`: the cached entries that can serve it, and
-    the one that did, with its rows."""
+    the one that did, with where its rows come from."""
 
     known: list[CachedDay] = field(default_factory=list)
     served: CachedDay | None = None
-    rows: pa.Table | None = None
+    source: Source | None = None
+    #: The open day whose read copy ``source`` reads (for its Parquet file, if it fails).
+    opened: OpenDay | None = None
     from_parquet: bool = False
 
 
@@ -271,32 +288,74 @@ class PlaylogCache:
             read_rows=rows,
         )
         loaded = Loaded()
-        # One day after the other: a day's read copy costs ~0.3 ms, mostly GIL-bound
-        # glue, so threads were measured slower (a day read from Parquet is ~1.5 ms).
-        for day in days:
-            _add(loaded, day, self._load_day(day, query))
+        opened: list[OpenDay] = []  # read copies, read together once all days are found
+        try:
+            found = [(day, self._load_day(day, query, opened)) for day in days]
+            if query.read_rows:
+                loaded.block = self._read(found, query, opened)
+        finally:
+            for day_file in opened:
+                day_file.close()
+        for day, one in found:
+            _add(loaded, day, one)
         return loaded
 
-    def _load_day(self, day: dt.date, query: Query) -> _Day:
-        """The cached entries of one day, trying its scopes in order until one serves."""
+    def _load_day(
+        self, day: dt.date, query: Query, opened: list[OpenDay], scopes: Sequence[str] = ()
+    ) -> _Day:
+        """The cached entries of one day, trying its scopes (``scopes``, else the query's)
+        in order until one serves. A read copy that serves is left open in ``opened``;
+        a day without one is read from Parquet here."""
         found = _Day()
-        for day_scope in query.scopes:
-            opened = open_day(self.day_path(day_scope, day), day_scope, day, rows=query.read_rows)
-            if opened is None:
+        for day_scope in scopes or query.scopes:
+            day_file = open_day(self.day_path(day_scope, day), day_scope, day)
+            if day_file is None:
                 continue
-            with opened:
-                found.known.append(opened.entry)
-                if not query.serves(opened.entry):
+            if day_file.copy is not None and query.read_rows and query.serves(day_file.entry):
+                opened.append(day_file)
+                found.known.append(day_file.entry)
+                found.served, found.opened = day_file.entry, day_file
+                found.source = Source(day_file.entry, copy=day_file.copy)
+                return found
+            with day_file:
+                found.known.append(day_file.entry)
+                if not query.serves(day_file.entry):
                     continue
                 if not query.read_rows:
-                    found.served = opened.entry
+                    found.served = day_file.entry
                     return found
-                rows = opened.rows()
+                rows = day_file.rows()
                 if rows is not None:
-                    found.served, found.rows = opened.entry, query.cut(rows, opened.entry)
-                    found.from_parquet = opened.from_parquet
+                    found.served, found.source = day_file.entry, Source(day_file.entry, table=rows)
+                    found.from_parquet = day_file.from_parquet
                     return found
         return found
+
+    def _read(
+        self, found: list[tuple[dt.date, _Day]], query: Query, opened: list[OpenDay]
+    ) -> Block:
+        """The served days' rows in one block. A read copy that fails its checks there is
+        replaced by its Parquet file (which writes the copy again), or, if that is
+        unusable too, by the day's next scopes; then the block is read again."""
+        while True:
+            serving = [one for _, one in found if one.source is not None]
+            try:
+                return read_block([one.source for one in serving if one.source], query)
+            except DamagedCopy as damaged:
+                one = serving[damaged.index]
+                day_file, entry = one.opened, one.served
+                if day_file is None or entry is None:
+                    raise AssertionError("only a read copy can be damaged") from damaged
+                one.opened = None
+                rows = day_file.parquet_rows(damaged)
+                if rows is not None:
+                    one.source, one.from_parquet = Source(entry, table=rows), True
+                    continue
+                later = query.scopes[query.scopes.index(entry.scope) + 1 :]
+                again = self._load_day(entry.day, query, opened, later) if later else _Day()
+                one.known += again.known
+                one.served, one.source, one.opened = again.served, again.source, again.opened
+                one.from_parquet = again.from_parquet
 
     # -- listing and clearing -------------------------------------------------------------
     def entries(self, scope: str | None = None) -> list[CachedDay | Path]:
@@ -381,7 +440,7 @@ def rows_of(
     query = Query.of(player_ids=player_ids, media_ids=media_ids, start=start, end=end)
     parts = []
     for entry in entries:
-        opened = open_day(entry.path, entry.scope, entry.day, rows=True)
+        opened = open_day(entry.path, entry.scope, entry.day)
         rows = None
         if opened is not None:
             with opened:
@@ -398,10 +457,8 @@ def _add(loaded: Loaded, day: dt.date, found: _Day) -> None:
         loaded.known[day] = found.known
     if found.served is not None:
         loaded.served[day] = found.served
-    if found.served is not None and found.rows is not None:
-        loaded.parts.append((day, found.rows))
-        if found.from_parquet:
-            loaded.from_parquet.append(day)
+    if found.served is not None and found.from_parquet:
+        loaded.from_parquet.append(day)
 
 
 def _filter_ids(value: object, name: str) -> tuple[int, ...]:

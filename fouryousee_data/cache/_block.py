@@ -1,0 +1,287 @@
+"""The rows of the days one :meth:`PlaylogCache.load` serves, read into range-wide columns.
+
+Each column of the whole range is one numpy array in its final dtype (``played_at``
+int64 seconds, ids int32, category codes in the width pandas gives them), allocated
+once; each day's read copy is read straight into its rows of those arrays (one
+``preadv`` a day, its CRC and codes checked there), and the DataFrame is made of the
+arrays themselves: every value is copied once, out of the page cache. A day read from
+Parquet (no usable copy) is copied in from its Arrow table.
+
+The categories of a column are its days' dictionaries in day order, each value where it
+first appears (as Arrow's ``unify_dictionaries`` orders them); a day whose dictionary
+is not a prefix of them has its codes mapped. Per-day Arrow tables (``parts``) are made
+on demand from the same arrays, each with its own dictionary, as the day was written.
+
+    block = read_block(sources, query)   # DamagedCopy(i): source i's copy is unusable
+    block.frame(tz)                      # the playlog DataFrame of the kept rows
+    block.parts()                        # [(day, Arrow table of its kept rows)]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fouryousee_data.cache._dayfile import PER_DAY, CachedDay, day_seconds
+from fouryousee_data.cache._query import Query
+from fouryousee_data.cache._readcopy import CATEGORIES, Copy
+from fouryousee_data.schema import (
+    COLUMNS,
+    PLAYLOG_SCHEMA,
+    TIME_UNIT,
+    categories_index,
+    codes_dtype,
+    localize,
+    one_buffer,
+    to_pandas,
+)
+
+__all__ = ["Block", "DamagedCopy", "Source", "read_block"]
+
+_INTS: dict[str, np.dtype] = {
+    "played_at": np.dtype(np.int64),
+    "player_id": np.dtype(np.int32),
+    "media_id": np.dtype(np.int32),
+}
+_NO_VALUES = pa.array([], pa.string())
+
+
+@dataclass
+class Source:
+    """One served day: its entry, and its rows to read from its read copy (verified on
+    the way) or already read from its Parquet file (checked, sorted)."""
+
+    entry: CachedDay
+    copy: Copy | None = None
+    table: pa.Table | None = None
+
+    def __post_init__(self) -> None:
+        if self.table is not None:
+            self.table = self.table.unify_dictionaries()  # one dictionary per column
+        elif self.copy is None:
+            raise ValueError("a source is a read copy or a table")
+
+    @property
+    def rows(self) -> int:
+        return self.copy.rows if self.copy is not None else self.arrow().num_rows
+
+    def arrow(self) -> pa.Table:
+        """The rows read from Parquet (a source without a read copy)."""
+        if self.table is None:
+            raise ValueError("this day is read from its read copy")
+        return self.table
+
+    def dictionary(self, name: str) -> pa.Array:
+        if self.copy is not None:
+            return self.copy.dictionaries[name]
+        chunks = self.arrow().column(name).chunks
+        return chunks[0].dictionary if chunks else _NO_VALUES
+
+
+class DamagedCopy(Exception):
+    """The read copy of ``sources[index]`` failed its checks (read its Parquet file)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+
+
+class Block:
+    """The served days' rows in range-wide columns (see the module docstring)."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.entries = [s.entry for s in sources]
+        counts = [s.rows for s in sources]
+        self.starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).tolist()
+        #: Each category column's categories (the union of the days' dictionaries)...
+        self.categories: dict[str, pa.Array] = {}
+        #: ...each day's dictionary, and its codes' place in them (None: the same codes).
+        self.dictionaries: dict[str, list[pa.Array]] = {}
+        self.maps: dict[str, list[np.ndarray | None]] = {}
+        for name in CATEGORIES:
+            own = [s.dictionary(name) for s in sources]
+            self.dictionaries[name] = own
+            self.categories[name], self.maps[name] = _union(own)
+        n = self.starts[-1]
+        dtypes = {
+            name: _INTS.get(name) or codes_dtype(len(self.categories[name])) for name in COLUMNS
+        }
+        self.columns = one_buffer(n, dtypes)
+        #: The rows each day keeps (None: all of them), once :meth:`cut`.
+        self.kept: list[np.ndarray | None] = [None] * len(sources)
+
+    def day(self, i: int) -> dict[str, np.ndarray]:
+        """Views of day ``i``'s rows in every column."""
+        lo, hi = self.starts[i], self.starts[i + 1]
+        return {name: values[lo:hi] for name, values in self.columns.items()}
+
+    def cut(self, query: Query) -> None:
+        """Keep, of each day, the rows ``query`` keeps (a partial day, ids)."""
+        for i, entry in enumerate(self.entries):
+            bounds = query.bounds(entry)
+            if bounds is None:
+                continue
+            day = self.day(i)
+            ts = day["played_at"]
+            lo = 0 if bounds["start"] is None else _search(ts, bounds["start"])
+            hi = len(ts) if bounds["end"] is None else _search(ts, bounds["end"])
+            keep = np.arange(lo, hi)
+            for name, ids in (("player_id", "player_ids"), ("media_id", "media_ids")):
+                if bounds[ids]:
+                    keep = keep[np.isin(day[name][keep], bounds[ids])]
+            self.kept[i] = keep
+
+    def _rows(self) -> slice | np.ndarray:
+        """Which rows of the columns are kept (a slice when they are contiguous)."""
+        if all(k is None for k in self.kept):
+            return slice(None)
+        rows = np.concatenate(
+            [
+                np.arange(lo, hi) if k is None else k + lo
+                for k, lo, hi in zip(self.kept, self.starts, self.starts[1:], strict=False)
+            ]
+        )
+        if not len(rows):
+            return slice(0, 0)
+        if rows[-1] - rows[0] + 1 == len(rows):
+            return slice(int(rows[0]), int(rows[-1]) + 1)
+        return rows
+
+    def frame(self, tz: str | None = None) -> pd.DataFrame:
+        """The playlog DataFrame of the kept rows, made of the columns themselves (a slice
+        of them, or a copy of the kept rows when a filter left holes)."""
+        rows = self._rows()
+        columns = {name: values[rows] for name, values in self.columns.items()}
+        if not len(columns["played_at"]):  # no rows: as to_pandas makes it
+            tables = [t for _, t in self.parts()] or [PLAYLOG_SCHEMA.empty_table()]
+            return to_pandas(pa.concat_tables(tables), tz)
+        frame: dict[str, object] = {}
+        for name in COLUMNS:
+            values = columns[name]
+            if name == "played_at":
+                frame[name] = values.view(f"M8[{TIME_UNIT}]")
+            elif name in CATEGORIES:
+                dtype = pd.CategoricalDtype(categories_index(self.categories[name]))
+                frame[name] = pd.Categorical.from_codes(values, dtype=dtype, validate=False)
+            else:
+                frame[name] = values
+        df = pd.DataFrame(frame, copy=False)
+        if tz:
+            df["played_at"] = localize(df["played_at"], tz)
+        return df
+
+    def parts(self) -> list[tuple[dt.date, pa.Table]]:
+        """Each day's kept rows as an Arrow table in the playlog schema, with the
+        dictionaries the day was written with."""
+        return [(e.day, self._part(i)) for i, e in enumerate(self.entries)]
+
+    def _part(self, i: int) -> pa.Table:
+        day, keep = self.day(i), self.kept[i]
+        arrays = []
+        for field in PLAYLOG_SCHEMA:
+            values = day[field.name] if keep is None else day[field.name][keep]
+            if field.name not in CATEGORIES:
+                arrays.append(pa.array(values).view(field.type))
+                continue
+            mapping = self.maps[field.name][i]
+            if mapping is not None:  # back to the day's own codes
+                inverse = np.full(len(self.categories[field.name]) + 1, -1, np.int32)
+                inverse[mapping] = np.arange(len(mapping))
+                values = inverse[values]
+            indices = pa.array(values.astype(np.int32), mask=values < 0)
+            own = self.dictionaries[field.name][i]
+            arrays.append(pa.DictionaryArray.from_arrays(indices, own))
+        return pa.Table.from_arrays(arrays, schema=PLAYLOG_SCHEMA)
+
+
+def read_block(sources: list[Source], query: Query) -> Block:
+    """The rows of ``sources`` (served days, in day order) in one :class:`Block`, cut as
+    ``query`` asks. ``DamagedCopy`` if a day's read copy fails its checks."""
+    block = Block(sources)
+    for i, source in enumerate(sources):
+        day = block.day(i)
+        if source.copy is not None:
+            _read_copy(source.copy, day, block, i)
+        else:
+            _copy_table(source.arrow(), day, block, i)
+        ts = day["played_at"]
+        if len(ts):  # sorted (as written, and checked by the CRC): the ends bound the day
+            first = day_seconds(source.entry.day)
+            if not (ts[0] >= first and ts[-1] < first + PER_DAY):
+                raise DamagedCopy(i, "rows outside the day")
+    block.cut(query)
+    return block
+
+
+def _read_copy(copy: Copy, day: dict[str, np.ndarray], block: Block, i: int) -> None:
+    """Read one copy into its rows of the block (codes through a scratch array when
+    they need mapping or widening)."""
+    targets, scratch = dict(day), {}
+    for name in CATEGORIES:
+        if block.maps[name][i] is not None or copy.dtypes[name] != day[name].dtype:
+            targets[name] = scratch[name] = np.empty(copy.rows, copy.dtypes[name])
+    try:
+        copy.read_into(targets)
+    except (OSError, ValueError) as exc:
+        raise DamagedCopy(i, str(exc)) from exc
+    for name, codes in scratch.items():
+        _place(codes, block.maps[name][i], day[name])
+
+
+def _copy_table(table: pa.Table, day: dict[str, np.ndarray], block: Block, i: int) -> None:
+    """Copy one day's Arrow table (read from Parquet) into its rows of the block."""
+    for name in COLUMNS:
+        chunks = table.column(name).chunks
+        if name in CATEGORIES:
+            codes = [(c.indices.fill_null(-1) if c.null_count else c.indices) for c in chunks]
+            values = [c.to_numpy() for c in codes]
+        elif name == "played_at":
+            values = [c.view(pa.int64()).to_numpy() for c in chunks]
+        else:
+            values = [c.to_numpy() for c in chunks]
+        if not values:
+            continue
+        if name in CATEGORIES:
+            _place(np.concatenate(values), block.maps[name][i], day[name])
+        else:
+            np.concatenate(values, out=day[name])
+
+
+def _place(codes: np.ndarray, mapping: np.ndarray | None, out: np.ndarray) -> None:
+    """A day's codes (-1: null) into ``out``, through ``mapping`` into the block's
+    categories (None: the same codes)."""
+    if mapping is None:
+        np.copyto(out, codes, casting="unsafe")  # they fit: within the categories
+    else:  # the null code -1 takes the last entry, -1
+        np.take(np.append(mapping, -1).astype(out.dtype), codes, out=out, mode="wrap")
+
+
+def _union(dictionaries: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray | None]]:
+    """The categories of several days (their values in order of first appearance) and
+    each day's codes' place in them (None: the day's dictionary is a prefix of them)."""
+    if not dictionaries:
+        return _NO_VALUES, []
+    first = dictionaries[0]
+    if all(d is first or d.equals(first) for d in dictionaries):
+        return first, [None] * len(dictionaries)
+    union = pc.unique(pa.chunked_array(dictionaries, pa.string()))
+    maps: list[np.ndarray | None] = []
+    for d in dictionaries:
+        if union.slice(0, len(d)).equals(d):
+            maps.append(None)
+        else:
+            where = pc.index_in(d, value_set=union)
+            maps.append(where.to_numpy(zero_copy_only=False).astype(np.int64))
+    return union, maps
+
+
+def _search(ts: np.ndarray, at: pd.Timestamp) -> int:
+    """Where ``at`` goes in the sorted seconds ``ts``: the first value >= ``at``."""
+    per_unit = int(np.timedelta64(1, TIME_UNIT) // np.timedelta64(1, "ns"))
+    units = -(-pd.Timestamp(at).as_unit("ns").value // per_unit)  # rounded up
+    return int(np.searchsorted(ts, units, "left"))
