@@ -69,9 +69,7 @@ CUTS: list[dict[str, object]] = [
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_frame_of_the_block_is_the_frame_of_the_days_tables(
-    tmp_path: Path, seed: int
-) -> None:
+def test_the_frame_of_the_block_is_the_frame_of_the_days_tables(tmp_path: Path, seed: int) -> None:
     cache = filled(tmp_path, seed, ips=5 if seed % 2 else 300)  # int8 or int16 codes
     for cut in CUTS:
         loaded = cache.load(DAYS, **cut)  # type: ignore[arg-type]
