@@ -84,12 +84,13 @@ def test_duckdb_relation_is_lazy_typed_and_on_the_given_connection(
     assert isinstance(rel, duckdb.DuckDBPyRelation)
     assert rel.columns == list(COLUMNS)
     assert [str(t) for t in rel.types] == [
-        "TIMESTAMP", "VARCHAR", "INTEGER", "INTEGER", "VARCHAR", "VARCHAR"
+        "TIMESTAMP_S", "VARCHAR", "INTEGER", "INTEGER", "VARCHAR", "VARCHAR"
     ]  # fmt: skip
     con.register("plays", rel)
     n = con.sql("SELECT count(*) FROM plays").fetchall()
     df = rel.df()
     assert n == [(len(df),)]
+    assert df["played_at"].dtype == "datetime64[s]"  # the unit of fetch_playlogs' frame
     assert df["player_id"].dtype == "int32" and df["media_id"].dtype == "int32"
     # lazy: removing the files after building the relation makes computing it fail
     rel2 = fy.scan_playlogs("2024-03-01", "2024-03-01", client=api, cache_dir=filled, fetch=False)
@@ -108,6 +109,7 @@ def test_dask_frame_is_lazy_and_typed(api: fy.Client, filled: Path) -> None:
     assert isinstance(ddf, dd.DataFrame)
     assert list(ddf.columns) == list(COLUMNS)
     df = ddf.compute()
+    assert df["played_at"].dtype == ddf.dtypes["played_at"] == "datetime64[s]"
     assert df["player_id"].dtype == "int32" and df["media_id"].dtype == "int32"
     assert isinstance(df["account"].dtype, pd.CategoricalDtype)
     assert ddf.npartitions == 10  # one per day file
@@ -120,6 +122,8 @@ def test_tz_gives_the_same_instants_as_fetch(engine: str, api: fy.Client, filled
         start, "2024-03-04", client=api, cache_dir=filled, fetch=False, tz=TZ, engine=engine
     )
     want = fy.fetch_playlogs(start, "2024-03-04", client=api, cache_dir=filled, tz=TZ, **FAST)
+    if engine == "dask":  # DuckDB's TIMESTAMPTZ is microseconds, whatever the data
+        assert scan.dtypes["played_at"] == want["played_at"].dtype == f"datetime64[s, {TZ}]"
     got = materialise(scan)
     assert str(got["played_at"].dt.tz) == TZ
     pd.testing.assert_frame_equal(got, comparable(want))

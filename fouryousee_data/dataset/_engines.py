@@ -12,11 +12,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from fouryousee_data.dataset._files import Cut
 from fouryousee_data.dataset._tz import offsets
-from fouryousee_data.schema import COLUMNS, localize
+from fouryousee_data.schema import COLUMNS, TIME_UNIT, localize
 
 if TYPE_CHECKING:
     import dask.dataframe
@@ -30,8 +31,10 @@ log = logging.getLogger("fouryousee_data.dataset")
 ENGINES = ("duckdb", "dask")
 
 #: The SQL types of the playlog columns (an empty scan is a relation of these).
+#: ``played_at`` in seconds, as in ``fetch_playlogs``' frame (``.df()`` gives
+#: ``datetime64[s]``; with ``tz=`` it is a ``TIMESTAMPTZ``, which has no unit choice).
 _SQL_TYPES = {
-    "played_at": "TIMESTAMP",
+    "played_at": "TIMESTAMP_S",
     "account": "VARCHAR",
     "player_id": "INTEGER",
     "media_id": "INTEGER",
@@ -95,8 +98,8 @@ def _where(cut: Cut) -> str:
 
 
 def _project(rel: duckdb.DuckDBPyRelation, cut: Cut) -> duckdb.DuckDBPyRelation:
-    """The playlog columns in order; ``played_at`` a TIMESTAMPTZ with ``tz``."""
-    played_at = "CAST(played_at AS TIMESTAMP)"
+    """The playlog columns in order; ``played_at`` a TIMESTAMP_S, a TIMESTAMPTZ with ``tz``."""
+    played_at = "CAST(played_at AS TIMESTAMP_S)"
     if cut.tz is not None:
         utc = offsets(str(cut.tz), cut.span.start, cut.span.end).sql(played_at)
         played_at = f"timezone('UTC', {utc})"
@@ -153,7 +156,13 @@ def dask_frame(
         if ids:
             mask = mask & ddf[name].isin(list(ids))
     ddf = ddf[mask]
-    if cut.tz is not None:
-        meta = pd.Series([], dtype=pd.DatetimeTZDtype("ms", cut.tz), name="played_at")
-        ddf = ddf.assign(played_at=ddf["played_at"].map_partitions(localize, cut.tz, meta=meta))
-    return ddf
+    # seconds, as in fetch_playlogs' frame (Parquet has no seconds unit: files hold ms)
+    dtype = pd.DatetimeTZDtype(TIME_UNIT, cut.tz) if cut.tz else np.dtype(f"M8[{TIME_UNIT}]")
+    meta = pd.Series([], dtype=dtype, name="played_at")
+    return ddf.assign(played_at=ddf["played_at"].map_partitions(_seconds, cut.tz, meta=meta))
+
+
+def _seconds(played_at: pd.Series, tz: str | None) -> pd.Series:
+    """One partition's ``played_at`` in the frame's unit, localized with ``tz``."""
+    naive = played_at.astype(f"datetime64[{TIME_UNIT}]")
+    return localize(naive, tz) if tz else naive

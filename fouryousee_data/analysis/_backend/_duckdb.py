@@ -4,9 +4,11 @@ Every question is one ``GROUP BY`` (or a ``LAG`` window for the silences) whose
 answer is small; DuckDB streams and spills the rows itself, so a relation over a
 year of Parquet is analysed out of core. ``played_at`` becomes int64 inside the
 query with the same arithmetic as the pandas engine: wall-clock and instants in the
-unit ``rel.df()`` would give (``TIMESTAMP_S`` seconds, ``TIMESTAMP`` microseconds,
-``TIMESTAMPTZ`` microseconds read in the connection's ``TimeZone``, as ``.df()``
-does), time slots by floor division, buckets from the plan's small lookup.
+unit ``rel.df()`` would give for a naive type (``TIMESTAMP_S`` seconds, ``TIMESTAMP``
+microseconds, ...); a ``TIMESTAMPTZ`` (always microseconds in DuckDB) is read in the
+connection's ``TimeZone``, as ``.df()`` does, in seconds: the unit of
+``fetch_playlogs(tz=...)``'s frame, so a tz-aware scan gives what that frame gives.
+Time slots by floor division, buckets from the plan's small lookup.
 """
 
 from __future__ import annotations
@@ -41,15 +43,20 @@ class DuckDBPlaylogs(Playlogs):
 
     def __init__(self, rel: duckdb.DuckDBPyRelation) -> None:
         self.rel = rel
-        self.schema = rel.limit(0).df()
-        self.clock = Clock.of(self.schema)
-        self.attrs: dict[str, Any] = {}
+        schema = rel.limit(0).df()
         kind = str(rel.types[rel.columns.index("played_at")])
         if kind in _NAIVE:
             self.wall = self.instant = _NAIVE[kind]
-        else:  # TIMESTAMP WITH TIME ZONE: .df() reads it in the connection's TimeZone
-            self.instant = "epoch_us(played_at)"
-            self.wall = f"epoch_us(timezone({_text(str(self.clock.tz))}, played_at))"
+        elif kind == "TIMESTAMP WITH TIME ZONE":
+            # read in the connection's TimeZone (as .df() does), in seconds: the unit of
+            # fetch_playlogs(tz=)'s frame (a TIMESTAMPTZ has no unit of its own to follow)
+            tz = Clock.of(schema).tz
+            schema["played_at"] = schema["played_at"].dt.as_unit("s")
+            self.instant = _fdiv("epoch_us(played_at)", 1_000_000)
+            self.wall = _fdiv(f"epoch_us(timezone({_text(str(tz))}, played_at))", 1_000_000)
+        self.schema = schema
+        self.clock = Clock.of(schema)  # checks that played_at is a timestamp
+        self.attrs: dict[str, Any] = {}
 
     def _query(self, sql: str) -> pd.DataFrame:
         """A small answer: ``sql`` over the relation (as ``_fy_playlogs``), as pandas."""
