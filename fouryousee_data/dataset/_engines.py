@@ -164,5 +164,5 @@ def dask_frame(
 
 def _seconds(played_at: pd.Series, tz: str | None) -> pd.Series:
     """One partition's ``played_at`` in the frame's unit, localized with ``tz``."""
-    naive = played_at.astype(f"datetime64[{TIME_UNIT}]")
+    naive = played_at.astype(np.dtype(f"M8[{TIME_UNIT}]"))
     return localize(naive, tz) if tz else naive
