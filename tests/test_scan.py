@@ -35,7 +35,7 @@ def comparable(df: pd.DataFrame) -> pd.DataFrame:
     )
     if out["played_at"].dt.tz is not None:
         out["played_at"] = out["played_at"].dt.tz_convert(TZ)
-    out = out.sort_values(["played_at", "player_id", "media_id"], kind="stable")
+    out = out.sort_values(["played_at", "account", "player_id", "media_id"], kind="stable")
     return out.reset_index(drop=True)
 
 
@@ -218,29 +218,36 @@ def test_fetch_true_fills_the_cache_then_asks_nothing(
 def test_several_accounts_are_scanned_together(
     engine: str, make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:
-    a, b = make_simulator(seed=1), make_simulator(seed=2)
+    """client=[a, b] and client={label: ...}: the rows of fetch_playlogs with the same
+    clients, ``account`` named as it names it (the legacy players' rows carry none)."""
+    a, b = make_simulator(seed=36), make_simulator(seed=44)  # each has a legacy player
     with (
         paced_client(a) as ca,
         paced_client(b) as cb,
     ):
-        for c in (ca, cb):
-            fy.fetch_playlogs("2024-03-01", "2024-03-02", client=c, cache_dir=tmp_path, **FAST)
-        scan = fy.scan_playlogs(
-            "2024-03-01",
-            "2024-03-02",
-            client=[ca, cb],
-            cache_dir=tmp_path,
-            fetch=False,
-            engine=engine,
-        )
-        got = materialise(scan)
-        parts = [
+        alone = [
             fy.fetch_playlogs("2024-03-01", "2024-03-02", client=c, cache_dir=tmp_path, **FAST)
             for c in (ca, cb)
         ]
-    assert got["account"].nunique() == 2
-    want = comparable(pd.concat([comparable(p) for p in parts]))
-    pd.testing.assert_frame_equal(got, want)
+        assert all(df["account"].isna().any() for df in alone)  # rows without a name
+        nameless = int(alone[0].loc[alone[0]["account"].isna(), "player_id"].iloc[0])
+        cases: list[dict[str, object]] = [
+            {"start": "2024-03-01", "end": "2024-03-02"},
+            {"start": "2024-03-02 10:00", "end": "2024-03-02 10:30"},
+            {"start": "2024-03-01", "end": "2024-03-01", "player_ids": nameless},  # a: fingerprint
+        ]
+        for clients in ([ca, cb], {"loja": ca, "matriz": cb}):
+            for case in cases:
+                kw = {"client": clients, "cache_dir": tmp_path, **case}
+                scan = fy.scan_playlogs(fetch=False, engine=engine, **kw)  # type: ignore[arg-type]
+                want = fy.fetch_playlogs(**FAST, **kw)  # type: ignore[arg-type]
+                got = materialise(scan)
+                assert len(got) > 0 and got["account"].notna().all()
+                pd.testing.assert_frame_equal(got, comparable(want))
+                pd.testing.assert_frame_equal(fy.per_player(scan), fy.per_player(want))
+        only = fy.scan_playlogs("2024-03-01", "2024-03-01", client=[ca, cb], cache_dir=tmp_path,
+                                player_ids=nameless, fetch=False, engine=engine)  # fmt: skip
+        assert ca.fingerprint in set(materialise(only)["account"])  # no name in the cut
 
 
 def test_argument_errors(api: fy.Client, filled: Path) -> None:

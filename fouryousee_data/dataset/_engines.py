@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     import dask.dataframe
     import duckdb
 
-__all__ = ["ENGINES", "dask_frame", "duckdb_relation"]
+__all__ = ["ENGINES", "Files", "dask_frame", "duckdb_relation", "names_beside_nulls"]
 
 log = logging.getLogger("fouryousee_data.dataset")
 
@@ -43,16 +44,28 @@ _SQL_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class Files:
+    """One account's day files, and the ``account`` its rows show: ``name`` for the rows
+    without one (``every_row``: for all its rows, a label given by the caller); with
+    ``name=None`` as the files have it."""
+
+    paths: tuple[str, ...]
+    name: str | None = None
+    every_row: bool = False
+
+
 # -- DuckDB -------------------------------------------------------------------------------
 def duckdb_relation(
-    paths: Sequence[str],
+    files: Sequence[Files],
     cut: Cut,
     *,
     connection: duckdb.DuckDBPyConnection | None = None,
     filesystem: Any = None,
 ) -> duckdb.DuckDBPyRelation:
-    """A lazy relation over the Parquet ``paths`` (local, or on the fsspec ``filesystem``
-    registered on the connection), cut to ``cut``.
+    """A lazy relation over the Parquet files (local, or on the fsspec ``filesystem``
+    registered on the connection), cut to ``cut``, each account's rows named as its
+    :class:`Files` says.
 
     Examples
     --------
@@ -64,11 +77,56 @@ def duckdb_relation(
     con = connection if connection is not None else new_connection(cut.tz)
     if filesystem is not None:
         _register(con, filesystem)
-    if not paths:
+    rels = []
+    for part in files:
+        if not part.paths:
+            continue
+        rel = con.read_parquet(list(part.paths)).filter(_where(cut))
+        if part.name is not None:
+            name = _text(part.name)
+            account = name if part.every_row else f"coalesce(CAST(account AS VARCHAR), {name})"
+            rel = rel.project(f"* REPLACE ({account} AS account)")
+        rels.append(rel)
+    if not rels:
         empty = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in _SQL_TYPES.items())
         return _project(con.sql(f"SELECT {empty} WHERE false"), cut)
-    rel = con.read_parquet(list(paths))
-    return _project(rel.filter(_where(cut)), cut)
+    union = rels[0]
+    for rel in rels[1:]:
+        union = union.union(rel)  # UNION ALL: every row kept
+    return _project(union, cut)
+
+
+def names_beside_nulls(paths: Sequence[str], cut: Cut) -> list[str] | None:
+    """The ``account`` names of the cut's rows in the local day files ``paths`` when some
+    of those rows have none (``None``: every row has one). The files' footers answer when
+    no row lacks an account; else one pass over the cut's rows.
+
+    Examples
+    --------
+    >>> from fouryousee_data.timerange import resolve_range
+    >>> names_beside_nulls([], Cut(resolve_range("2024-03-01", "2024-03-01"))) is None
+    True
+    """
+    if not paths:
+        return None
+    con = new_connection()
+    files = "[" + ", ".join(_text(p) for p in paths) + "]"
+    maybe = con.sql(
+        "SELECT coalesce(bool_or(stats_null_count IS NULL OR stats_null_count > 0), false) "
+        f"FROM parquet_metadata({files}) WHERE path_in_schema = 'account'"
+    ).fetchall()[0][0]
+    if not maybe:
+        return None
+    names, nulls = (
+        con.read_parquet(list(paths))
+        .filter(_where(cut))
+        .aggregate(
+            "list(DISTINCT CAST(account AS VARCHAR)) FILTER (WHERE account IS NOT NULL), "
+            "coalesce(bool_or(account IS NULL), false)"
+        )
+        .fetchall()[0]
+    )
+    return sorted(names or []) if nulls else None
 
 
 def new_connection(tz: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -107,6 +165,11 @@ def _project(rel: duckdb.DuckDBPyRelation, cut: Cut) -> duckdb.DuckDBPyRelation:
     return rel.project(f"{played_at} AS played_at, {others}")
 
 
+def _text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _register(con: duckdb.DuckDBPyConnection, filesystem: Any) -> None:
     """Make DuckDB read ``filesystem``'s URLs (e.g. ``s3://``) through it (fsspec), not
     through its ``httpfs`` extension (which would be downloaded)."""
@@ -122,28 +185,37 @@ def _register(con: duckdb.DuckDBPyConnection, filesystem: Any) -> None:
 
 # -- Dask ---------------------------------------------------------------------------------
 def dask_frame(
-    paths: Sequence[str], cut: Cut, *, storage_options: dict[str, Any] | None = None
+    files: Sequence[Files], cut: Cut, *, storage_options: dict[str, Any] | None = None
 ) -> dask.dataframe.DataFrame:
-    """A lazy Dask DataFrame over the Parquet ``paths`` (one partition per file), cut to
-    ``cut``; ``storage_options`` travel with the graph, so workers open remote objects
-    themselves.
+    """A lazy Dask DataFrame over the Parquet files (one partition per file), cut to
+    ``cut``, each account's rows named as its :class:`Files` says; ``storage_options``
+    travel with the graph, so workers open remote objects themselves.
 
     Examples
     --------
     >>> from fouryousee_data.timerange import resolve_range
     >>> ddf = dask_frame([], Cut(resolve_range("2024-03-01", "2024-03-01")))
-    >>> len(ddf.compute()), str(ddf.dtypes["player_id"])
-    (0, 'int32')
+    >>> len(ddf.compute()), str(ddf.dtypes["player_id"]), str(ddf.dtypes["played_at"])
+    (0, 'int32', 'datetime64[s]')
     """
     import dask.dataframe as dd
 
     from fouryousee_data.schema import empty_playlogs
 
-    if not paths:
+    parts = [_dask_part(f, cut, storage_options) for f in files if f.paths]
+    if not parts:
         return dd.from_pandas(empty_playlogs(cut.tz), npartitions=1)
+    return parts[0] if len(parts) == 1 else dd.concat(parts)
+
+
+def _dask_part(
+    files: Files, cut: Cut, storage_options: dict[str, Any] | None
+) -> dask.dataframe.DataFrame:
+    import dask.dataframe as dd
+
     span = cut.span
     ddf = dd.read_parquet(
-        list(paths),
+        list(files.paths),
         columns=list(COLUMNS),
         filters=[("played_at", ">=", span.start), ("played_at", "<", span.end)],
         storage_options=storage_options or None,
@@ -159,7 +231,20 @@ def dask_frame(
     # seconds, as in fetch_playlogs' frame (Parquet has no seconds unit: files hold ms)
     dtype = pd.DatetimeTZDtype(TIME_UNIT, cut.tz) if cut.tz else np.dtype(f"M8[{TIME_UNIT}]")
     meta = pd.Series([], dtype=dtype, name="played_at")
-    return ddf.assign(played_at=ddf["played_at"].map_partitions(_seconds, cut.tz, meta=meta))
+    ddf = ddf.assign(played_at=ddf["played_at"].map_partitions(_seconds, cut.tz, meta=meta))
+    if files.name is not None:
+        account = ddf["account"].map_partitions(
+            _named, files.name, files.every_row, meta=ddf["account"]._meta
+        )
+        ddf = ddf.assign(account=account)
+    return ddf
+
+
+def _named(account: pd.Series, name: str, every_row: bool) -> pd.Series:
+    """One partition's ``account`` with ``name`` where it is null (or everywhere)."""
+    values = account.astype(object)
+    values = values.where(values.notna() & (not every_row), name)
+    return values.astype("category")
 
 
 def _seconds(played_at: pd.Series, tz: str | None) -> pd.Series:

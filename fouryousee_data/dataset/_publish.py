@@ -124,7 +124,7 @@ def publish_cache(
     where = locate(dest, storage_options)
     summary = PublishSummary(os.fspath(dest))
     with opened_clients(client) as clients:
-        caches = [PlaylogCache(root, c.fingerprint) for c in clients]
+        caches = [PlaylogCache(root, c.fingerprint) for _, c in clients]
         for day, entries in _days(caches, lo, hi, settle, tz):
             if entries is None:
                 summary.not_ready.append(day)

@@ -6,16 +6,22 @@ import contextlib
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from fouryousee_data._config import DEFAULT_CACHE, resolve_cache_dir
-from fouryousee_data.accounts import labelled
+from fouryousee_data.accounts import account_label, labelled
 from fouryousee_data.cache import PlaylogCache, parse_settle
 from fouryousee_data.client import Client
-from fouryousee_data.dataset._engines import ENGINES, dask_frame, duckdb_relation
+from fouryousee_data.dataset._engines import (
+    ENGINES,
+    Files,
+    dask_frame,
+    duckdb_relation,
+    names_beside_nulls,
+)
 from fouryousee_data.dataset._files import Cut, cached_days, published_files
 from fouryousee_data.dataset._fs import locate
 from fouryousee_data.fetch import fill_cache
@@ -32,8 +38,9 @@ __all__ = ["Clients", "clients_of", "opened_clients", "scan_playlogs"]
 
 log = logging.getLogger("fouryousee_data.dataset")
 
-#: One account's client, or several accounts' (``client=[c1, c2]``).
-Clients = Client | Sequence[Client] | None
+#: One account's client, several accounts' (``client=[c1, c2]``), or named accounts
+#: (``client={"loja": c1, "matriz": c2}``), as in ``fetch_playlogs``.
+Clients = Client | Sequence[Client] | Mapping[str, Client] | None
 
 
 def scan_playlogs(
@@ -71,9 +78,12 @@ def scan_playlogs(
     player_ids, media_ids
         Only these players/medias (``None``: all; an empty list is a ``ValueError``).
     client
-        A :class:`~fouryousee_data.Client`, or a list of them (several accounts: every
-        account's days are scanned; the ``account`` column tells them apart). Default
-        ``Client()`` from the environment. Not used with ``source=``.
+        A :class:`~fouryousee_data.Client`, a list of them or a mapping ``{label:
+        client}`` (several accounts: every account's days are scanned; the ``account``
+        column tells them apart, named as ``fetch_playlogs`` names it: a list gives a row
+        without an account its account's one name, else the client's fingerprint; a
+        mapping gives every row its label). Default ``Client()`` from the environment.
+        Not used with ``source=``.
     cache_dir
         The cache root, as in ``fetch_playlogs`` (``None`` is refused: the cache is the
         dataset).
@@ -138,15 +148,38 @@ def scan_playlogs(
     root = resolve_cache_dir(cache_dir)
     if root is None:
         raise ValueError("cache_dir: None is not possible here, the cache is the dataset")
-    with opened_clients(client) as clients:
+    with opened_clients(client, labels=True) as pairs:
+        clients = [c for _, c in pairs]
         caches = [PlaylogCache(root, c.fingerprint) for c in clients]
         if fetch:
             _fill(clients, root, cut, settle=settle, refresh=refresh, progress=progress)
-        paths = [str(e.path) for e in cached_days(caches, cut, settle=settle)]
-    log.info("scan_playlogs: %d day file(s) from %d account(s)", len(paths), len(caches))
+        entries = cached_days(caches, cut, settle=settle)
+    files = [
+        _named(label, cache, [str(e.path) for e in entries if e.path.is_relative_to(cache.path)],
+               cut, several=not isinstance(client, Client | None))
+        for (label, _), cache in zip(pairs, caches, strict=True)
+    ]  # fmt: skip
+    log.info("scan_playlogs: %d day file(s) from %d account(s)", len(entries), len(caches))
     if engine == "dask":
-        return dask_frame(paths, cut)
-    return duckdb_relation(paths, cut, connection=connection)
+        return dask_frame(files, cut)
+    return duckdb_relation(files, cut, connection=connection)
+
+
+def _named(
+    label: str | None, cache: PlaylogCache, paths: list[str], cut: Cut, *, several: bool
+) -> Files:
+    """An account's day files and its ``account`` values as ``fetch_playlogs`` names them:
+    one client as the data has them; a list of clients: a row without one takes the one
+    name its account's other rows carry, else the account's fingerprint; a mapping: its
+    key, for every row (:mod:`fouryousee_data.accounts`)."""
+    if label is not None:
+        return Files(tuple(paths), label, every_row=True)
+    if not several:
+        return Files(tuple(paths))
+    names = names_beside_nulls(paths, cut)
+    if names is None:
+        return Files(tuple(paths))
+    return Files(tuple(paths), account_label(names, cache.fingerprint))
 
 
 def _scan_source(
@@ -159,10 +192,11 @@ def _scan_source(
     where = locate(source, storage_options)
     paths = [where.url(p) for p in published_files(where.fs, where.root, cut)]
     log.info("scan_playlogs: %d day file(s) from %s", len(paths), source)
+    files = [Files(tuple(paths))]
     if engine == "dask":
-        return dask_frame(paths, cut, storage_options=where.storage_options)
+        return dask_frame(files, cut, storage_options=where.storage_options)
     return duckdb_relation(
-        paths, cut, connection=connection, filesystem=None if where.is_local else where.fs
+        files, cut, connection=connection, filesystem=None if where.is_local else where.fs
     )
 
 
@@ -200,9 +234,10 @@ def _ids(ids: int | Sequence[int] | None, name: str) -> tuple[int, ...]:
     return normalize_ids(ids, name)
 
 
-def clients_of(client: Clients) -> list[Client] | None:
-    """``client`` as a list (``None``: the caller makes ``Client()``); a bad value or an
-    empty list is a ``ValueError``.
+def clients_of(client: Clients, *, labels: bool = False) -> list[tuple[str | None, Client]] | None:
+    """``client`` as (label, client) pairs: a mapping's keys are labels, a list's are
+    ``None`` (``None``: the caller makes ``Client()``). A bad value, an empty list, the
+    same account twice, or a mapping without ``labels=True`` is a ``ValueError``.
 
     Examples
     --------
@@ -216,17 +251,22 @@ def clients_of(client: Clients) -> list[Client] | None:
     if client is None:
         return None
     items = [client] if isinstance(client, Client) else client
-    if isinstance(items, str | bytes) or not isinstance(items, Sequence) or not items:
-        raise ValueError(f"client: expected a Client or a non-empty list of them, got {client!r}")
-    return [c for _, c in labelled(items)]  # Client objects, no account twice
+    kinds = Sequence | Mapping if labels else Sequence
+    if isinstance(items, str | bytes) or not isinstance(items, kinds) or not items:
+        what = "list or mapping" if labels else "list"
+        raise ValueError(f"client: expected a Client or a non-empty {what} of them, got {client!r}")
+    return labelled(items)  # no account twice
 
 
 @contextlib.contextmanager
-def opened_clients(client: Clients) -> Iterator[list[Client]]:
-    """The clients to use; a default ``Client()`` is closed afterwards."""
-    given = clients_of(client)
+def opened_clients(
+    client: Clients, *, labels: bool = False
+) -> Iterator[list[tuple[str | None, Client]]]:
+    """The (label, client) pairs to use (:func:`clients_of`); a default ``Client()`` is
+    closed afterwards."""
+    given = clients_of(client, labels=labels)
     if given is not None:
         yield given
         return
     with Client() as default:
-        yield [default]
+        yield [(None, default)]
