@@ -9,6 +9,7 @@ open the files, or the objects, themselves).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,9 +80,18 @@ def duckdb_relation(
         _register(con, filesystem)
     rels = []
     for part in files:
-        if not part.paths:
+        # a day the cut covers whole needs no time test (a day file holds only its day)
+        inner = [p for p in part.paths if _whole_day(p, cut)]
+        edges = [p for p in part.paths if not _whole_day(p, cut)]
+        pieces = [(inner, _where(cut, time=False)), (edges, _where(cut))]
+        rel = None
+        for paths, where in pieces:
+            if paths:
+                piece = con.read_parquet(paths)
+                piece = piece.filter(where) if where else piece
+                rel = piece if rel is None else rel.union(piece)
+        if rel is None:
             continue
-        rel = con.read_parquet(list(part.paths)).filter(_where(cut))
         if part.name is not None:
             name = _text(part.name)
             account = name if part.every_row else f"coalesce(CAST(account AS VARCHAR), {name})"
@@ -142,17 +152,33 @@ def new_connection(tz: str | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _where(cut: Cut) -> str:
-    """The SQL condition of the cut (bounds in naive local time, ids)."""
+def _where(cut: Cut, *, time: bool = True) -> str:
+    """The SQL condition of the cut (bounds in naive local time unless ``time=False``,
+    ids); ``""`` when nothing is cut."""
     span = cut.span
-    conditions = [
-        f"played_at >= TIMESTAMP '{span.start.isoformat(sep=' ')}'",
-        f"played_at < TIMESTAMP '{span.end.isoformat(sep=' ')}'",
-    ]
+    conditions = []
+    if time:
+        conditions += [
+            f"played_at >= TIMESTAMP '{span.start.isoformat(sep=' ')}'",
+            f"played_at < TIMESTAMP '{span.end.isoformat(sep=' ')}'",
+        ]
     for name, ids in (("player_id", cut.player_ids), ("media_id", cut.media_ids)):
         if ids:
             conditions.append(f"{name} IN ({', '.join(str(int(i)) for i in ids)})")
     return " AND ".join(conditions)
+
+
+_DAY = re.compile(r"date=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+$")
+
+
+def _whole_day(path: str, cut: Cut) -> bool:
+    """Whether the cut covers the day of the day file ``path`` (``.../date=YYYY-MM-DD/
+    part-0.parquet``, in the cache and in a published dataset) from midnight to midnight."""
+    found = _DAY.search(path)
+    if found is None:
+        return False
+    day = pd.Timestamp(found.group(1))
+    return bool(cut.span.start <= day and day + pd.Timedelta(days=1) <= cut.span.end)
 
 
 def _project(rel: duckdb.DuckDBPyRelation, cut: Cut) -> duckdb.DuckDBPyRelation:
