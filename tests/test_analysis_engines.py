@@ -286,3 +286,54 @@ def test_bad_inputs_are_clear_errors() -> None:
     text = con.sql("SELECT 'x' AS played_at, 1 AS player_id")
     with pytest.raises(ValueError, match="must be datetime64"):
         fy.per_player(text)
+    medias = pd.DataFrame({"media_id": [2], "name": ["Promo"]})
+    with pytest.raises(ValueError, match="expected a 'media_id' column"):
+        fy.enrich(con.sql("SELECT 1 AS player_id"), medias=medias)
+    with pytest.raises(ValueError, match="expected a 'media_id' column"):
+        fy.enrich(dd.from_pandas(pd.DataFrame({"player_id": [1]}), npartitions=1), medias=medias)
+
+
+# --------------------------------------------------------------------------- enrich
+
+
+def plain(df: pd.DataFrame) -> pd.DataFrame:
+    """A frame's text columns as objects (None for missing), rows in one order: an engine's
+    result and pandas' compared value by value (DuckDB gives text, pandas categories)."""
+    out = df.copy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]) and out[col].dtype.kind != "M":
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+    key = ["played_at", "account", "player_id", "media_id"]
+    return out.sort_values(key, kind="stable", na_position="first").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "dask"])
+def test_enrich_joins_the_names_inside_the_engine(
+    engine: str, simulator: Any, tmp_path: Any, dask_client: Any
+) -> None:
+    """enrich on a scan: a lazy object of the same engine (a join with the small names
+    tables), whose rows are those of enrich on fetch_playlogs' frame: names, groups,
+    durations, categories, unknown ids kept and labelled, a name with a quote."""
+    cache = tmp_path / "cache"
+    with paced_client(simulator) as api:
+        df = fy.fetch_playlogs("2024-03-01", "2024-03-02", client=api, cache_dir=cache)
+        scan = fy.scan_playlogs(
+            "2024-03-01", "2024-03-02", client=api, cache_dir=cache, fetch=False, engine=engine
+        )
+        players, medias = api.players(), api.medias()
+        players.loc[0, "name"] = "Lobby d'Or"
+        gone = int(df["player_id"].iloc[0])  # a screen deleted from the account since
+        players = players[players["player_id"] != gone]
+        got = fy.enrich(scan, players, medias)
+        assert isinstance(got, type(scan))  # lazy, computed by the engine
+        with dask.config.set(scheduler=dask_client):
+            rows = got.df() if engine == "duckdb" else got.compute()
+            want = fy.enrich(df, players, medias)
+            pd.testing.assert_frame_equal(plain(rows), plain(want))
+            assert set(rows.loc[rows["player_id"] == gone, "player_name"]) == {
+                f"unknown player {gone}"
+            }
+            # a client for both tables, as in pandas (per_player output has no media_id)
+            by_client = fy.enrich(scan, api)
+            rows = by_client.df() if engine == "duckdb" else by_client.compute()
+            pd.testing.assert_frame_equal(plain(rows), plain(fy.enrich(df, api)))

@@ -8,10 +8,13 @@ never drops their plays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from fouryousee_data.analysis._backend import Names, PlaylogData, frame_columns, joined
 
 if TYPE_CHECKING:  # names only: analysis does not import the HTTP client at run time
     from fouryousee_data.client import Client
@@ -20,22 +23,27 @@ __all__ = ["attach", "enrich", "lookup_table", "media_durations"]
 
 _PLAYER_COLUMNS = {"name": "player_name", "group_name": "group_name", "platform": "platform"}
 _MEDIA_COLUMNS = {"name": "media_name", "duration_s": "duration_s", "categories": "categories"}
+#: What an unknown id's column reads (a name gets the id after it; others: missing).
+_UNKNOWN = {"name": "unknown {kind} ", "group_name": "unknown"}
 
 
 def enrich(
-    df: pd.DataFrame,
+    df: PlaylogData,
     players: pd.DataFrame | Client | None = None,
     medias: pd.DataFrame | Client | None = None,
     *,
     client: Client | None = None,
-) -> pd.DataFrame:
+) -> Any:
     """Add player and media names (and group, platform, duration, categories) to a frame.
 
     Works on a playlog frame and on the results of :func:`per_player` & co.
-    (ids as columns or index levels). Ids missing from the tables (screens or
-    medias deleted from the account) are **kept**: ``player_known`` /
-    ``media_known`` are False and the name reads ``"unknown player 17"`` (the
-    group ``"unknown"``), so a ``groupby`` on names never drops their plays.
+    (ids as columns or index levels), and on playlogs at scale: a DuckDB relation
+    or a Dask DataFrame (:func:`~fouryousee_data.scan_playlogs`) is enriched inside
+    its engine (a join with the small names table) and comes back as a lazy object
+    of the same engine. Ids missing from the tables (screens or medias deleted from
+    the account) are **kept**: ``player_known`` / ``media_known`` are False and the
+    name reads ``"unknown player 17"`` (the group ``"unknown"``), so a ``groupby`` on
+    names never drops their plays.
 
     Parameters
     ----------
@@ -48,12 +56,13 @@ def enrich(
 
     Returns
     -------
-    pandas.DataFrame
-        A copy of ``df`` with the columns the tables provide: ``player_name``,
-        ``group_name``, ``platform``, ``player_known``; ``media_name``,
-        ``duration_s``, ``categories`` (a comma-separated string when the table
-        holds lists), ``media_known``. String columns are ``category`` dtype
-        (cheap on big frames).
+    pandas.DataFrame, duckdb.DuckDBPyRelation or dask.dataframe.DataFrame
+        A copy of ``df`` (of its engine's type) with the columns the tables provide:
+        ``player_name``, ``group_name``, ``platform``, ``player_known``;
+        ``media_name``, ``duration_s``, ``categories`` (a comma-separated string when
+        the table holds lists), ``media_known``. String columns are ``category``
+        dtype in pandas and Dask (cheap on big frames), ``VARCHAR`` in DuckDB. The
+        rows of a relation come in the order the join gives (sort if you need one).
 
     Examples
     --------
@@ -68,18 +77,59 @@ def enrich(
     """
     if players is not None and not isinstance(players, pd.DataFrame) and medias is None:
         client, players = players, None
-    out = df.copy()
-    for given, id_col, kind, columns in (
+    columns = list(frame_columns(df))
+    tables: list[Lookup] = []
+    for given, id_col, kind, names in (
         (players, "player_id", "player", _PLAYER_COLUMNS),
         (medias, "media_id", "media", _MEDIA_COLUMNS),
     ):
         source = given if given is not None else client
         if source is None:
             continue
-        if given is None and not _has_ids(out, id_col):
+        if given is None and id_col not in columns:
             continue  # a client's table the frame cannot join on (e.g. per_player output)
-        attach(out, id_col, lookup_table(source, f"{kind}s"), columns, kind)
+        tables.append(Lookup(id_col, kind, lookup_table(source, f"{kind}s"), names))
+    if not isinstance(df, pd.DataFrame):
+        for t in tables:
+            if t.id_col not in columns:
+                raise ValueError(f"df: expected a {t.id_col!r} column")
+        return joined(df, [t.small() for t in tables], lambda part: _attached(part, tables))
+    return _attached(df, tables)
+
+
+def _attached(df: pd.DataFrame, tables: list[Lookup]) -> pd.DataFrame:
+    out = df.copy()
+    for t in tables:
+        attach(out, t.id_col, t.table, t.columns, t.kind)
     return out
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One names table to add: by ``id_col``, its ``columns`` (``{source: added}``)."""
+
+    id_col: str
+    kind: str
+    table: pd.DataFrame
+    columns: dict[str, str]
+
+    def small(self) -> Names:
+        """The table as the engines join it: one row per id (the last one wins), the
+        added columns as plain values (text, or float seconds), and how unknown ids read."""
+        if self.id_col not in self.table.columns:
+            raise ValueError(f"{self.kind}s: expected a {self.id_col!r} column")
+        table = self.table.drop_duplicates(self.id_col, keep="last")
+        values: dict[str, Any] = {"id": table[self.id_col].to_numpy(dtype=np.int64)}
+        unknown: dict[str, str | None] = {}
+        for src, dst in self.columns.items():
+            if src not in table.columns:
+                continue
+            if src == "duration_s":
+                values[dst] = pd.to_numeric(table[src], errors="coerce").to_numpy(dtype=float)
+            else:
+                values[dst] = np.array([_text(v) for v in table[src]], dtype=object)
+            unknown[dst] = _UNKNOWN.get(src, "").format(kind=self.kind) or None
+        return Names(self.id_col, f"{self.kind}_known", pd.DataFrame(values), unknown)
 
 
 def lookup_table(obj: Any, kind: str) -> pd.DataFrame:

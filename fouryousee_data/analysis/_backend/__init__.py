@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 import numpy as np
@@ -52,7 +53,16 @@ if TYPE_CHECKING:
     import dask.dataframe
     import duckdb
 
-__all__ = ["PlaylogData", "Playlogs", "per_account", "playlogs", "tally"]
+__all__ = [
+    "Names",
+    "PlaylogData",
+    "Playlogs",
+    "frame_columns",
+    "joined",
+    "per_account",
+    "playlogs",
+    "tally",
+]
 
 R = TypeVar("R")
 
@@ -126,6 +136,51 @@ def playlogs(data: PlaylogData) -> Playlogs:
         return DaskPlaylogs(data)
     raise ValueError(
         "df: expected a playlog DataFrame, a DuckDB relation or a Dask DataFrame, "
+        f"got {type(data).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class Names:
+    """A small table to join on ``id_col`` (``enrich``): ``table`` has an ``id`` column
+    (int64, unique) and the columns to add; an id it lacks gets ``unknown[col]`` (a
+    text followed by the id for a name, else as is; None: missing) and False in
+    ``known``."""
+
+    id_col: str
+    known: str
+    table: pd.DataFrame
+    unknown: dict[str, str | None]
+
+
+def frame_columns(data: Any) -> list[str]:
+    """The columns of a frame, relation or Dask frame (a frame's index levels too)."""
+    if isinstance(data, pd.DataFrame):
+        return [*map(str, data.columns), *(str(n) for n in data.index.names if n is not None)]
+    columns = getattr(data, "columns", None)
+    if columns is None:
+        raise ValueError(
+            "df: expected a DataFrame, a DuckDB relation or a Dask DataFrame, "
+            f"got {type(data).__name__}"
+        )
+    return [str(c) for c in columns]
+
+
+def joined(data: Any, names: list[Names], per_part: Callable[[pd.DataFrame], pd.DataFrame]) -> Any:
+    """``data`` (a DuckDB relation or a Dask DataFrame) with the ``names`` joined, lazily
+    and inside its engine: a SQL join on the relation's connection, or ``per_part`` on
+    every Dask partition (each gets the small tables)."""
+    if "duckdb" in sys.modules and isinstance(data, sys.modules["duckdb"].DuckDBPyRelation):
+        from fouryousee_data.analysis._backend._duckdb import names_joined
+
+        return names_joined(data, names)
+    dask_frame = getattr(sys.modules.get("dask.dataframe"), "DataFrame", None)
+    if dask_frame is not None and isinstance(data, dask_frame):
+        from fouryousee_data.analysis._backend._dask import partitions_mapped
+
+        return partitions_mapped(data, per_part)
+    raise ValueError(
+        "df: expected a DataFrame, a DuckDB relation or a Dask DataFrame, "
         f"got {type(data).__name__}"
     )
 

@@ -10,7 +10,8 @@ the aggregated answers are computed back.
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import Any
 
 import dask
@@ -24,7 +25,31 @@ from fouryousee_data.analysis._kernel import Clock, Codes, Times
 from fouryousee_data.analysis._tally import Cells, Plan
 from fouryousee_data.analysis._windows import Scan, Windows
 
-__all__ = ["DaskPlaylogs"]
+__all__ = ["DaskPlaylogs", "partitions_mapped"]
+
+
+def partitions_mapped(
+    ddf: dd.DataFrame, per_part: Callable[[pd.DataFrame], pd.DataFrame]
+) -> dd.DataFrame:
+    """``per_part`` on every partition, lazily (the categories it makes differ between
+    partitions: the result's are unknown, as a Parquet scan's are)."""
+    from dask.dataframe.utils import clear_known_categories
+
+    run = partial(_text_categories, per_part)
+    return ddf.map_partitions(run, meta=clear_known_categories(run(ddf._meta)))
+
+
+def _text_categories(
+    per_part: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame
+) -> pd.DataFrame:
+    """``per_part(part)`` with empty categories typed as text, so that partitions' categories
+    can be united (a column that is all missing in one partition has untyped categories)."""
+    out = per_part(part)
+    for col in out.columns:
+        dtype = out[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) == 0:
+            out[col] = out[col].cat.set_categories(pd.Index([], dtype="str"))
+    return out
 
 
 class DaskPlaylogs(Playlogs):

@@ -20,21 +20,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from fouryousee_data.analysis._backend import Playlogs
+from fouryousee_data.analysis._backend import Names, Playlogs
 from fouryousee_data.analysis._kernel import Clock, Codes
 from fouryousee_data.analysis._tally import Cells, Plan
 from fouryousee_data.analysis._windows import Scan, Windows
 
-__all__ = ["DuckDBPlaylogs"]
+__all__ = ["DuckDBPlaylogs", "names_joined"]
 
 _VIEW = "_fy_playlogs"
 _IDS = ("player_id", "media_id")  # their distinct values come with the profile
-#: ``played_at`` as int64 in the unit ``.df()`` gives, per DuckDB type (naive types).
+#: ``played_at`` (``{c}``) as int64 in the unit ``.df()`` gives, per naive DuckDB type.
 _NAIVE = {
-    "TIMESTAMP_S": "epoch_us(played_at) // 1000000",
-    "TIMESTAMP_MS": "epoch_us(played_at) // 1000",
-    "TIMESTAMP": "epoch_us(played_at)",
-    "TIMESTAMP_NS": "epoch_ns(played_at)",
+    "TIMESTAMP_S": "epoch_us({c}) // 1000000",
+    "TIMESTAMP_MS": "epoch_us({c}) // 1000",
+    "TIMESTAMP": "epoch_us({c})",
+    "TIMESTAMP_NS": "epoch_ns({c})",
 }
 
 
@@ -45,17 +45,20 @@ class DuckDBPlaylogs(Playlogs):
         self.rel = rel
         schema = rel.limit(0).df()
         kind = str(rel.types[rel.columns.index("played_at")])
-        if kind in _NAIVE:
-            self.wall = self.instant = _NAIVE[kind]
-        elif kind == "TIMESTAMP WITH TIME ZONE":
+        #: int64 templates of a ``played_at`` expression ``{c}``: instants (monotonic, so
+        #: a min/max can be converted after aggregating) and wall-clock local times
+        self.instant_of = self.wall_of = _NAIVE.get(kind, "")
+        if kind == "TIMESTAMP WITH TIME ZONE":
             # read in the connection's TimeZone (as .df() does), in seconds: the unit of
             # fetch_playlogs(tz=)'s frame (a TIMESTAMPTZ has no unit of its own to follow)
             tz = Clock.of(schema).tz
             schema["played_at"] = schema["played_at"].dt.as_unit("s")
-            self.instant = _fdiv("epoch_us(played_at)", 1_000_000)
-            self.wall = _fdiv(f"epoch_us(timezone({_text(str(tz))}, played_at))", 1_000_000)
+            self.instant_of = _fdiv("epoch_us({c})", 1_000_000)
+            self.wall_of = _fdiv(f"epoch_us(timezone({_text(str(tz))}, {{c}}))", 1_000_000)
         self.schema = schema
         self.clock = Clock.of(schema)  # checks that played_at is a timestamp
+        self.wall = self.wall_of.format(c="played_at")
+        self.instant = self.instant_of.format(c="played_at")
         self.attrs: dict[str, Any] = {}
 
     def _query(self, sql: str) -> pd.DataFrame:
@@ -67,11 +70,9 @@ class DuckDBPlaylogs(Playlogs):
     @cached_property
     def _profile(self) -> pd.Series:
         """Accounts, distinct ids, first/last play and missing times: one scan."""
-        asked = [
-            f"min({self.wall}) AS lo",
-            f"max({self.wall}) AS hi",
-            "count(*) FILTER (WHERE played_at IS NULL) AS nat",
-        ]
+        monotonic = self.wall_of == self.instant_of  # naive: min/max converted once
+        span = "played_at" if monotonic else self.wall
+        asked = [f"min({span}) AS lo", f"max({span}) AS hi", "count(*) - count(played_at) AS nat"]
         if "account" in self.rel.columns:
             asked += [
                 "list(DISTINCT CAST(account AS VARCHAR)) FILTER (WHERE account IS NOT NULL)"
@@ -83,7 +84,11 @@ class DuckDBPlaylogs(Playlogs):
             for c in _IDS
             if c in self.rel.columns
         ]
-        profile: pd.Series = self._query(f"SELECT {', '.join(asked)} FROM {_VIEW}").iloc[0]
+        sql = f"SELECT {', '.join(asked)} FROM {_VIEW}"
+        if monotonic:
+            lo, hi = self.wall_of.format(c="lo"), self.wall_of.format(c="hi")
+            sql = f"SELECT * REPLACE ({lo} AS lo, {hi} AS hi) FROM ({sql})"
+        profile: pd.Series = self._query(sql).iloc[0]
         if profile["nat"]:
             raise ValueError("df: 'played_at' has missing values (NULL); drop or fill them first")
         return profile
@@ -113,12 +118,14 @@ class DuckDBPlaylogs(Playlogs):
         lo, hi = self._profile["lo"], self._profile["hi"]
         return None if pd.isna(lo) else (int(lo), int(hi))
 
-    def _rows(self, plan: Plan, columns: str) -> str:
-        """``SELECT columns`` over the rows the plan counts (``_wall``, ``_instant``,
-        ``_slot`` available)."""
+    def _rows(self, plan: Plan, columns: str, *, exact: bool = False) -> str:
+        """``SELECT columns`` over the rows the plan counts (``_wall``, ``_slot`` and
+        ``played_at`` available). Slots are floored by plain ``//``: every counted row is at
+        or after the axis' origin, except on the weekly cycle (``exact``: floor division)."""
         axis = plan.axis
-        slot = _fdiv(f"({self.wall} - {axis.origin})", axis.step)
-        tests = ["TRUE"]
+        offset = f"({self.wall} - {axis.origin})"
+        slot = _fdiv(offset, axis.step) if exact else f"{offset} // {axis.step}"
+        tests = []
         lo, hi = plan.window
         if lo is not None:
             tests.append(f"_wall >= {lo}")
@@ -126,26 +133,52 @@ class DuckDBPlaylogs(Playlogs):
             tests.append(f"_wall < {hi}")
         for col, ids in plan.lists().items():
             tests.append(f'"{col}" IN ({", ".join(map(str, ids))})' if len(ids) else "FALSE")
+        where = f" WHERE {' AND '.join(tests)}" if tests else ""
         return (
-            f"SELECT {columns} FROM (SELECT *, {self.wall} AS _wall, {self.instant} AS _instant,"
-            f" {slot} AS _slot FROM {_VIEW}) WHERE {' AND '.join(tests)}"
+            f"SELECT {columns} FROM (SELECT *, {self.wall} AS _wall, {slot} AS _slot "
+            f"FROM {_VIEW}){where}"
         )
 
     def count(self, plan: Plan) -> Cells:
+        """One pass over the rows. With a distinct count: plays per (keys, slot, value)
+        first, then the small per-slot and per-bucket answers from those groups."""
+        axis = plan.axis
         keys = "".join(f'"{k}", ' for k in plan.keys)
-        slot = _fmod("_slot", plan.axis.cycle) if plan.axis.cycle else "_slot"
-        times = ', min(_instant) AS "first", max(_instant) AS "last"' if plan.first_last else ""
-        rows = self._rows(plan, f"{keys}{slot} AS slot, _instant")
-        slots = self._query(
-            f'SELECT {keys}slot, count(*) AS "plays"{times} FROM ({rows}) GROUP BY ALL'
+        slot = _fmod("_slot", axis.cycle) if axis.cycle else "_slot"
+        if plan.distinct is None:
+            rows = self._rows(plan, f"{keys}{slot} AS slot, played_at", exact=bool(axis.cycle))
+            times = self._times(plan, "played_at", "played_at")
+            sql = f'SELECT {keys}slot, count(*) AS "plays"{times} FROM ({rows}) GROUP BY ALL'
+            return Cells.from_sparse(plan, self._query(sql))
+        picked = f'{keys}{slot} AS slot, "{plan.distinct}" AS d, played_at'
+        rows = self._rows(plan, picked, exact=bool(axis.cycle))
+        times = ", min(played_at) AS f, max(played_at) AS l" if plan.first_last else ""
+        grouped = f"SELECT {keys}slot, d, count(*) AS n{times} FROM ({rows}) GROUP BY ALL"
+        per_slot = f'SELECT {keys}slot, sum(n)::BIGINT AS "plays"{self._times(plan, "f", "l")}'
+        if axis.cycle or axis.bucket_of_slot is None:  # the bucket is the slot
+            sql = f'{per_slot}, count(d) AS "distinct" FROM ({grouped}) GROUP BY ALL'
+            slots = self._query(sql)
+            return Cells.from_sparse(plan, slots, slots.rename(columns={"slot": "bucket"}))
+        per_bucket = (
+            f"SELECT {keys}{_bucket(plan, 'slot')} AS bucket, count(DISTINCT d) AS "
+            '"distinct" FROM g GROUP BY ALL'
         )
-        buckets = None
-        if plan.distinct is not None:
-            rows = self._rows(plan, f'{keys}{_bucket(plan)} AS bucket, "{plan.distinct}" AS d')
-            buckets = self._query(
-                f'SELECT {keys}bucket, count(DISTINCT d) AS "distinct" FROM ({rows}) GROUP BY ALL'
-            )
+        both = self._query(
+            f"WITH g AS MATERIALIZED ({grouped}) SELECT 0 AS part, * FROM ({per_slot} FROM g "
+            f"GROUP BY ALL) UNION ALL BY NAME SELECT 1 AS part, * FROM ({per_bucket})"
+        )
+        slots = both[both["part"] == 0].drop(columns=["part", "bucket", "distinct"])
+        buckets = both[both["part"] == 1][[*plan.keys, "bucket", "distinct"]]
         return Cells.from_sparse(plan, slots, buckets)
+
+    def _times(self, plan: Plan, first: str, last: str) -> str:
+        """The plan's first/last play columns (if it wants them) from ``min`` / ``max`` of
+        timestamps (the instant conversion is monotonic: converted after aggregating)."""
+        if not plan.first_last:
+            return ""
+        lo = self.instant_of.format(c=f"min({first})")
+        hi = self.instant_of.format(c=f"max({last})")
+        return f', {lo} AS "first", {hi} AS "last"'
 
     def scan(self, windows: Windows, min_len: int) -> Scan:
         n = len(windows.start)
@@ -195,6 +228,61 @@ class DuckDBPlaylogs(Playlogs):
         )
 
 
+def names_joined(rel: duckdb.DuckDBPyRelation, names: list[Names]) -> duckdb.DuckDBPyRelation:
+    """``rel`` with each small table LEFT JOINed on its id column, inside DuckDB and lazy;
+    an added column replaces one of the same name, unknown ids read as :class:`Names` says."""
+    for i, n in enumerate(names):
+        t = f"_fy_names{i}"
+        added = [str(c) for c in n.table.columns if c != "id"]
+        picks = []
+        for c in added:
+            unknown = n.unknown.get(c)
+            if unknown is None:
+                picks.append(f'{t}."{c}" AS "{c}"')
+                continue
+            text = _text(unknown)
+            if unknown.endswith(" "):  # a name: the id follows
+                text = f'{text} || CAST(r."{n.id_col}" AS VARCHAR)'
+            picks.append(f'CASE WHEN {t}.id IS NULL THEN {text} ELSE {t}."{c}" END AS "{c}"')
+        picks.append(f'{t}.id IS NOT NULL AS "{n.known}"')
+        kept = [f'r."{c}"' for c in rel.columns if c not in (*added, n.known)]
+        sql = (
+            f"SELECT {', '.join([*kept, *picks])} FROM _fy_rows AS r "
+            f'LEFT JOIN ({_values(n.table)}) AS {t} ON r."{n.id_col}" = {t}.id'
+        )
+        joined = rel.query("_fy_rows", sql)
+        assert joined is not None  # a SELECT
+        rel = joined
+    return rel
+
+
+def _values(table: pd.DataFrame) -> str:
+    """A small frame (int ``id``, float or text columns) as a typed SQL table."""
+    types = {
+        str(c): "BIGINT" if c == "id" else "DOUBLE" if table[c].dtype.kind == "f" else "VARCHAR"
+        for c in table.columns
+    }
+    casts = ", ".join(f'CAST("{c}" AS {k}) AS "{c}"' for c, k in types.items())
+    if table.empty:
+        nulls = ", ".join(f'CAST(NULL AS {k}) AS "{c}"' for c, k in types.items())
+        return f"SELECT {nulls} WHERE false"
+    rows = ", ".join(
+        "(" + ", ".join(_literal(v) for v in row) + ")"
+        for row in table.itertuples(index=False, name=None)
+    )
+    names = ", ".join(f'"{c}"' for c in types)
+    return f"SELECT {casts} FROM (VALUES {rows}) AS v({names})"
+
+
+def _literal(value: Any) -> str:
+    """A SQL literal of a number, a text or a missing value."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "NULL"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return repr(float(value)) if isinstance(value, float | np.floating) else str(int(value))
+    return _text(value)
+
+
 def _items(value: Any) -> list[Any]:
     """A LIST answer as a list (an aggregate over no rows is NULL)."""
     return list(value) if isinstance(value, list | tuple | np.ndarray) else []
@@ -219,14 +307,14 @@ def _list(values: np.ndarray) -> str:
     return "[" + ", ".join(str(int(v)) for v in values) + "]"
 
 
-def _bucket(plan: Plan) -> str:
-    """The bucket of ``_slot``: arithmetic, or the axis' lookup as a list literal."""
+def _bucket(plan: Plan, slot: str) -> str:
+    """The bucket of a ``slot`` column: arithmetic, or the axis' lookup as a list literal."""
     axis = plan.axis
     if axis.cycle:
-        return _fmod("_slot", axis.cycle)
+        return _fmod(slot, axis.cycle)
     if axis.bucket_of_slot is None:
-        return "_slot"
-    return f"{_list(axis.bucket_of_slot)}[_slot + 1]"
+        return slot
+    return f"{_list(axis.bucket_of_slot)}[{slot} + 1]"
 
 
 def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
