@@ -219,6 +219,9 @@ def one_buffer(n: int, dtypes: dict[str, np.dtype]) -> dict[str, np.ndarray]:
     return views
 
 
+_CODES = [(int(np.iinfo(t).max), np.dtype(t)) for t in (np.int8, np.int16, np.int32)]
+
+
 def codes_dtype(n_categories: int) -> np.dtype:
     """The integer type pandas gives the codes of ``n_categories`` categories (the
     narrowest signed type that also holds -1, a missing value).
@@ -228,9 +231,9 @@ def codes_dtype(n_categories: int) -> np.dtype:
     >>> codes_dtype(2), codes_dtype(127), codes_dtype(70_000)
     (dtype('int8'), dtype('int16'), dtype('int32'))
     """
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_categories < np.iinfo(dtype).max:
-            return np.dtype(dtype)
+    for limit, dtype in _CODES:
+        if n_categories < limit:
+            return dtype
     return np.dtype(np.int64)
 
 

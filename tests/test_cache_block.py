@@ -8,11 +8,13 @@ import datetime as dt
 import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
+from fouryousee_data.cache._readcopy import seal, sections
 from fouryousee_data.filters import ALL_SCOPE
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, to_pandas
@@ -105,3 +107,22 @@ def test_the_frame_is_made_of_the_arrays_read(tmp_path: Path) -> None:
         assert df[name].to_numpy().base is not None  # a view, not a copy...
     assert all(v.base is base for v in loaded.block.columns.values())  # ...of one buffer
     assert df["player_id"].to_numpy().ctypes.data == loaded.block.columns["player_id"].ctypes.data
+
+
+def test_codes_past_the_dictionary_in_any_day_of_a_run_are_found(tmp_path: Path) -> None:
+    """Days that share a dictionary have their codes checked in one pass; a bad code
+    (with right checksums) in any of them still refuses exactly that day's copy."""
+    rng = random.Random(5)
+    cache = PlaylogCache(tmp_path, FP)
+    rows = [r for day in DAYS for r in day_rows(day, 40, rng, ips=4)]
+    cache.store_days(pa.Table.from_pylist(rows, PLAYLOG_SCHEMA), DAYS, report=REPORT)
+    expected = cache.load(DAYS).frame()
+    copy = cache.day_path(ALL_SCOPE, DAYS[3]).with_name(READ_COPY_NAME)
+    header, dictionaries, columns = sections(copy)
+    n_ips = header["dictionaries"]["ip"][0]
+    ips = np.frombuffer(columns[-1], header["columns"]["ip"]).copy()
+    ips[17] = n_ips  # one past the end: still a small number
+    seal(copy, header, dictionaries, [*([c] for c in columns[:-1]), [ips]])
+    loaded = cache.load(DAYS)
+    assert loaded.from_parquet == [DAYS[3]]
+    pd.testing.assert_frame_equal(loaded.frame(), expected, check_categorical=False)

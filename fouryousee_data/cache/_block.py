@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from fouryousee_data.cache._dayfile import PER_DAY, CachedDay, day_seconds
 from fouryousee_data.cache._query import Query
-from fouryousee_data.cache._readcopy import CATEGORIES, Copy
+from fouryousee_data.cache._readcopy import CATEGORIES, Copy, codes_fit
 from fouryousee_data.schema import (
     COLUMNS,
     PLAYLOG_SCHEMA,
@@ -203,10 +203,15 @@ def read_block(sources: list[Source], query: Query) -> Block:
     """The rows of ``sources`` (served days, in day order) in one :class:`Block`, cut as
     ``query`` asks. ``DamagedCopy`` if a day's read copy fails its checks."""
     block = Block(sources)
+    #: Per category column, the days whose codes were read in place, unchecked:
+    #: ``(day, dictionary length, nulls)``, checked below in runs (see _check_codes).
+    unchecked: dict[str, list[tuple[int, int, int]]] = {name: [] for name in CATEGORIES}
     for i, source in enumerate(sources):
         day = block.day(i)
-        if source.copy is not None:
-            _read_copy(source.copy, day, block, i)
+        copy = source.copy
+        if copy is not None:
+            for name in _read_copy(copy, day, block, i):
+                unchecked[name].append((i, len(copy.dictionaries[name]), copy.nulls[name]))
         else:
             _copy_table(source.arrow(), day, block, i)
         ts = day["played_at"]
@@ -214,23 +219,46 @@ def read_block(sources: list[Source], query: Query) -> Block:
             first = day_seconds(source.entry.day)
             if not (ts[0] >= first and ts[-1] < first + PER_DAY):
                 raise DamagedCopy(i, "rows outside the day")
+    for name, days in unchecked.items():
+        _check_codes(block, name, days)
     block.cut(query)
     return block
 
 
-def _read_copy(copy: Copy, day: dict[str, np.ndarray], block: Block, i: int) -> None:
-    """Read one copy into its rows of the block (codes through a scratch array when
-    they need mapping or widening)."""
+def _read_copy(copy: Copy, day: dict[str, np.ndarray], block: Block, i: int) -> list[str]:
+    """Read one copy into its rows of the block (codes through a scratch array, checked,
+    when they need mapping or widening); returns the category columns whose codes were
+    read in place, unchecked."""
     targets, scratch = dict(day), {}
     for name in CATEGORIES:
         if block.maps[name][i] is not None or copy.dtypes[name] != day[name].dtype:
             targets[name] = scratch[name] = np.empty(copy.rows, copy.dtypes[name])
     try:
-        copy.read_into(targets)
+        copy.read_into(targets, check=scratch)
     except (OSError, ValueError) as exc:
         raise DamagedCopy(i, str(exc)) from exc
     for name, codes in scratch.items():
         _place(codes, block.maps[name][i], day[name])
+    return [name for name in CATEGORIES if name not in scratch]
+
+
+def _check_codes(block: Block, name: str, days: list[tuple[int, int, int]]) -> None:
+    """Check the codes of column ``name`` that ``days`` read in place: consecutive days
+    with the same dictionary length in one pass (the days of one report share their
+    dictionaries); ``DamagedCopy`` names the day at fault."""
+    codes, starts = block.columns[name], block.starts
+    at = 0
+    while at < len(days):
+        first, n, nulls = days[at]
+        end = at + 1
+        while end < len(days) and days[end][0] == days[end - 1][0] + 1 and days[end][1] == n:
+            nulls += days[end][2]
+            end += 1
+        if not codes_fit(codes[starts[first] : starts[days[end - 1][0] + 1]], n, nulls):
+            for i, _, nulls_i in days[at:end]:
+                if not codes_fit(codes[starts[i] : starts[i + 1]], n, nulls_i):
+                    raise DamagedCopy(i, f"column {name}: a code outside its {n} categories")
+        at = end
 
 
 def _copy_table(table: pa.Table, day: dict[str, np.ndarray], block: Block, i: int) -> None:

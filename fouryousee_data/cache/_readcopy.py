@@ -51,7 +51,7 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ __all__ = [
     "NAME",
     "Copy",
     "Identity",
+    "codes_fit",
     "copy_path",
     "identity",
     "open_copy",
@@ -96,6 +97,10 @@ _TAIL_BYTES = 8192
 _PREFIX = struct.Struct("<8sIII")
 #: Bytes read at once when a copy is opened (header and dictionaries, usually all).
 _FIRST_READ = 4096
+#: The dictionaries of the last copies opened, by their bytes (see :func:`_dictionary`).
+_DICTIONARIES: dict[bytes, pa.Array] = {}
+#: numpy dtypes by their ``.str``.
+_NUMPY = {d.str: d for d in map(np.dtype, ("<i1", "<i2", "<i4", "<i8"))}
 _DTYPES: dict[str, np.dtype] = {
     "played_at": np.dtype("<i8"),
     "player_id": np.dtype("<i4"),
@@ -331,23 +336,23 @@ class Copy:
         self._data_start = data_start
         self._data_crc = data_crc
         self.rows: int = header["rows"]
-        self.size: int = data_start + sum(self.rows * d.itemsize for d in self._dtypes(header))
         self.metadata: dict[bytes, bytes] = {
             k.encode(): v.encode() for k, v in header["metadata"].items()
         }
-        self.dtypes: dict[str, np.dtype] = dict(zip(COLUMNS, self._dtypes(header), strict=True))
+        self.dtypes: dict[str, np.dtype] = {
+            name: _NUMPY[header["columns"][name]] for name in COLUMNS
+        }
+        self.size: int = data_start + self.rows * sum(d.itemsize for d in self.dtypes.values())
         self.nulls: dict[str, int] = {name: int(header["nulls"][name]) for name in CATEGORIES}
         #: Each category column's dictionary (a string array).
         self.dictionaries: dict[str, pa.Array] = {}
 
-    @staticmethod
-    def _dtypes(header: dict[str, Any]) -> list[np.dtype]:
-        return [np.dtype(header["columns"][name]) for name in COLUMNS]
-
-    def read_into(self, arrays: dict[str, np.ndarray]) -> None:
+    def read_into(self, arrays: dict[str, np.ndarray], check: Collection[str] = CATEGORIES) -> None:
         """Read every column into ``arrays`` (one C-contiguous array of ``rows`` values of
-        the column's :attr:`dtypes` each), check the data's CRC and the category codes.
-        ``ValueError`` if the copy is damaged (the arrays then hold garbage)."""
+        the column's :attr:`dtypes` each), check the data's CRC and the codes of the
+        category columns in ``check`` (a caller that leaves one out checks it with
+        :func:`codes_fit` before using it). ``ValueError`` if the copy is damaged (the
+        arrays then hold garbage)."""
         views = [arrays[name].data.cast("B") for name in COLUMNS if self.rows]
         got = os.preadv(self._fd, views, self._data_start) if views else 0
         if got != self.size - self._data_start:
@@ -357,8 +362,8 @@ class Copy:
             crc = isal_zlib.crc32(view, crc)
         if crc != self._data_crc:
             raise ValueError("its data does not match its checksum")
-        for name in CATEGORIES:
-            if not _codes_fit(arrays[name], len(self.dictionaries[name]), self.nulls[name]):
+        for name in check:
+            if not codes_fit(arrays[name], len(self.dictionaries[name]), self.nulls[name]):
                 n = len(self.dictionaries[name])
                 raise ValueError(f"column {name}: a category code outside its {n} categories")
 
@@ -389,8 +394,15 @@ class Copy:
         self.close()
 
 
-def _codes_fit(codes: np.ndarray, n: int, nulls: int) -> bool:
-    """Whether every code is in ``0..n-1`` (or -1, where the header counts nulls)."""
+def codes_fit(codes: np.ndarray, n: int, nulls: int) -> bool:
+    """Whether every code is in ``0..n-1`` (or -1, the null code, when ``nulls``).
+
+    Examples
+    --------
+    >>> codes = np.array([0, 2, -1], np.int8)
+    >>> codes_fit(codes, 3, nulls=1), codes_fit(codes, 3, nulls=0), codes_fit(codes, 2, 1)
+    (True, False, False)
+    """
     if not len(codes):
         return True
     if not nulls:  # seen unsigned, a negative code is huge: one pass checks both bounds
@@ -424,32 +436,49 @@ def _open(fd: int, owner: Identity) -> Copy:
     end = _PREFIX.size + length
     if end > size:
         raise ValueError("a header longer than the file")
-    header = json.loads(_more(fd, first, end)[_PREFIX.size :])
+    head = _more(fd, first, end)
+    header = json.loads(head[_PREFIX.size : end])
     counts = [header["dictionaries"][name] for name in CATEGORIES]
     data_start = end + sum(4 * (count + 1) + nbytes for count, nbytes in counts)
     if data_start > size:
         raise ValueError("dictionaries longer than the file")
-    head = _more(fd, first, data_start)
-    if isal_zlib.crc32(memoryview(head)[_PREFIX.size - 4 :]) != head_crc:
+    head = _more(fd, head, data_start)
+    if isal_zlib.crc32(memoryview(head)[_PREFIX.size - 4 : data_start]) != head_crc:
         raise ValueError("its header does not match its checksum")
     if header["parquet"] != owner:
         raise ValueError("it was made from an older Parquet file")
-    codes = {name: codes_dtype(count) for name, (count, _) in zip(CATEGORIES, counts, strict=True)}
-    expected = {**_DTYPES, **codes}
-    if {name: np.dtype(header["columns"][name]) for name in COLUMNS} != expected:
+    dtypes = header["columns"]
+    for name, (count, _) in zip(CATEGORIES, counts, strict=True):
+        if dtypes[name] != codes_dtype(count).str:
+            raise ValueError(f"column {name}: codes of an unexpected type")
+    if any(dtypes[name] != dtype.str for name, dtype in _DTYPES.items()):
         raise ValueError("unexpected columns")
     copy = Copy(fd, header, data_start, data_crc)
     if copy.size != size:
         raise ValueError("its size does not match its header")
     at = end
     for name, (count, nbytes) in zip(CATEGORIES, counts, strict=True):
-        offsets = pa.py_buffer(head[at : at + 4 * (count + 1)])
-        data = pa.py_buffer(head[at + 4 * (count + 1) : at + 4 * (count + 1) + nbytes])
-        values = pa.Array.from_buffers(pa.string(), count, [None, offsets, data])
-        values.validate(full=True)
-        copy.dictionaries[name] = values
-        at += 4 * (count + 1) + nbytes
+        stop = at + 4 * (count + 1) + nbytes
+        copy.dictionaries[name] = _dictionary(head[at:stop], count)
+        at = stop
     return copy
+
+
+def _dictionary(region: bytes, count: int) -> pa.Array:
+    """A dictionary from its bytes (offsets, then UTF-8), checked; the days of one report
+    share theirs, so the last few are kept and given again (the same object)."""
+    known = _DICTIONARIES.get(region)
+    if known is not None and len(known) == count:
+        return known
+    offsets = pa.py_buffer(region[: 4 * (count + 1)])
+    values = pa.Array.from_buffers(
+        pa.string(), count, [None, offsets, pa.py_buffer(region[4 * (count + 1) :])]
+    )
+    values.validate(full=True)
+    if len(_DICTIONARIES) >= 16:
+        _DICTIONARIES.clear()
+    _DICTIONARIES[region] = values
+    return values
 
 
 def _more(fd: int, first: bytes, end: int) -> bytes:
