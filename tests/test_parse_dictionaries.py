@@ -226,3 +226,43 @@ def test_each_batch_carries_the_dictionary_so_far(engine: Engine) -> None:
         assert dictionary == final[: len(dictionary)]  # the read's dictionary as it stood
         rows += batch.column("ip").to_pylist()
     assert rows == whole.column("ip").to_pylist()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_frame_codes_widen_as_the_dictionaries_grow(engine: Engine) -> None:
+    # read_playlogs stores codes as narrow as pandas keeps them: int8 while a dictionary
+    # has < 127 values, then int16, then int32 (widened mid-read, rows so far copied).
+    # IPs: 3 in the first blocks, 126 / 127 around the int8 edge, then 40,000.
+    order = [k % 3 for k in range(600)] + list(range(126)) + [126] + list(range(40_000))
+    data = b"".join(line(i, ip_of(k), account=f"a{i % 130}") for i, k in enumerate(order))
+    data += line(0, "late", account="a0")
+    with block_size(16 * 1024):
+        df = read_playlogs(data, engine=engine)
+        expected = fy.schema.to_pandas(read_table(data, engine="careful"))
+    assert df.equals(expected)
+    assert df["ip"].cat.codes.dtype == np.int32
+    assert df["account"].cat.codes.dtype == np.int16  # 130 accounts
+    assert df["media_type"].cat.codes.dtype == np.int8
+    assert list(df["ip"].iloc[[0, 1, 2, 3, 727, -1]]) == [
+        ip_of(0),
+        ip_of(1),
+        ip_of(2),
+        ip_of(0),
+        ip_of(0),
+        "late",
+    ]
+
+
+def test_a_code_column_too_narrow_is_refused() -> None:
+    data = b"".join(line(i, ip_of(i)) for i in range(300))
+    parsed = scan(memoryview(data), 1 << 20)
+    assert parsed is not None
+    out = {name: np.empty(300, t) for name, t in STORE_TYPES.items()}
+    out["ip"] = np.empty(300, np.int8)
+    dicts = CDictionaries()
+    assert dicts.add(parsed.scanned) and dicts.size("ip") == 300
+    with pytest.raises(ValueError, match="too narrow"):
+        dicts.merge(parsed.scanned, 0, out)
+    out["ip"] = np.empty(300, np.int16)
+    assert dicts.merge(parsed.scanned, 0, out)
+    assert (out["ip"] == np.arange(300)).all()

@@ -163,7 +163,9 @@ def read_playlogs(
     check_tz(tz)
     # Built straight from the parsed numpy columns (no Arrow round trip, no copy):
     # the same frame as schema.to_pandas(read_table(...), tz), with less memory.
-    return _parse(source, max_decompressed_bytes, max_line_bytes, None, engine).frame(tz)
+    # narrow: the codes stored as narrow as the frame keeps them (no copy at the end)
+    builder = _parse(source, max_decompressed_bytes, max_line_bytes, None, engine, narrow=True)
+    return builder.frame(tz)
 
 
 def read_batches(
@@ -207,12 +209,14 @@ def _parse(
     on_progress: Progress | None,
     engine: Engine,
     emit: Callable[[pa.RecordBatch], None] | None = None,
+    *,
+    narrow: bool = False,
 ) -> TableBuilder:
     _check_limits(max_decompressed, max_line)
     parse_block = BlockParser(engine, max_line)
     dictionaries = parse_block.dictionaries()
     if emit is None:
-        builder = TableBuilder(max_line, dictionaries)
+        builder = TableBuilder(max_line, dictionaries, narrow)
     else:
         builder = BatchEmitter(max_line, dictionaries, emit)
     with opened(source) as fileobj, Reader(fileobj, max_decompressed) as reader, Parsers() as pool:

@@ -89,6 +89,10 @@ class Dictionaries(Protocol):
         """A block's (values, codes with -1 for null) -> codes of this dictionary."""
         ...
 
+    def size(self, name: str) -> int:
+        """The number of values in the column's dictionary."""
+        ...
+
     def values(self, name: str) -> list[str]:
         """The column's dictionary, in code order."""
         ...

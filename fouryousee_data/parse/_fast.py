@@ -32,7 +32,7 @@ from fouryousee_data.parse._block import STRING_COLUMNS, Parsed
 
 log = logging.getLogger("fouryousee_data.parse")
 
-_VERSION = 2  # the interface of _fastscan.c this module speaks (its VERSION)
+_VERSION = 3  # the interface of _fastscan.c this module speaks (its VERSION)
 
 try:  # the C scanner of _fastscan.c, built by pip install; Arrow's reader without it
     import fouryousee_data.parse._fastscan as fastscan
@@ -96,8 +96,21 @@ class CDictionaries:
         buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
         return pa.Array.from_buffers(pa.string(), n, buffers)
 
+    def size(self, name: str) -> int:
+        """The number of values in the column's dictionary."""
+        size: int = self._c.sizes()[_COLUMN[name]]
+        return size
+
+    def add(self, scanned: Any) -> bool:
+        """A scanned block's values added (once; :meth:`merge` does it too), so that the
+        result's code columns can be widened first; False, nothing added, if a new value
+        is not UTF-8."""
+        added: bool = self._c.add(scanned)
+        return added
+
     def merge(self, scanned: Any, start: int, out: dict[str, np.ndarray]) -> bool:
         """Rows ``start..`` of a scanned block into ``out`` (one slice per column, equal
-        lengths), codes of this read; False, nothing added, if a new value is not UTF-8."""
+        lengths; codes of 1, 2 or 4 bytes), codes of this read; False, nothing added, if a
+        new value is not UTF-8."""
         merged: bool = self._c.merge(scanned, start, *(out[name] for name in _MERGED))
         return merged

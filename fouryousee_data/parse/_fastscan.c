@@ -29,11 +29,16 @@
  *
  * Dictionaries()                                 (one per read, main thread only)
  *   .merge(block, start, played_at, player_id, media_id, account, type, ip)
- *       copies rows start.. of a Block into the buffers (int64, then int32s, all
- *       of one length), codes translated to this read's dictionaries (new values
- *       appended in order of first appearance, UTF-8 checked once, as they are
- *       added). False, with nothing added, if a new value is not UTF-8 (the
- *       block then goes to the careful path); the first call decides.
+ *       copies rows start.. of a Block into the buffers (int64, two int32s,
+ *       then the three code columns of 1, 2 or 4 bytes each, all of one length),
+ *       codes translated to this read's dictionaries (new values appended in
+ *       order of first appearance, UTF-8 checked once, as they are added).
+ *       False, with nothing added, if a new value is not UTF-8 (the block then
+ *       goes to the careful path); the first call decides. ValueError if a code
+ *       column is too narrow for its dictionary.
+ *   .add(block) -> bool: the same first step alone (merge's values added), so
+ *       that the caller can size the code columns from .sizes() first.
+ *   .sizes() -> (n, n, n): the number of values of each dictionary.
  *   .lookup(column, values) -> bytes: the codes (int32) of a list of str,
  *       added if new, followed by -1 (the code of null): for a block the Arrow
  *       or careful path parsed.
@@ -854,15 +859,68 @@ static int remap_block(DictsObject *self, BlockObject *block) {
     return 1;
 }
 
+/* A writable output column; itemsize 0: a code column of 1, 2 or 4 bytes. */
 static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
     if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
-    if (view->itemsize != itemsize) {
+    if (itemsize ? view->itemsize != itemsize
+                 : view->itemsize != 1 && view->itemsize != 2 && view->itemsize != 4) {
         PyErr_SetString(PyExc_ValueError, "an output buffer has the wrong item size");
         PyBuffer_Release(view);
         return -1;
     }
     return 0;
+}
+
+/* The block's values added to this read's dictionaries (once): 1, 0 if a new
+ * value is not UTF-8 (nothing added), -1 on error (exception set). */
+static int add_block(DictsObject *self, BlockObject *block) {
+    if (block->owner == self->serial)
+        return 1;
+    if (block->owner) {
+        PyErr_SetString(PyExc_ValueError, "the block was merged into another read's dictionaries");
+        return -1;
+    }
+    int status = remap_block(self, block);
+    if (status <= 0) {
+        for (int c = 0; c < N_DICTS; c++) {
+            PyMem_RawFree(block->remap[c]);
+            block->remap[c] = NULL;
+        }
+        return status;
+    }
+    block->owner = self->serial;
+    return 1;
+}
+
+static PyObject *dicts_add(DictsObject *self, PyObject *args) {
+    BlockObject *block;
+    if (!PyArg_ParseTuple(args, "O!:add", &BlockType, &block))
+        return NULL;
+    int status = add_block(self, block);
+    return status < 0 ? NULL : PyBool_FromLong(status);
+}
+
+static PyObject *dicts_sizes(DictsObject *self, PyObject *unused) {
+    return Py_BuildValue("iii", self->dicts[0].n, self->dicts[1].n, self->dicts[2].n);
+}
+
+/* Codes translated by remap (block code -> read code), -1 kept, as T. */
+#define REMAP_CODES(T)                                                                             \
+    do {                                                                                           \
+        T *to = view->buf;                                                                         \
+        for (Py_ssize_t r = 0; r < n; r++)                                                         \
+            to[r] = (T)(codes[r] < 0 ? -1 : remap[codes[r]]);                                      \
+    } while (0)
+
+static void write_codes(const Py_buffer *view, const int32_t *codes, const int32_t *remap,
+                        Py_ssize_t n) {
+    if (view->itemsize == 1)
+        REMAP_CODES(int8_t);
+    else if (view->itemsize == 2)
+        REMAP_CODES(int16_t);
+    else
+        REMAP_CODES(int32_t);
 }
 
 static PyObject *dicts_merge(DictsObject *self, PyObject *args) {
@@ -877,11 +935,11 @@ static PyObject *dicts_merge(DictsObject *self, PyObject *args) {
                           &objs[2], &objs[3], &objs[4], &objs[5]))
         return NULL;
     for (; n_views < 6; n_views++)
-        if (get_column(objs[n_views], &views[n_views], n_views ? 4 : 8) < 0)
+        if (get_column(objs[n_views], &views[n_views], n_views == 0 ? 8 : n_views < 3 ? 4 : 0) < 0)
             goto done;
     Py_ssize_t n = views[0].len / 8;
     for (int i = 1; i < 6; i++)
-        if (views[i].len / 4 != n) {
+        if (views[i].len / views[i].itemsize != n) {
             PyErr_SetString(PyExc_ValueError, "the output buffers differ in length");
             goto done;
         }
@@ -889,33 +947,24 @@ static PyObject *dicts_merge(DictsObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "rows out of the block's range");
         goto done;
     }
-    if (!block->owner) {
-        int status = remap_block(self, block);
-        if (status <= 0) {
-            for (int c = 0; c < N_DICTS; c++) {
-                PyMem_RawFree(block->remap[c]);
-                block->remap[c] = NULL;
-            }
-            if (status == 0)
-                result = Py_NewRef(Py_False);
-            goto done;
-        }
-        block->owner = self->serial;
-    } else if (block->owner != self->serial) {
-        PyErr_SetString(PyExc_ValueError, "the block was merged into another read's dictionaries");
+    int status = add_block(self, block);
+    if (status <= 0) {
+        if (status == 0)
+            result = Py_NewRef(Py_False);
         goto done;
     }
+    for (int c = 0; c < N_DICTS; c++) /* every code, -1 included, fits the column */
+        if (self->dicts[c].n - 1 > (int32_t)((1ull << (8 * views[3 + c].itemsize - 1)) - 1)) {
+            PyErr_SetString(PyExc_ValueError, "a code column is too narrow for its dictionary");
+            goto done;
+        }
     const Out *in = &block->out;
     Py_BEGIN_ALLOW_THREADS
     memcpy(views[0].buf, in->played_at + start, n * 8);
     memcpy(views[1].buf, in->player_id + start, n * 4);
     memcpy(views[2].buf, in->media_id + start, n * 4);
-    for (int c = 0; c < N_DICTS; c++) {
-        const int32_t *codes = in->codes[c] + start, *remap = block->remap[c];
-        int32_t *to = views[3 + c].buf;
-        for (Py_ssize_t r = 0; r < n; r++)
-            to[r] = codes[r] < 0 ? -1 : remap[codes[r]];
-    }
+    for (int c = 0; c < N_DICTS; c++)
+        write_codes(&views[3 + c], in->codes[c] + start, block->remap[c], n);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_True);
 done:
@@ -1015,6 +1064,9 @@ static PyMethodDef dicts_methods[] = {
     {"merge", (PyCFunction)dicts_merge, METH_VARARGS,
      "merge(block, start, played_at, player_id, media_id, account, type, ip) -> bool"},
     {"lookup", (PyCFunction)dicts_lookup, METH_VARARGS, "lookup(column, values) -> bytes"},
+    {"add", (PyCFunction)dicts_add, METH_VARARGS,
+     "add(block) -> bool: the block's values added (once); False if a new one is not UTF-8"},
+    {"sizes", (PyCFunction)dicts_sizes, METH_NOARGS, "sizes() -> (n, n, n): values per column"},
     {"values", (PyCFunction)dicts_values, METH_VARARGS, "values(column) -> list[str]"},
     {NULL},
 };
@@ -1051,8 +1103,9 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;
-    /* 2: scan() returns a Block, merged by Dictionaries (1 returned per-block values) */
-    if (PyModule_AddIntConstant(m, "VERSION", 2) < 0 ||
+    /* 3: Dictionaries.add/sizes, merge into code columns of 1, 2 or 4 bytes;
+     * 2: scan() returns a Block, merged by Dictionaries (1 returned per-block values) */
+    if (PyModule_AddIntConstant(m, "VERSION", 3) < 0 ||
         PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0 ||
         PyModule_AddObjectRef(m, "Dictionaries", (PyObject *)&DictsType) < 0) {
         Py_DECREF(m);

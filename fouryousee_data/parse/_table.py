@@ -1,8 +1,11 @@
 """Parsed blocks, in file order, into one table: line numbers, shared dictionaries, slabs.
 
 Only typed rows are kept (``played_at`` seconds, ``int32`` ids and dictionary
-codes: 28 bytes a row), never the decompressed text nor a table of strings,
-so memory is bounded by the result.
+codes), never the decompressed text nor a table of strings, so memory is
+bounded by the result. For a frame the codes are stored as narrow as pandas
+keeps them (``int8`` below 127 values, ...; widened when a dictionary grows):
+the frame is then the slabs themselves, no copy at the end (20 bytes a row
+for a realistic report instead of 28).
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ class TableBuilder:
     by ``dictionaries`` (then a :class:`~._fast.CDictionaries`) straight into the slabs.
     """
 
-    def __init__(self, max_line: int, dictionaries: Dictionaries) -> None:
+    def __init__(self, max_line: int, dictionaries: Dictionaries, narrow: bool = False) -> None:
         self._max_line = max_line
         self._lines = 0  # lines before the current block
-        self._store = Slabs()
+        self._store = Slabs(narrow)  # narrow codes: for frame(); table() widens them
         self._dicts = dictionaries
 
     def add(self, parsed: Parsed) -> int:
@@ -63,6 +66,7 @@ class TableBuilder:
     def _encoded(self, columns: Columns) -> Columns:
         for name in STRING_COLUMNS:
             columns[name] = self._dicts.encode(name, *columns[name])
+        self._store.fit(self._dicts)
         return columns
 
     def table(self) -> pa.Table:
@@ -72,16 +76,18 @@ class TableBuilder:
         for field in schema.PLAYLOG_SCHEMA:
             values = columns.pop(field.name)
             if field.name in STRING_COLUMNS:
-                arrays.append(_dictionary_array(values, self._dicts.array(field.name)))
+                codes = values.astype(np.int32, copy=False)
+                arrays.append(_dictionary_array(codes, self._dicts.array(field.name)))
             else:
                 arrays.append(pa.array(values).view(field.type))
+            del values
         return pa.Table.from_arrays(arrays, schema=schema.PLAYLOG_SCHEMA)
 
     def frame(self, tz: str | None) -> pd.DataFrame:
         """The playlog DataFrame, its numeric columns the parsed arrays themselves."""
         columns: dict[str, Any] = self._store.finish()
         columns["played_at"] = columns["played_at"].view(f"datetime64[{schema.TIME_UNIT}]")
-        for name in STRING_COLUMNS:
+        for name in STRING_COLUMNS:  # codes as narrow as pandas keeps them: no copy
             categories = pd.Index(self._dicts.values(name))
             columns[name] = pd.Categorical.from_codes(columns[name], categories=categories)
         df = pd.DataFrame({name: columns.pop(name) for name in schema.COLUMNS}, copy=False)
@@ -124,11 +130,36 @@ class Slabs:
     the blocks come and go avoids fragmentation (measured: ~1.5x the frame
     of extra peak RSS with many small chunks). Up to ``_SLAB_ROWS`` rows the
     result is the slab itself: no concatenation at the end.
+
+    ``narrow``: the string columns' codes start as ``int8`` and :meth:`fit`
+    widens them (a copy of the rows so far, at most twice a column) as the
+    dictionaries grow, as pandas sizes a Categorical's codes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, narrow: bool = False) -> None:
         self._slabs: list[dict[str, np.ndarray]] = []
         self._fill = _SLAB_ROWS  # rows used in the last slab
+        self._narrow = narrow
+        self._types = dict(STORE_TYPES)
+        if narrow:
+            self._types.update(dict.fromkeys(STRING_COLUMNS, np.dtype(np.int8)))
+
+    def fit(self, dictionaries: Dictionaries) -> None:
+        """Widen the code columns the dictionaries have outgrown (before rows are stored)."""
+        if not self._narrow:
+            return
+        for name in STRING_COLUMNS:
+            wanted = code_type(dictionaries.size(name))
+            if wanted.itemsize > self._types[name].itemsize:
+                self._widen(name, wanted)
+
+    def _widen(self, name: str, dtype: np.dtype[Any]) -> None:
+        self._types[name] = dtype
+        for i, slab in enumerate(self._slabs):
+            rows = self._fill if i == len(self._slabs) - 1 else _SLAB_ROWS
+            wider = _lazy_empty(_SLAB_ROWS, dtype)
+            wider[:rows] = slab[name][:rows]
+            slab[name] = wider
 
     def append(self, columns: dict[str, np.ndarray]) -> int:
         """Copy a block's columns in; returns its number of rows."""
@@ -138,12 +169,14 @@ class Slabs:
         return len(columns["played_at"])
 
     def merge(self, scanned: Any, dictionaries: Any) -> bool:
-        """Merge a block the C scanner read (``dictionaries.merge``); False: nothing stored."""
-        # A False can only come first (before any row is stored): the generator then
-        # stops at its yield, before it counts the rows.
-        return all(
-            dictionaries.merge(scanned, done, out) for done, out in self._room(scanned.n_rows)
-        )
+        """Merge a block the C scanner read (``dictionaries.merge``); False: nothing stored
+        (a new value is not UTF-8)."""
+        if not dictionaries.add(scanned):
+            return False
+        self.fit(dictionaries)
+        for done, out in self._room(scanned.n_rows):
+            dictionaries.merge(scanned, done, out)  # True: the values are in already
+        return True
 
     def _room(self, n: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """Room for ``n`` more rows: ``(rows before, one slice per column)`` per slab;
@@ -151,7 +184,7 @@ class Slabs:
         done = 0
         while done < n:
             if self._fill == _SLAB_ROWS:
-                self._slabs.append({k: _lazy_empty(_SLAB_ROWS, t) for k, t in STORE_TYPES.items()})
+                self._slabs.append({k: _lazy_empty(_SLAB_ROWS, t) for k, t in self._types.items()})
                 self._fill = 0
             take = min(n - done, _SLAB_ROWS - self._fill)
             yield (
@@ -164,11 +197,11 @@ class Slabs:
     def finish(self) -> dict[str, np.ndarray]:
         """The rows so far, one array per column (the slabs are handed over)."""
         if not self._slabs:
-            return {name: np.empty(0, t) for name, t in STORE_TYPES.items()}
+            return {name: np.empty(0, t) for name, t in self._types.items()}
         sizes = [_SLAB_ROWS] * (len(self._slabs) - 1) + [self._fill]
         slabs, self._slabs = self._slabs, []
         columns = {}
-        for name in STORE_TYPES:
+        for name in self._types:
             parts = [slab.pop(name)[:size] for slab, size in zip(slabs, sizes, strict=True)]
             columns[name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
             del parts
@@ -195,6 +228,15 @@ class _Handover(Slabs):
         return True
 
 
+def code_type(n_values: int) -> np.dtype[Any]:
+    """The codes of a dictionary of ``n_values`` as pandas keeps them in a Categorical
+    (``pandas.core.dtypes.cast.coerce_indexer_dtype``): int8 below 127 values, ..."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_values < np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
 def _lazy_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
     """``np.empty(n, dtype)`` in its own anonymous mapping, committed page by page.
 
@@ -219,6 +261,10 @@ class PythonDictionaries:
         remap = [column.setdefault(v, len(column)) for v in values]
         remap.append(-1)  # codes of -1 (null) pick this last entry
         return np.array(remap, np.int32)[codes]
+
+    def size(self, name: str) -> int:
+        """The number of values in the column's dictionary."""
+        return len(self._codes[name])
 
     def values(self, name: str) -> list[str]:
         """The column's dictionary, in code order."""
