@@ -503,7 +503,15 @@ def test_bom_stripper_drops_a_bom_split_over_pieces_and_only_at_the_start() -> N
 def test_line_blocks_cut_after_the_last_newline_and_bound_a_line() -> None:
     cutter = _stream.LineBlocks(max_line=10, block_size=4)
     assert cutter.decode(b"ab") is None
-    assert bytes(cutter.decode(b"\ncd\nef") or b"") == b"ab\ncd\n"
-    assert bytes(cutter.flush()) == b"ef\n"
+    assert b"".join(cutter.decode(b"\ncd\nef") or [b"-"]) == b"ab\ncd\n"
+    assert b"".join(cutter.flush()) == b"ef\n"
+    # a block is the pieces it is made of, not joined; a piece without '\n' waits whole
+    cutter = _stream.LineBlocks(max_line=10, block_size=4)
+    assert cutter.decode(b"abcd") is None and cutter.decode(b"ef") is None
+    block = cutter.decode(b"g\nhi\njk")
+    assert block is not None and [bytes(part) for part in block] == [b"abcd", b"ef", b"g\nhi\n"]
+    assert cutter.decode(b"lmnopqr") is None  # "jk" + 7: 9 bytes, no line end yet
+    with pytest.raises(fy.CorruptReportError, match="longer than 10 bytes"):
+        cutter.decode(b"stuvw")  # 14 bytes pending, none a line end
     with pytest.raises(fy.CorruptReportError, match="longer than 3 bytes"):
         _stream.LineBlocks(max_line=3, block_size=4).decode(b"abcdef")

@@ -255,3 +255,42 @@ def test_corrupted_reports_are_declined_or_agree(
         else:
             del text[at : at + 1]
     assert_same(bytes(text))
+
+
+def rows_of(parts: list[bytes], max_line: int = DEFAULT_MAX_LINE) -> Any:
+    """The C path on a block given in parts: its rows and dictionaries, or None (declined)."""
+    parsed = scan([memoryview(part) for part in parts], max_line)
+    if parsed is None:
+        return None
+    dicts = CDictionaries()
+    out = {name: np.empty(parsed.scanned.n_rows, t) for name, t in STORE_TYPES.items()}
+    assert dicts.merge(parsed.scanned, 0, out)
+    values = [dicts.values(name) for name in ("account", "media_type", "ip")]
+    return parsed.n_lines, {k: v.tolist() for k, v in out.items()}, values
+
+
+def test_a_block_in_parts_cut_anywhere_scans_as_in_one_piece() -> None:
+    # a block of pieces is read where they are; only a line cut between two pieces is
+    # copied (the seam). Cut in every pair of places (a piece may hold no line end, or
+    # be empty): the same rows, lines and dictionaries as the whole block.
+    lines = [obj(), b"", obj(ip='"10.0.0.1"', type="null"), b"  ", obj(account='"b"')]
+    data = b"\n".join(lines) + b"\n"
+    whole = rows_of([data])
+    assert whole is not None and whole[0] == 5
+    for i in range(len(data) + 1):
+        for j in range(i, len(data) + 1, 3):
+            assert rows_of([data[:i], data[i:j], b"", data[j:]]) == whole, (i, j)
+    # a bad line across a cut is declined, as in one piece; so is a seam over max_line
+    bad = data + obj(playerId='"4"') + b"\n"
+    cut = len(data) + 20
+    assert rows_of([bad]) is None and rows_of([bad[:cut], bad[cut:]]) is None
+    longest = max(map(len, lines))
+    assert rows_of([data[:10], data[10:]], max_line=longest - 1) is None
+    assert rows_of([data[:10], data[10:]], max_line=longest) == whole
+
+
+def test_parts_must_end_with_a_newline() -> None:
+    with pytest.raises(ValueError, match="newline"):
+        scan([memoryview(obj()), memoryview(b"")], DEFAULT_MAX_LINE)
+    with pytest.raises(ValueError, match="newline"):
+        scan([], DEFAULT_MAX_LINE)

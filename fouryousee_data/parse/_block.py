@@ -1,6 +1,7 @@
 """One block of whole lines and what parsing makes of it: the nouns every engine shares.
 
-A *block* is ~1 MiB of NDJSON text cut at a line end (see :mod:`._stream`). An
+A *block* is ~1 MiB of NDJSON text cut at a line end, in the pieces gunzip
+gave it (see :mod:`._stream`; the C scanner reads them where they are). An
 engine turns it into :class:`Parsed` typed columns (:data:`STORE_TYPES`, string
 columns as ``(values, codes)``), or declines it (:class:`BadBlock`) so the next
 engine, down to the careful per-line path, takes it.
@@ -75,11 +76,18 @@ class BadBlock(Exception):
 class Parsed:
     """One block, parsed without knowing where it sits in the file."""
 
-    block: memoryview
+    parts: list[Any]  # the block's text, in the pieces gunzip gave (see _stream.LineBlocks)
     n_lines: int
     columns: list[Columns] | None = None  # None (and no scanned): for the careful path
     too_long: int | None = None  # 0-based line of the block over max_line_bytes
     scanned: Any = None  # the C scanner's rows (a _fastscan.Block), merged in C
+
+    @property
+    def block(self) -> memoryview:
+        """The block's text in one piece (joined once, for the Arrow and careful paths)."""
+        if len(self.parts) != 1:
+            self.parts = [b"".join(self.parts)]
+        return memoryview(self.parts[0])
 
 
 class Dictionaries(Protocol):

@@ -18,7 +18,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from fouryousee_data.parse._arrow import read_block
 from fouryousee_data.parse._block import BadBlock, Dictionaries, LineIndex, Parsed
@@ -60,22 +60,24 @@ class BlockParser:
         there), else in Python (so ``engine="careful"`` and ``"arrow"`` are all Python)."""
         return CDictionaries() if self._c else PythonDictionaries()
 
-    def __call__(self, block: memoryview) -> Parsed:
-        if not len(block):
-            return Parsed(block, 0, [])
-        if self._c and (scanned := scan(block, self._max_line)) is not None:
+    def __call__(self, parts: list[Any]) -> Parsed:
+        """A block given as the pieces of text it is made of (see ``_stream.LineBlocks``)."""
+        if not any(len(part) for part in parts):
+            return Parsed([], 0, [])
+        if self._c and (scanned := scan(parts, self._max_line)) is not None:
             return scanned
+        block = Parsed(parts, 0).block  # in one piece for the other paths
         lines = LineIndex.of(block)
         n_lines = len(lines.ends)
         too_long = lines.first_longer_than(self._max_line)
         if too_long is not None:
-            return Parsed(block, n_lines, too_long=too_long)
+            return Parsed([block], n_lines, too_long=too_long)
         if self._arrow:
             try:
-                return Parsed(block, n_lines, read_block(block, lines))
+                return Parsed([block], n_lines, read_block(block, lines))
             except BadBlock:
                 pass
-        return Parsed(block, n_lines)
+        return Parsed([block], n_lines)
 
 
 class Parsers:
@@ -98,7 +100,7 @@ class Parsers:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def map(
-        self, blocks: Iterator[tuple[memoryview, int]], parse: Callable[[memoryview], Parsed]
+        self, blocks: Iterator[tuple[list[Any], int]], parse: Callable[[list[Any]], Parsed]
     ) -> Iterator[tuple[Parsed, int]]:
         """``(parse(block), n)`` for each ``(block, n)``, in order."""
         in_flight: deque[tuple[Future[Parsed], int]] = deque()

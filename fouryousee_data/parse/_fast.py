@@ -58,14 +58,17 @@ _COLUMN = {name: i for i, name in enumerate(STRING_COLUMNS)}
 _MERGED = ("played_at", "player_id", "media_id", *STRING_COLUMNS)
 
 
-def scan(block: memoryview, max_line: int) -> Parsed | None:
-    """The C scanner on a block of whole lines; None where it cannot vouch for every line."""
+def scan(block: memoryview | list[Any], max_line: int) -> Parsed | None:
+    """The C scanner on a block of whole lines (one buffer, or a list of the pieces it
+    is made of: read where they are, not joined); None where it cannot vouch for every
+    line."""
     if fastscan is None:
         return None
-    scanned = fastscan.scan(block, max_line)
+    parts = block if isinstance(block, list) else [block]
+    scanned = fastscan.scan(parts, max_line)
     if scanned is None:
         return None
-    return Parsed(block, scanned.n_lines, scanned=scanned)
+    return Parsed(parts, scanned.n_lines, scanned=scanned)
 
 
 class CDictionaries:

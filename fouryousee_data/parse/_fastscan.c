@@ -21,11 +21,15 @@
  * dicts cost 3.4x the whole parse of a realistic file. Now Python only ever
  * sees the final dictionaries.
  *
- * scan(block, max_line) -> Block | None          (a worker thread, GIL released)
- *   block      bytes-like, whole lines, each ending with '\n'
+ * scan(parts, max_line) -> Block | None          (a worker thread, GIL released)
+ *   parts      a list of bytes-like: the block's text in pieces as gunzip
+ *              gave them, which together are whole lines ending with '\n'.
+ *              Whole lines are scanned where they are; only a line cut
+ *              between two parts is copied (a "seam"), so the pieces are
+ *              never joined into one block first.
  *   returns    None where it cannot vouch, else a Block: the rows' columns,
  *              with codes into the block's own small dictionaries (values
- *              pointing into the block, which the Block keeps alive).
+ *              pointing into the parts or the seams, which the Block keeps).
  *
  * Dictionaries()                                 (one per read, main thread only)
  *   .merge(block, start, played_at, player_id, media_id, account, type, ip)
@@ -684,8 +688,10 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
 
 typedef struct {
     PyObject_HEAD
-    Py_buffer text; /* the block: the values of dicts point into it */
-    int has_text;
+    Py_buffer *parts; /* the block's text: the values of dicts point into it */
+    Py_ssize_t n_parts;
+    char **seams; /* lines cut between parts, copied whole (values point there too) */
+    Py_ssize_t n_seams;
     Py_ssize_t n_lines, n_rows;
     void *columns; /* one allocation: played_at, then the int32 columns */
     Out out;
@@ -699,8 +705,12 @@ static void block_dealloc(BlockObject *self) {
         PyMem_RawFree(self->remap[i]);
     }
     PyMem_RawFree(self->columns);
-    if (self->has_text)
-        PyBuffer_Release(&self->text);
+    for (Py_ssize_t i = 0; i < self->n_seams; i++)
+        PyMem_RawFree(self->seams[i]);
+    PyMem_RawFree(self->seams);
+    for (Py_ssize_t i = 0; i < self->n_parts; i++)
+        PyBuffer_Release(&self->parts[i]);
+    PyMem_RawFree(self->parts);
     PyObject_Free(self);
 }
 
@@ -727,35 +737,128 @@ static PyTypeObject BlockType = {
     .tp_getset = block_getset,
 };
 
-static PyObject *scan(PyObject *module, PyObject *args) {
-    Py_buffer text;
-    Py_ssize_t max_line;
+/* The lines of [line, stop) (stop just past a '\n') into out from row *n_rows:
+ * 1, 0: cannot vouch, -1: memory error. */
+static int scan_lines(const char *line, const char *stop, Out *out, Py_ssize_t capacity,
+                      Py_ssize_t max_line, Py_ssize_t *n_lines, Py_ssize_t *n_rows) {
     int status = 1;
+    while (line < stop && status == 1) {
+        const char *end = skip_ws(line); /* stops at the '\n' the region ends with, at the latest */
+        ++*n_lines;
+        if (*end != '\n') {
+            if (*n_rows >= capacity)
+                status = 0;
+            else if ((status = scan_line(end, stop, out, *n_rows, &end)) == 1)
+                ++*n_rows;
+        }
+        if (status == 1 && end - line > max_line)
+            status = 0;
+        line = end + 1;
+    }
+    return status;
+}
 
-    if (!PyArg_ParseTuple(args, "y*n:scan", &text, &max_line))
-        return NULL;
-    if (text.len == 0 || ((const char *)text.buf)[text.len - 1] != '\n') {
-        PyBuffer_Release(&text);
-        PyErr_SetString(PyExc_ValueError, "block must end with a newline");
-        return NULL;
+/* A piece of a line not finished in its part. */
+typedef struct {
+    const char *p;
+    Py_ssize_t len;
+} Fragment;
+
+/* The lines of the parts, in order: whole lines in place, a line cut between
+ * parts copied whole first (a seam). 1, 0: cannot vouch, -1: memory error. */
+static int scan_parts(BlockObject *self, Py_ssize_t capacity, Py_ssize_t max_line,
+                      Fragment *open) {
+    Out *out = &self->out;
+    Py_ssize_t n_open = 0, open_len = 0; /* the unfinished line so far */
+    int status = 1;
+    for (Py_ssize_t i = 0; i < self->n_parts && status == 1; i++) {
+        const char *start = self->parts[i].buf, *stop = start + self->parts[i].len;
+        if (start == stop)
+            continue;
+        const char *first = memchr(start, '\n', stop - start);
+        if (!first) { /* the whole part is inside one line */
+            open[n_open++] = (Fragment){start, stop - start};
+            open_len += stop - start;
+            continue;
+        }
+        if (n_open) { /* the seam: the unfinished line, finished by this part */
+            Py_ssize_t len = open_len + (first + 1 - start), at = 0;
+            char *seam = PyMem_RawMalloc(len);
+            if (!seam)
+                return -1;
+            self->seams[self->n_seams++] = seam;
+            for (Py_ssize_t k = 0; k < n_open; at += open[k].len, k++)
+                memcpy(seam + at, open[k].p, open[k].len);
+            memcpy(seam + at, start, first + 1 - start);
+            status = scan_lines(seam, seam + len, out, capacity, max_line, &self->n_lines,
+                                &self->n_rows);
+            n_open = open_len = 0;
+            start = first + 1;
+        }
+        const char *last = stop; /* just past the part's last '\n' */
+        while (last[-1] != '\n')
+            last--;
+        if (status == 1 && start < last)
+            status = scan_lines(start, last, out, capacity, max_line, &self->n_lines,
+                                &self->n_rows);
+        if (last < stop) {
+            open[n_open++] = (Fragment){last, stop - last};
+            open_len += stop - last;
+        }
     }
+    return status;
+}
+
+static PyObject *scan(PyObject *module, PyObject *args) {
+    PyObject *list;
+    Py_ssize_t max_line, length = 0;
+    int status;
+
+    if (!PyArg_ParseTuple(args, "O!n:scan", &PyList_Type, &list, &max_line))
+        return NULL;
     BlockObject *self = PyObject_New(BlockObject, &BlockType);
-    if (!self) {
-        PyBuffer_Release(&text);
+    if (!self)
         return NULL;
-    }
-    self->text = text;
-    self->has_text = 1;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    self->n_parts = self->n_seams = 0;
+    self->parts = PyMem_RawMalloc(sizeof(Py_buffer) * (n ? n : 1));
+    self->seams = PyMem_RawMalloc(sizeof(char *) * (n ? n : 1));
+    Fragment *open = PyMem_RawMalloc(sizeof(Fragment) * (n ? n : 1));
+    self->columns = NULL;
     self->n_lines = self->n_rows = 0;
     memset(&self->out, 0, sizeof(self->out));
     memset(self->remap, 0, sizeof(self->remap));
     self->owner = 0;
-    Py_ssize_t capacity = text.len / 64; /* a valid line has at least 65 bytes */
+    if (!self->parts || !self->seams || !open) {
+        PyMem_RawFree(open);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    const char *last_byte = NULL;
+    for (; self->n_parts < n; self->n_parts++) {
+        Py_buffer *view = &self->parts[self->n_parts];
+        if (PyObject_GetBuffer(PyList_GET_ITEM(list, self->n_parts), view, PyBUF_SIMPLE) < 0) {
+            PyMem_RawFree(open);
+            Py_DECREF(self);
+            return NULL;
+        }
+        length += view->len;
+        if (view->len)
+            last_byte = (const char *)view->buf + view->len - 1;
+    }
+    if (!last_byte || *last_byte != '\n') {
+        PyMem_RawFree(open);
+        Py_DECREF(self);
+        PyErr_SetString(PyExc_ValueError, "block must end with a newline");
+        return NULL;
+    }
+    Py_ssize_t capacity = length / 64; /* a valid line has at least 65 bytes */
     self->columns = PyMem_RawMalloc((size_t)(capacity ? capacity : 1) * (8 + 4 * 5));
     int ok = self->columns != NULL;
     for (int i = 0; i < N_DICTS; i++)
         ok = ok && dict_init(&self->out.dicts[i], 0) == 0;
     if (!ok) {
+        PyMem_RawFree(open);
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
@@ -766,25 +869,10 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     for (int i = 0; i < N_DICTS; i++)
         out->codes[i] = out->media_id + capacity * (i + 1);
 
-    const char *stop = (const char *)text.buf + text.len;
-    Py_ssize_t n_lines = 0, n_rows = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (const char *line = text.buf; line < stop && status == 1;) {
-        const char *end = skip_ws(line); /* stops at the '\n' the block ends with, at the latest */
-        n_lines++;
-        if (*end != '\n') {
-            if (n_rows >= capacity)
-                status = 0;
-            else if ((status = scan_line(end, stop, out, n_rows, &end)) == 1)
-                n_rows++;
-        }
-        if (status == 1 && end - line > max_line)
-            status = 0;
-        line = end + 1;
-    }
+    status = scan_parts(self, capacity, max_line, open);
     Py_END_ALLOW_THREADS
-    self->n_lines = n_lines;
-    self->n_rows = n_rows;
+    PyMem_RawFree(open);
     if (status == 1)
         return (PyObject *)self;
     Py_DECREF(self);
@@ -1085,8 +1173,9 @@ static PyTypeObject DictsType = {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(block, max_line) -> Block | None\n\n"
-     "Scan a block of playlog lines; None if it cannot vouch for every line."},
+     "scan(parts, max_line) -> Block | None\n\n"
+     "Scan a block of playlog lines given as a list of parts; None if it cannot vouch "
+     "for every line."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1103,7 +1192,7 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;
-    /* 3: Dictionaries.add/sizes, merge into code columns of 1, 2 or 4 bytes;
+    /* 3: scan(parts); Dictionaries.add/sizes, merge into code columns of 1, 2 or 4 bytes;
      * 2: scan() returns a Block, merged by Dictionaries (1 returned per-block values) */
     if (PyModule_AddIntConstant(m, "VERSION", 3) < 0 ||
         PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0 ||

@@ -7,6 +7,10 @@ holds bytes back), as httpx's decoders::
                     --bounded queue-->
     main thread:    BomStripper -> StartCheck -> LineBlocks -> (block, n_source_bytes)
 
+A block is a list of pieces (the last one cut after its last line), never
+joined here: the C scanner reads the pieces where they are (a copy of ~1 MiB
+per block, ~6% of the CPU, is saved); only the other paths join them.
+
 Tests may set :data:`BLOCK_SIZE` and :data:`PIECE_SIZE` small (they are read
 at each call) to put block and piece boundaries everywhere.
 """
@@ -295,8 +299,10 @@ class LineBlocks:
     """Cuts the text into blocks of whole lines, each ending with ``\\n``.
 
     ``decode()`` gives a block once about ``block_size`` bytes are pending (or
-    None); ``flush()`` the rest, with a final ``\\n`` added if missing. A line
-    still unfinished after ``max_line`` bytes raises :class:`CorruptReportError`.
+    None); ``flush()`` the rest, with a final ``\\n`` added if missing. A block
+    is a list of the pieces it is made of (the last one cut after its last
+    ``\\n``; a piece holding none is kept whole until one comes): not joined.
+    A line still unfinished after ``max_line`` bytes raises :class:`CorruptReportError`.
     """
 
     def __init__(self, max_line: int, block_size: int) -> None:
@@ -306,32 +312,43 @@ class LineBlocks:
         self._size = 0
         self._threshold = block_size  # grows while one line is longer than a block
 
-    def decode(self, text: bytes) -> memoryview | None:
+    def decode(self, text: bytes) -> list[bytes | memoryview] | None:
         self._pending.append(text)
         self._size += len(text)
         if self._size < self._threshold:
             return None
-        data = b"".join(self._pending)
-        cut = data.rfind(b"\n") + 1
-        if len(data) - cut > self._max_line:
+        last = len(self._pending) - 1  # the last piece with a '\n', and where it is
+        while last >= 0 and (cut := self._pending[last].rfind(b"\n") + 1) == 0:
+            last -= 1
+        if last < 0:
+            block: list[bytes | memoryview] | None = None
+            rest = self._pending
+        else:
+            piece = self._pending[last]
+            block = [*self._pending[:last], memoryview(piece)[:cut]]
+            rest = [piece[cut:], *self._pending[last + 1 :]]
+        size = sum(map(len, rest))
+        if size > self._max_line:
             raise CorruptReportError(
                 f"a line is longer than {self._max_line:,} bytes (max_line_bytes)"
             )
-        self._pending = [data[cut:]]
-        self._size = len(data) - cut
-        self._threshold = self._size + self._block_size
-        return memoryview(data)[:cut] if cut else None
+        self._pending = rest
+        self._size = size
+        self._threshold = size + self._block_size
+        return block
 
-    def flush(self) -> memoryview:
-        data = b"".join(self._pending)
-        self._pending, self._size = [], 0
-        if data and not data.endswith(b"\n"):
-            data += b"\n"
-        return memoryview(data)
+    def flush(self) -> list[bytes | memoryview]:
+        pending, self._pending, self._size = self._pending, [], 0
+        if any(pending) and not next(p for p in reversed(pending) if p).endswith(b"\n"):
+            pending.append(b"\n")
+        return list(pending)
 
 
-def blocks(pieces: Iterable[tuple[bytes, int]], max_line: int) -> Iterator[tuple[memoryview, int]]:
-    """The text pieces as ``(block, n_source_bytes)``: whole lines, source bytes since the last.
+def blocks(
+    pieces: Iterable[tuple[bytes, int]], max_line: int
+) -> Iterator[tuple[list[bytes | memoryview], int]]:
+    """The text pieces as ``(block, n_source_bytes)``: whole lines (a list of pieces, see
+    :class:`LineBlocks`), source bytes since the last.
 
     The last block may be empty when source bytes are left to report.
     """
@@ -345,6 +362,6 @@ def blocks(pieces: Iterable[tuple[bytes, int]], max_line: int) -> Iterator[tuple
             n_source = 0
     head = cutter.decode(start.decode(bom.flush()))
     for block in (head, cutter.flush()):
-        if block is not None and (len(block) or n_source):
+        if block is not None and (any(block) or n_source):
             yield block, n_source
             n_source = 0
