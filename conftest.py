@@ -4,14 +4,51 @@ Docstring examples that need a live account or a running server are marked
 ``# doctest: +SKIP``; a docstring whose examples are *all* such is not a test,
 so it is deselected instead of being reported as a skipped test. Every other
 example runs as a doctest.
+
+Speed (see docs/internals.md, "The test suite"): ``-n auto`` (pyproject's addopts)
+means two xdist workers per core; tests marked ``slow`` are handed out first, one at
+a time (``--dist loadgroup``), so that the long ones overlap with everything else
+instead of finishing alone at the end; the tests that use the session's servers
+(``dask_cluster``, ``s3_endpoint``) run on one worker, which starts them once.
+
+Hypothesis runs derandomized (the ``suite`` profile): every run tries the same
+examples, so a property test cannot pass in one run and fail in the next.
+``--hypothesis-profile=explore`` draws new random examples (to hunt for bugs).
 """
 
 from __future__ import annotations
 
 import doctest
+import os
 
 import pytest
 from _pytest.doctest import DoctestItem
+from hypothesis import settings
+
+# the same examples every run (no flake from a lucky draw) and no database of past failures
+# carried between runs; "explore": new random examples and the example database
+settings.register_profile("suite", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("suite")
+
+#: ``-n auto``: workers per core. About half of the suite's time is waiting, not computing
+#: (real-second pacing, report delays, subprocesses, servers, notebook kernels): a second
+#: worker per core fills those waits.
+WORKERS_PER_CORE = 2
+
+#: ``-n auto`` never starts more workers than this: each one costs ~10 s of CPU to import
+#: and collect the suite, and beyond it the longest tests bound the wall time anyway.
+MAX_WORKERS = 8
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """The number of workers ``-n auto`` starts (``PYTEST_XDIST_AUTO_NUM_WORKERS`` wins)."""
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if chosen.isdigit():
+        return int(chosen)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(WORKERS_PER_CORE * (cores or 1), MAX_WORKERS)
 
 
 def _all_examples_skipped(item: pytest.Item) -> bool:
@@ -21,9 +58,20 @@ def _all_examples_skipped(item: pytest.Item) -> bool:
     return bool(examples) and all(ex.options.get(doctest.SKIP) for ex in examples)
 
 
+#: Session fixtures that start servers (a LocalCluster, moto's S3 server): the tests that use
+#: them form one xdist group, so one worker starts them instead of every worker.
+SERVER_FIXTURES = frozenset({"dask_cluster", "s3_endpoint"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep = [item for item in items if not _all_examples_skipped(item)]
     dropped = [item for item in items if _all_examples_skipped(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    for item in keep:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("servers"))
+    # slow tests first (a stable sort: otherwise the collection order); xdist hands the
+    # tests out in this order, so the long ones start early on every worker
+    items[:] = sorted(keep, key=lambda item: item.get_closest_marker("slow") is None)

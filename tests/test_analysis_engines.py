@@ -175,15 +175,16 @@ def check_health_and_audit(
     same(fy.compliance, df, engine, contract=contract, **span)
 
 
-test_counts_duckdb = check_counts("duckdb")
+test_counts_duckdb = pytest.mark.slow(check_counts("duckdb"))
 test_counts_dask = check_counts("dask")
-test_health_and_audit_duckdb = check_health_and_audit("duckdb")
+test_health_and_audit_duckdb = pytest.mark.slow(check_health_and_audit("duckdb"))
 test_health_and_audit_dask = check_health_and_audit("dask")
 
 
 # --------------------------------------------------------------------------- a real cache
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tz", [None, "America/Sao_Paulo"])
 def test_scanned_cache_matches_fetched_frame(
     tz: str | None, simulator: Any, tmp_path: Any, dask_client: Any

@@ -192,6 +192,7 @@ def test_excel_one_sheet_per_campaign(tmp_path: Path) -> None:
     assert book["Campaigns"]["Delivered plays"].tolist() == [4, 4]
 
 
+@pytest.mark.slow
 def test_pdf_cover_and_one_page_per_player(tmp_path: Path) -> None:
     contract = [
         {**CONTRACT[0], "player_ids": [1]},

@@ -199,6 +199,7 @@ def test_random_bit_flips_in_either_file_serve_the_rows_or_miss(cache: PlaylogCa
     assert served + missed == CACHE_FLIPS and served and missed
 
 
+@pytest.mark.slow
 def test_random_bit_flips_give_the_clean_frame_or_a_typed_error(
     make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ import pytest
 from fouryousee_data.cli import main
 
 
+@pytest.mark.slow
 def test_demo_runs_as_a_real_command(tmp_path: Path) -> None:
     exe = shutil.which("fouryousee-data")
     cmd = [exe] if exe else [sys.executable, "-m", "fouryousee_data"]

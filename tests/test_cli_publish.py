@@ -12,6 +12,7 @@ from fouryousee_data.cli import main
 from fouryousee_data.simulator import Simulator
 
 
+@pytest.mark.slow
 def test_publish_to_a_folder_then_s3(
     simulator: Simulator,
     api: fy.Client,

@@ -95,6 +95,7 @@ def test_bad_arguments_are_one_line(
     assert err.startswith("error: ") and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_the_installed_command(report: Path, tmp_path: Path) -> None:
     exe = shutil.which("fouryousee-data") or str(Path(sys.executable).parent / "fouryousee-data")
     env = {**os.environ, "PYTHONWARNINGS": "error"}

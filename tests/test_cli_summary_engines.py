@@ -30,6 +30,7 @@ def summarise(capsys: pytest.CaptureFixture[str], out: Path, *argv: str) -> tupl
     return text, pd.read_csv(out)
 
 
+@pytest.mark.slow
 def test_every_engine_gives_the_same_table(
     env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], dask_cluster: Any
 ) -> None:

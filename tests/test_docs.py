@@ -70,6 +70,7 @@ def test_readme_is_a_doorway() -> None:
         assert (ROOT / link).is_file(), f"README links to a missing {link}"
 
 
+@pytest.mark.slow
 def test_the_site_builds_without_warnings(tmp_path: Path) -> None:
     """`mkdocs build --strict`: a broken link, anchor or docstring fails the suite."""
     done = subprocess.run(

@@ -62,6 +62,7 @@ def same(df: pd.DataFrame, exp: pd.DataFrame) -> None:
     )
 
 
+@pytest.mark.slow
 def test_long_range_split_cached_then_zero_requests(
     simulator: Simulator, api: fy.Client, tmp_path: Path
 ) -> None:
@@ -236,6 +237,7 @@ def test_rerun_reuses_a_pending_report(
     assert df.attrs["report_ids"] == [crashed.id]
 
 
+@pytest.mark.slow
 def test_failed_window_others_cached_then_rerun_fetches_only_it(
     simulator: Simulator, api: fy.Client, tmp_path: Path
 ) -> None:

@@ -40,6 +40,7 @@ def busy(make_simulator: Callable[..., Simulator]) -> Simulator:
     return make_simulator(plays_per_hour=150)
 
 
+@pytest.mark.slow
 def test_a_broken_stream_starts_again_and_each_day_holds_its_rows_once(
     busy: Simulator, tmp_path: Path
 ) -> None:

@@ -213,6 +213,7 @@ def _chunked_tables(draw: st.DrawFn) -> pa.Table:
     return pa.concat_tables(chunks)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(_chunked_tables())
 def test_to_pandas_equals_arrows_conversion(table: pa.Table) -> None:
@@ -222,6 +223,7 @@ def test_to_pandas_equals_arrows_conversion(table: pa.Table) -> None:
         assert ours[name].cat.categories.tolist() == reference[name].cat.categories.tolist()
 
 
+@pytest.mark.slow
 def test_to_pandas_codes_widen_with_the_categories() -> None:
     n = 40_000
     ips = pa.array([f"10.0.{i // 256}.{i % 256}" for i in range(n)])  # too many for int16

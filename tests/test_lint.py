@@ -22,6 +22,7 @@ def test_ruff_clean(args: tuple[str, ...]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)  # a cold mypy cache takes ~16 s alone, over 120 s on a loaded machine
 def test_mypy_clean() -> None:
     """``mypy`` on the package, with the settings of ``[tool.mypy]`` (every function typed)."""

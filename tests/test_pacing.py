@@ -165,6 +165,7 @@ def test_store_refuses_a_second_hit_of_one_url(make_simulator: Callable[..., Sim
 # -- the client against it, at the real second -------------------------------------------
 
 
+@pytest.mark.slow
 def test_fetch_with_a_fast_poll_keeps_the_real_limit(
     make_simulator: Callable[..., Simulator],
 ) -> None:

@@ -49,6 +49,7 @@ def merged(dicts: CDictionaries, block: bytes) -> tuple[bool, np.ndarray]:
     return dicts.merge(parsed.scanned, 0, out), out["ip"]
 
 
+@pytest.mark.slow
 def test_65k_distinct_ips_over_many_blocks_agree_with_every_engine() -> None:
     # 65,000 IPs in a permuted order, then 15,000 rows repeating earlier ones (in
     # later blocks), and one value first seen in the very last line.

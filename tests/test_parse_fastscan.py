@@ -231,6 +231,7 @@ def report(draw: st.DrawFn) -> bytes:
     )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(report())
 def test_random_valid_reports_give_the_same_table(data: bytes) -> None:
@@ -240,6 +241,7 @@ def test_random_valid_reports_give_the_same_table(data: bytes) -> None:
 NOISE = st.sampled_from([*b'{}[]",:\\ \t\r\n0123456789.-+eEnultrfa', 0xFF, 0xC3, 0])
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(report(), st.lists(st.tuples(st.integers(0), st.integers(0, 2), NOISE), max_size=4))
 def test_corrupted_reports_are_declined_or_agree(

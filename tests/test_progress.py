@@ -28,6 +28,7 @@ def elapsed(rendering: str) -> int:
     return int(minutes) * 60 + int(seconds)
 
 
+@pytest.mark.slow
 def test_fetch_progress_shows_life_while_reports_wait(
     make_simulator: Callable[..., Simulator],
 ) -> None:
