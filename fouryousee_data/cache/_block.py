@@ -178,25 +178,53 @@ class Block:
     def parts(self) -> list[tuple[dt.date, pa.Table]]:
         """Each day's kept rows as an Arrow table in the playlog schema, with the
         dictionaries the day was written with."""
+        shared = all(
+            all(d is self.categories[name] for d in self.dictionaries[name]) for name in CATEGORIES
+        )
+        if shared and all(k is None for k in self.kept):  # one table, cut into days
+            whole = self._arrow(self.columns, {n: self.categories[n] for n in CATEGORIES})
+            starts = self.starts
+            return [
+                (e.day, whole.slice(lo, hi - lo))
+                for e, lo, hi in zip(self.entries, starts, starts[1:], strict=False)
+            ]
         return [(e.day, self._part(i)) for i, e in enumerate(self.entries)]
 
     def _part(self, i: int) -> pa.Table:
+        """Day ``i``'s kept rows, its codes mapped back to its own dictionaries."""
         day, keep = self.day(i), self.kept[i]
-        arrays = []
-        for field in PLAYLOG_SCHEMA:
-            values = day[field.name] if keep is None else day[field.name][keep]
-            if field.name not in CATEGORIES:
-                arrays.append(pa.array(values).view(field.type))
-                continue
-            mapping = self.maps[field.name][i]
-            if mapping is not None:  # back to the day's own codes
-                inverse = np.full(len(self.categories[field.name]) + 1, -1, np.int32)
+        columns = {name: v if keep is None else v[keep] for name, v in day.items()}
+        for name in CATEGORIES:
+            mapping = self.maps[name][i]
+            if mapping is not None:
+                inverse = np.full(len(self.categories[name]) + 1, -1, np.int32)
                 inverse[mapping] = np.arange(len(mapping))
-                values = inverse[values]
-            indices = pa.array(values.astype(np.int32), mask=values < 0)
-            own = self.dictionaries[field.name][i]
-            arrays.append(pa.DictionaryArray.from_arrays(indices, own))
+                columns[name] = inverse[columns[name]]  # -1 (null) takes the last, -1
+        return self._arrow(columns, {n: self.dictionaries[n][i] for n in CATEGORIES})
+
+    @staticmethod
+    def _arrow(columns: dict[str, np.ndarray], dictionaries: dict[str, pa.Array]) -> pa.Table:
+        """Columns (codes into ``dictionaries``) as an Arrow table in the playlog schema."""
+        arrays = []
+        n = len(columns["played_at"])
+        wide = one_buffer(n, dict.fromkeys(CATEGORIES, np.dtype(np.int32)))  # one allocation
+        for field in PLAYLOG_SCHEMA:
+            values = columns[field.name]
+            if field.name in CATEGORIES:
+                indices = _indices(values, wide[field.name])
+                arrays.append(pa.DictionaryArray.from_arrays(indices, dictionaries[field.name]))
+            else:
+                arrays.append(pa.array(values).view(field.type))
         return pa.Table.from_arrays(arrays, schema=PLAYLOG_SCHEMA)
+
+
+def _indices(codes: np.ndarray, values: np.ndarray) -> pa.Array:
+    """Category codes (-1: null) as Arrow int32 dictionary indices (``values``: where)."""
+    np.copyto(values, codes)
+    if not len(codes) or codes.min() >= 0:
+        return pa.array(values)
+    valid = pa.py_buffer(np.packbits(codes >= 0, bitorder="little"))
+    return pa.Array.from_buffers(pa.int32(), len(values), [valid, pa.py_buffer(values)])
 
 
 def read_block(sources: list[Source], query: Query) -> Block:

@@ -18,15 +18,17 @@ missing, stale, damaged or older-format copy means "read the Parquet file" (whic
 writes the copy again). Deleting copies is always safe. Files in the cache are only
 ever replaced (renamed into place), never rewritten in place.
 
-The format (version 2; version 1 was an Arrow IPC file, ``.part-0.arrow``)::
+The format (version 3; version 1 was an Arrow IPC file, ``.part-0.arrow``; version 2,
+short-lived, had the metadata inside its JSON header)::
 
-    0   8 bytes  magic  b"FYCOPY\\x00\\x02"
-    8   u32      head CRC-32: of bytes 16 .. data start (header and dictionaries)
+    0   8 bytes  magic  b"FYCOPY\\x00\\x03"
+    8   u32      head CRC-32: of bytes 16 .. data start (header, metadata, dictionaries)
     12  u32      data CRC-32: of bytes data start .. end (the columns)
     16  u32      H, the header's length
-    20  H bytes  header, JSON: rows, parquet (identity), metadata (the lineage),
-                 nulls and dictionaries (count, bytes) of each category column,
-                 columns (numpy dtype of each)
+    20  H bytes  header, JSON: rows, parquet (identity), metadata (key and length of
+                 each value), nulls and dictionaries (count, bytes) of each category
+                 column, columns (numpy dtype of each)
+        then     the metadata values (the lineage), as they are
         then     each category column's dictionary: int32 offsets (count + 1), UTF-8
         then     each column in playlog order: ``rows`` values of its dtype (category
                  codes in the narrowest signed type for their dictionary, -1 = null)
@@ -86,7 +88,7 @@ NAME = ".part-0.copy"
 #: The name of version 1 copies (Arrow IPC): never read, removed when a copy is written.
 LEGACY_NAME = ".part-0.arrow"
 #: First bytes of a copy: the format and its version. Anything else is a miss.
-MAGIC = b"FYCOPY\x00\x02"
+MAGIC = b"FYCOPY\x00\x03"
 #: What :func:`identity` returns.
 Identity = dict[str, int]
 #: The category (dictionary) columns, in playlog order.
@@ -174,8 +176,8 @@ def write_copy(
     with contextlib.suppress(OSError):
         copy.with_name(LEGACY_NAME).unlink()  # a version 1 copy: never read again
     try:
-        header, dictionaries, columns = _layout(table, metadata, owner)
-        atomic_write(copy, lambda tmp: seal(tmp, header, dictionaries, columns))
+        header, head, columns = _layout(table, metadata, owner)
+        atomic_write(copy, lambda tmp: seal(tmp, header, head, columns))
     except (OSError, ValueError, pa.ArrowException) as exc:
         log.warning("cache: no read copy for %s (%s); it reads from Parquet", parquet, exc)
         with contextlib.suppress(OSError):
@@ -217,12 +219,12 @@ def _layout(
     header = {
         "rows": table.num_rows,
         "parquet": owner,
-        "metadata": {k.decode(): v.decode() for k, v in metadata.items()},
+        "metadata": [[key.decode("latin-1"), len(value)] for key, value in metadata.items()],
         "nulls": nulls,
         "dictionaries": dictionaries,
         "columns": dtypes,
     }
-    return header, regions, columns
+    return header, [*metadata.values(), *regions], columns
 
 
 def _string_buffers(values: pa.Array) -> tuple[np.ndarray, bytes]:
@@ -257,7 +259,7 @@ def _codes(column: pa.ChunkedArray, dtype: np.dtype, n: int) -> Iterator[np.ndar
 def seal(
     path: str | Path,
     header: dict[str, Any],
-    dictionaries: Sequence[bytes | np.ndarray],
+    head: Sequence[bytes | np.ndarray],
     columns: Sequence[Iterable[bytes | np.ndarray]],
 ) -> None:
     """Write a copy to ``path`` from its parts (as :func:`sections` returns them; each
@@ -273,8 +275,8 @@ def seal(
     ...     p = Path(d) / "part-0.parquet"
     ...     pq.write_table(PLAYLOG_SCHEMA.empty_table(), p)
     ...     write_copy(p, PLAYLOG_SCHEMA.empty_table(), {}, identity(p))
-    ...     header, dictionaries, columns = sections(copy_path(p))
-    ...     seal(Path(d) / "again", header, dictionaries, [[c] for c in columns])
+    ...     header, head, columns = sections(copy_path(p))
+    ...     seal(Path(d) / "again", header, head, [[c] for c in columns])
     ...     (Path(d) / "again").read_bytes() == copy_path(p).read_bytes()
     True
     """
@@ -284,7 +286,7 @@ def seal(
         _write(fd, bytes(_PREFIX.size - 4))
         head_crc = _write(fd, struct.pack("<I", len(encoded)))
         head_crc = _write(fd, encoded, head_crc)
-        for region in dictionaries:
+        for region in head:
             head_crc = _write(fd, region, head_crc)
         data_crc = 0
         for chunks in columns:
@@ -296,14 +298,17 @@ def seal(
 
 
 def sections(path: str | Path) -> tuple[dict[str, Any], list[bytes], list[bytes]]:
-    """A copy's header, its dictionaries (offsets, then UTF-8 bytes, of each category
-    column) and its columns, as bytes, without any check: to look inside a copy, or to
-    forge one with :func:`seal` (tests do)."""
+    """A copy's header, what follows it (its metadata values, then the dictionary of each
+    category column: offsets, then UTF-8 bytes) and its columns, as bytes, without any
+    check: to look inside a copy, or to forge one with :func:`seal` (tests do)."""
     data = Path(path).read_bytes()
     length = _PREFIX.unpack_from(data)[3]
     at = _PREFIX.size + length
     header: dict[str, Any] = json.loads(data[_PREFIX.size : at])
     dictionaries = []
+    for _, size in header["metadata"]:
+        dictionaries.append(data[at : at + size])
+        at += size
     for name in CATEGORIES:
         count, nbytes = header["dictionaries"][name]
         for size in (4 * (count + 1), nbytes):
@@ -331,14 +336,19 @@ class Copy:
     holds (``rows``, ``metadata``, ``dictionaries``, each column's on-disk ``dtypes``),
     and its columns to read with :meth:`read_into`. A context manager; close it when done."""
 
-    def __init__(self, fd: int, header: dict[str, Any], data_start: int, data_crc: int) -> None:
+    def __init__(
+        self,
+        fd: int,
+        header: dict[str, Any],
+        metadata: dict[bytes, bytes],
+        data_start: int,
+        data_crc: int,
+    ) -> None:
         self._fd = fd
         self._data_start = data_start
         self._data_crc = data_crc
         self.rows: int = header["rows"]
-        self.metadata: dict[bytes, bytes] = {
-            k.encode(): v.encode() for k, v in header["metadata"].items()
-        }
+        self.metadata = metadata
         self.dtypes: dict[str, np.dtype] = {
             name: _NUMPY[header["columns"][name]] for name in COLUMNS
         }
@@ -438,10 +448,12 @@ def _open(fd: int, owner: Identity) -> Copy:
         raise ValueError("a header longer than the file")
     head = _more(fd, first, end)
     header = json.loads(head[_PREFIX.size : end])
+    keys = header["metadata"]
     counts = [header["dictionaries"][name] for name in CATEGORIES]
-    data_start = end + sum(4 * (count + 1) + nbytes for count, nbytes in counts)
+    values_end = end + sum(nbytes for _, nbytes in keys)
+    data_start = values_end + sum(4 * (count + 1) + nbytes for count, nbytes in counts)
     if data_start > size:
-        raise ValueError("dictionaries longer than the file")
+        raise ValueError("metadata and dictionaries longer than the file")
     head = _more(fd, head, data_start)
     if isal_zlib.crc32(memoryview(head)[_PREFIX.size - 4 : data_start]) != head_crc:
         raise ValueError("its header does not match its checksum")
@@ -453,10 +465,13 @@ def _open(fd: int, owner: Identity) -> Copy:
             raise ValueError(f"column {name}: codes of an unexpected type")
     if any(dtypes[name] != dtype.str for name, dtype in _DTYPES.items()):
         raise ValueError("unexpected columns")
-    copy = Copy(fd, header, data_start, data_crc)
+    metadata, at = {}, end
+    for key, nbytes in keys:
+        metadata[key.encode("latin-1")] = head[at : at + nbytes]
+        at += nbytes
+    copy = Copy(fd, header, metadata, data_start, data_crc)
     if copy.size != size:
         raise ValueError("its size does not match its header")
-    at = end
     for name, (count, nbytes) in zip(CATEGORIES, counts, strict=True):
         stop = at + 4 * (count + 1) + nbytes
         copy.dictionaries[name] = _dictionary(head[at:stop], count)
