@@ -376,7 +376,15 @@ def _without_ip(cache: PlaylogCache) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate", "garbage", "rows lie", "rows of another day", "wrong schema", "version 1"],
+    [
+        "truncate",
+        "garbage",
+        "rows lie",
+        "rows of another day",
+        "wrong schema",
+        "version 1",
+        "version 2",
+    ],
 )
 def test_a_bad_read_copy_falls_back_to_the_parquet_file(
     cache: PlaylogCache, damage: str, caplog: pytest.LogCaptureFixture
@@ -397,6 +405,8 @@ def test_a_bad_read_copy_falls_back_to_the_parquet_file(
         _rewrite_copy(cache, pa.concat_tables([table.slice(1), playlogs(ROWS[3:4])]))
     elif damage == "wrong schema":
         _without_ip(cache)
+    elif damage == "version 2":  # this format's bytes under an older version's magic
+        copy.write_bytes(MAGIC[:-1] + b"\x02" + data[len(MAGIC) :])
     else:  # a copy of the first format (Arrow IPC), where this version's copy lives
         with pa.OSFile(str(copy), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
