@@ -6,6 +6,7 @@ Modules::
     _query.py     what one read asks: scopes that serve a filter, settled days, rows kept
     _dayfile.py   one day on disk: Parquet file + lineage + read copy; written, opened, checked
     _readcopy.py  a day's read copy (raw column arrays, CRC-checked), tied to its Parquet file
+    _copyformat.py the bytes of a read copy: written with their CRCs (seal), read back (sections)
     _block.py     the days one load serves, read into range-wide columns; their DataFrame
     _settle.py    the settle policy: parse_settle, day_end_utc, is_settled; empty reports
     _leftovers.py temp files and spills of killed writers: found, swept (older than an hour)

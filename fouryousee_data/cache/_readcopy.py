@@ -51,9 +51,8 @@ import contextlib
 import json
 import logging
 import os
-import struct
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +62,7 @@ import pyarrow.compute as pc
 from isal import isal_zlib
 
 from fouryousee_data._fileio import atomic_write
+from fouryousee_data.cache._copyformat import CATEGORIES, MAGIC, PREFIX, seal, sections
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, codes_dtype
 
 __all__ = [
@@ -87,16 +87,10 @@ log = logging.getLogger("fouryousee_data.cache")
 NAME = ".part-0.copy"
 #: The name of version 1 copies (Arrow IPC): never read, removed when a copy is written.
 LEGACY_NAME = ".part-0.arrow"
-#: First bytes of a copy: the format and its version. Anything else is a miss.
-MAGIC = b"FYCOPY\x00\x03"
 #: What :func:`identity` returns.
 Identity = dict[str, int]
-#: The category (dictionary) columns, in playlog order.
-CATEGORIES = tuple(f.name for f in PLAYLOG_SCHEMA if pa.types.is_dictionary(f.type))
 #: Bytes at the end of a Parquet file that :func:`identity` checksums (the footer is ~2 KB).
 _TAIL_BYTES = 8192
-#: magic, head CRC, data CRC, header length.
-_PREFIX = struct.Struct("<8sIII")
 #: Bytes read at once when a copy is opened (header and dictionaries, usually all).
 _FIRST_READ = 4096
 #: The dictionaries of the last copies opened, by their bytes (see :func:`_dictionary`).
@@ -256,80 +250,6 @@ def _codes(column: pa.ChunkedArray, dtype: np.dtype, n: int) -> Iterator[np.ndar
         yield codes.astype(dtype)
 
 
-def seal(
-    path: str | Path,
-    header: dict[str, Any],
-    head: Sequence[bytes | np.ndarray],
-    columns: Sequence[Iterable[bytes | np.ndarray]],
-) -> None:
-    """Write a copy to ``path`` from its parts (as :func:`sections` returns them; each
-    column as pieces, written and checksummed one after the other), with its CRCs: the
-    prefix is written last, once they are known. The caller checks that the parts agree
-    with the header (:func:`write_copy` does; a test forging a copy need not).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import pyarrow.parquet as pq
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = Path(d) / "part-0.parquet"
-    ...     pq.write_table(PLAYLOG_SCHEMA.empty_table(), p)
-    ...     write_copy(p, PLAYLOG_SCHEMA.empty_table(), {}, identity(p))
-    ...     header, head, columns = sections(copy_path(p))
-    ...     seal(Path(d) / "again", header, head, [[c] for c in columns])
-    ...     (Path(d) / "again").read_bytes() == copy_path(p).read_bytes()
-    True
-    """
-    encoded = json.dumps(header).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        _write(fd, bytes(_PREFIX.size - 4))
-        head_crc = _write(fd, struct.pack("<I", len(encoded)))
-        head_crc = _write(fd, encoded, head_crc)
-        for region in head:
-            head_crc = _write(fd, region, head_crc)
-        data_crc = 0
-        for chunks in columns:
-            for chunk in chunks:
-                data_crc = _write(fd, chunk, data_crc)
-        os.pwrite(fd, _PREFIX.pack(MAGIC, head_crc, data_crc, 0)[:-4], 0)
-    finally:
-        os.close(fd)
-
-
-def sections(path: str | Path) -> tuple[dict[str, Any], list[bytes], list[bytes]]:
-    """A copy's header, what follows it (its metadata values, then the dictionary of each
-    category column: offsets, then UTF-8 bytes) and its columns, as bytes, without any
-    check: to look inside a copy, or to forge one with :func:`seal` (tests do)."""
-    data = Path(path).read_bytes()
-    length = _PREFIX.unpack_from(data)[3]
-    at = _PREFIX.size + length
-    header: dict[str, Any] = json.loads(data[_PREFIX.size : at])
-    dictionaries = []
-    for _, size in header["metadata"]:
-        dictionaries.append(data[at : at + size])
-        at += size
-    for name in CATEGORIES:
-        count, nbytes = header["dictionaries"][name]
-        for size in (4 * (count + 1), nbytes):
-            dictionaries.append(data[at : at + size])
-            at += size
-    columns = []
-    for name in COLUMNS:
-        size = header["rows"] * np.dtype(header["columns"][name]).itemsize
-        columns.append(data[at : at + size])
-        at += size
-    return header, dictionaries, columns
-
-
-def _write(fd: int, data: bytes | np.ndarray, crc: int = 0) -> int:
-    """Write all of ``data``; returns the CRC-32 continued over it."""
-    view = (memoryview(data) if isinstance(data, bytes) else data.data).cast("B")
-    while view:
-        view = view[os.write(fd, view) :]
-    return int(isal_zlib.crc32(data, crc))
-
-
 # -- reading ------------------------------------------------------------------------------
 class Copy:
     """An open read copy whose header and dictionaries matched their checksum: what it
@@ -439,15 +359,15 @@ def open_copy(parquet: Path, owner: Identity) -> Copy | None:
 
 def _open(fd: int, owner: Identity) -> Copy:
     first = os.pread(fd, _FIRST_READ, 0)
-    magic, head_crc, data_crc, length = _PREFIX.unpack_from(first.ljust(_PREFIX.size, b"\0"))
+    magic, head_crc, data_crc, length = PREFIX.unpack_from(first.ljust(PREFIX.size, b"\0"))
     if magic != MAGIC:
         raise ValueError("not a read copy of this version")
     size = os.fstat(fd).st_size
-    end = _PREFIX.size + length
+    end = PREFIX.size + length
     if end > size:
         raise ValueError("a header longer than the file")
     head = _more(fd, first, end)
-    header = json.loads(head[_PREFIX.size : end])
+    header = json.loads(head[PREFIX.size : end])
     keys = header["metadata"]
     counts = [header["dictionaries"][name] for name in CATEGORIES]
     values_end = end + sum(nbytes for _, nbytes in keys)
@@ -455,7 +375,7 @@ def _open(fd: int, owner: Identity) -> Copy:
     if data_start > size:
         raise ValueError("metadata and dictionaries longer than the file")
     head = _more(fd, head, data_start)
-    if isal_zlib.crc32(memoryview(head)[_PREFIX.size - 4 : data_start]) != head_crc:
+    if isal_zlib.crc32(memoryview(head)[PREFIX.size - 4 : data_start]) != head_crc:
         raise ValueError("its header does not match its checksum")
     if header["parquet"] != owner:
         raise ValueError("it was made from an older Parquet file")
