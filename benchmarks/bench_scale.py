@@ -19,13 +19,22 @@ Until ``per_player`` accepts engine objects, the ``duckdb``/``dask`` steps compu
 counts natively (a ``GROUP BY`` of player and day; Dask ``groupby().size()``) and compare
 them with the non-zero rows of the pandas result; the output says which ran.
 
-The generated data lives in ``benchmarks/_data/scale-<rows>/`` (out of git): caches are
-rebuilt on every run. The machine is shared: times are indicative.
+The data lives in ``benchmarks/_data/scale-<players>x<days>x<plays>/`` (out of git), emptied
+on every run unless ``--keep``: then the analysis steps read the cache a previous
+``scan-fetch`` left (and the frame size it measured, in ``frame.json``); the ``scan-fetch`` and
+``fetch`` steps always start from an empty cache of their own. The machine is shared: times
+are indicative.
+
+``--trace`` samples the step's RSS every 10 ms in a thread, with the phase it is in
+(``stream``: download and parse into the spill; ``commit``, ``read back``, ``parquet``,
+``read copy``: committing a window's days), Arrow's memory pools and glibc's heap in use
+(``mallinfo2``); it prints each phase's peak and writes the samples to ``trace-<step>.csv``.
 
 Usage::
 
     python benchmarks/bench_scale.py                 # ~20 M rows (100 screens, 60 days)
     python benchmarks/bench_scale.py --days 15       # ~5 M rows: how it grows
+    python benchmarks/bench_scale.py --steps scan-fetch --days 4 --trace   # where the peak is
     python benchmarks/bench_scale.py --quick         # a few seconds, proves it works
     python benchmarks/bench_scale.py --keep --steps pandas,duckdb,dask
                                    # only the analysis steps, on the caches of a previous run
@@ -57,6 +66,103 @@ def _maxrss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+# --------------------------------------------------------------------------- --trace
+def _rss() -> int:
+    """RSS of this process now, in bytes."""
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_file() -> int:
+    """The file-backed part of the RSS now (mapped files), in bytes."""
+    with open("/proc/self/status", "rb") as f:
+        line = next(x for x in f if x.startswith(b"RssFile:"))
+    return int(line.split()[1]) * 1024
+
+
+class Trace:
+    """RSS every 10 ms (a thread), labelled with the phase the fetch is in: the library's
+    steps are wrapped (in this benchmark process only) to set the phase."""
+
+    WRAPPED = (  # (module, attribute path, phase)
+        ("fouryousee_data.client", "Client.download_into", "stream"),
+        ("fouryousee_data.cache._spill", "DaySpill.commit", "commit"),
+        ("fouryousee_data.cache._spill", "DaySpill._day_rows", "read back"),
+        ("pyarrow.parquet", "write_table", "parquet"),
+        ("fouryousee_data.cache._dayfile", "write_copy", "read copy"),
+    )
+
+    def __init__(self, path: Path) -> None:
+        import ctypes
+        import importlib
+        import threading
+
+        import pyarrow as pa
+
+        self.path, self.phase, self.rows = path, "setup", []  # type: ignore[var-annotated]
+        self._stop = threading.Event()
+        self._pools = [pa.default_memory_pool(), pa.system_memory_pool()]
+        self._libc = ctypes.CDLL("libc.so.6")
+        self._libc.mallinfo2.restype = _Mallinfo2
+        for module, attr, phase in self.WRAPPED:
+            owner: Any = importlib.import_module(module)
+            *parents, name = attr.split(".")
+            for parent in parents:
+                owner = getattr(owner, parent)
+            setattr(owner, name, self._wrap(getattr(owner, name), phase))
+        self.base, self.base_file = _rss(), _rss_file()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _wrap(self, fn: Any, phase: str) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            before, self.phase = self.phase, phase
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.phase = before
+
+        return wrapped
+
+    def _sample(self) -> None:
+        t0 = time.perf_counter()
+        while not self._stop.wait(0.01):
+            info = self._libc.mallinfo2()
+            self.rows.append((
+                round(time.perf_counter() - t0, 3), self.phase, _rss() - self.base,
+                *(p.bytes_allocated() for p in self._pools), info.uordblks + info.hblkhd,
+                _rss_file() - self.base_file,
+            ))  # fmt: skip
+
+    def stop(self, peak_extra: int) -> dict[str, Any]:
+        """Stop sampling; write the CSV; each phase's peak extra RSS (MB) and seconds."""
+        self._stop.set()
+        self._thread.join()
+        with open(self.path, "w") as f:
+            f.write(
+                "seconds,phase,rss_extra,arrow_default,arrow_system,malloc_in_use,rss_file_extra\n"
+            )
+            f.writelines(",".join(map(str, r)) + "\n" for r in self.rows)
+        phases: dict[str, Any] = {}
+        for _, phase, rss, *pools in self.rows:
+            top = phases.setdefault(phase, {"peak_mb": 0.0, "seconds": 0.0, "at_peak": []})
+            top["seconds"] = round(top["seconds"] + 0.01, 2)
+            if rss / 1e6 >= top["peak_mb"]:
+                top["peak_mb"] = round(rss / 1e6, 1)
+                top["at_peak"] = [round(b / 1e6, 1) for b in pools]
+        return {"peak_extra_sampled_mb": round(max(r[2] for r in self.rows) / 1e6, 1),
+                "ru_maxrss_extra_mb": round(peak_extra / 1e6, 1), "phases": phases}  # fmt: skip
+
+
+if sys.platform == "linux":
+    import ctypes as _ctypes
+
+    class _Mallinfo2(_ctypes.Structure):
+        _fields_ = [(n, _ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]  # fmt: skip
+
+
 # --------------------------------------------------------------------------- the simulator
 def _serve(conn: Any, options: dict[str, Any]) -> None:
     from fouryousee_data.simulator import Simulator
@@ -82,6 +188,7 @@ def _end(days: int) -> str:
 def step_scan_fetch(work: Path, days: int) -> dict[str, Any]:
     import fouryousee_data as fy
 
+    shutil.rmtree(work / "cache", ignore_errors=True)
     with _client() as client:
         t0, base = time.perf_counter(), _maxrss()
         rel = fy.scan_playlogs(START, _end(days), client=client, cache_dir=work / "cache",
@@ -94,6 +201,7 @@ def step_scan_fetch(work: Path, days: int) -> dict[str, Any]:
 def step_fetch(work: Path, days: int) -> dict[str, Any]:
     import fouryousee_data as fy
 
+    shutil.rmtree(work / "cache-fetch", ignore_errors=True)
     with _client() as client:
         t0, base = time.perf_counter(), _maxrss()
         df = fy.fetch_playlogs(START, _end(days), client=client, cache_dir=work / "cache-fetch",
@@ -169,7 +277,7 @@ STEPS = {
 }
 
 
-def worker(step: str, work: Path, days: int) -> None:
+def worker(step: str, work: Path, days: int, trace: bool) -> None:
     """Run one step in this fresh process; print its measurement as JSON."""
     # imports (and DuckDB's first connection) outside the measurement, the same for every step
     import duckdb
@@ -187,11 +295,16 @@ def worker(step: str, work: Path, days: int) -> None:
         import dask.dataframe  # noqa: F401
         import distributed  # noqa: F401
     gc.collect()
-    print(json.dumps(STEPS[step](work, days)))
+    tracer = Trace(work / f"trace-{step}.csv") if trace else None
+    result = STEPS[step](work, days)
+    if tracer is not None:
+        result["trace"] = tracer.stop(result["peak_extra"])
+    print(json.dumps(result))
 
 
-def measure(step: str, work: Path, days: int, env: dict[str, str]) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", step, "--work", str(work), "--days", str(days)]
+def measure(step: str, work: Path, days: int, env: dict[str, str], trace: bool) -> dict[str, Any]:
+    cmd = [sys.executable, "-X", "faulthandler", __file__, "--worker", step, "--work", str(work),
+           "--days", str(days), *(["--trace"] if trace else [])]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"step {step} failed ({out.returncode}):\n{out.stderr[-3000:]}")
@@ -232,11 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse the caches of a previous run with the same sizes (default: start empty); "
         "with --steps pandas,duckdb,dask only the analysis is measured",
     )
+    parser.add_argument("--trace", action="store_true", help="RSS over time, by phase")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.work, args.days)
+        worker(args.worker, args.work, args.days, args.trace)
         return 0
     if args.quick:
         args.players, args.days, args.plays_per_hour = 6, 3, 60
@@ -266,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         base_url, token = parent.recv()
         env = dict(os.environ, FOURYOUSEE_TOKEN=token, FOURYOUSEE_API_URL=base_url)
         for step in steps:
-            results[step] = measure(step, work, args.days, env)
+            results[step] = measure(step, work, args.days, env, args.trace)
             print(f"  {step}: {results[step]}", flush=True)
     finally:
         parent.send("stop")
@@ -279,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, work: Path) -> int:
     rows = next((r["rows"] for r in results.values() if "rows" in r), 0)
     frame = next((r["frame"] for r in results.values() if "frame" in r), 0)
+    known = work / "frame.json"  # the frame a run measured, for runs of other steps only
+    if frame:
+        known.write_text(json.dumps({"rows": rows, "frame": frame}))
+    elif known.exists():
+        rows, frame = (json.loads(known.read_text())[k] for k in ("rows", "frame"))
     print(
         f"\n{rows:,} playlogs ({args.players} screens x {args.days} days x "
         f"{args.plays_per_hour}/h), frame {frame / 1e6:.0f} MB; {os.cpu_count()} CPUs (shared)"
