@@ -281,12 +281,25 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
 @pytest.fixture(scope="session")
 def dask_cluster() -> Iterator[Any]:
     """A real ``distributed.LocalCluster``: two worker processes, one thread each."""
+    import dask
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address="127.0.0.1:0"
-    ) as cluster:
+    with dask.config.set(QUIET_CLUSTER):  # read when the scheduler and workers start
+        cluster = LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+        )
+    with cluster:
         yield cluster
+
+
+#: The session's cluster lives as long as its xdist worker but works in a few tests only:
+#: no statistical profiler (it samples every worker thread every 10 ms, ~0.1 CPU-second a
+#: second while idle) and slower housekeeping ticks. Nothing in the suite reads profiles.
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "1s",
+    "distributed.admin.tick.interval": "200ms",
+}
 
 
 @pytest.fixture
