@@ -176,7 +176,7 @@ def check_health_and_audit(
 
 
 test_counts_duckdb = pytest.mark.slow(check_counts("duckdb"))
-test_counts_dask = check_counts("dask")
+test_counts_dask = pytest.mark.slow(check_counts("dask"))
 test_health_and_audit_duckdb = pytest.mark.slow(check_health_and_audit("duckdb"))
 test_health_and_audit_dask = check_health_and_audit("dask")
 

@@ -129,6 +129,7 @@ def test_tz_gives_the_same_instants_as_fetch(engine: str, api: fy.Client, filled
     pd.testing.assert_frame_equal(got, comparable(want))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tz", ["America/New_York", "Europe/London", "America/Sao_Paulo"])
 def test_sql_localisation_matches_pandas_across_dst_changes(tz: str) -> None:
     lo, hi = pd.Timestamp("2018-01-01"), pd.Timestamp("2025-01-01")
@@ -214,6 +215,7 @@ def test_fetch_true_fills_the_cache_then_asks_nothing(
     assert requests(simulator) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["duckdb", "dask"])
 def test_several_accounts_are_scanned_together(
     engine: str, make_simulator: Callable[..., Simulator], tmp_path: Path
