@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+import fouryousee_data.cache._store as store
 from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
 from fouryousee_data.cache._readcopy import seal, sections
 from fouryousee_data.filters import ALL_SCOPE
@@ -126,3 +127,26 @@ def test_codes_past_the_dictionary_in_any_day_of_a_run_are_found(tmp_path: Path)
     loaded = cache.load(DAYS)
     assert loaded.from_parquet == [DAYS[3]]
     pd.testing.assert_frame_equal(loaded.frame(), expected, check_categorical=False)
+
+
+def test_a_long_range_keeps_few_copies_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``MAX_OPEN_COPIES`` days, a load closes each copy once it is found and opens it
+    again to read it: the same frame, a bounded number of open files."""
+    cache = filled(tmp_path, 11)
+    expected = cache.load(DAYS).frame()
+    real = store.read_block
+    open_copies: list[int] = []
+
+    def counting(sources: list[object], query: object) -> object:
+        fds = Path("/proc/self/fd")
+        names = [str(f.readlink()) for f in fds.iterdir() if f.is_symlink()]
+        open_copies.append(sum(n.endswith(READ_COPY_NAME) for n in names))
+        return real(sources, query)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "read_block", counting)
+    monkeypatch.setattr(store, "MAX_OPEN_COPIES", 2)
+    loaded = cache.load(DAYS)
+    assert open_copies == [2] and loaded.from_parquet == []
+    pd.testing.assert_frame_equal(loaded.frame(), expected)

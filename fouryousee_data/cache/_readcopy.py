@@ -265,6 +265,8 @@ class Copy:
         data_crc: int,
     ) -> None:
         self._fd = fd
+        #: The copy's path (set by :func:`open_copy`): read again by it once released.
+        self.path: Path | None = None
         self._data_start = data_start
         self._data_crc = data_crc
         self.rows: int = header["rows"]
@@ -284,7 +286,14 @@ class Copy:
         :func:`codes_fit` before using it). ``ValueError`` if the copy is damaged (the
         arrays then hold garbage)."""
         views = [arrays[name].data.cast("B") for name in COLUMNS if self.rows]
-        got = os.preadv(self._fd, views, self._data_start) if views else 0
+        if self._fd >= 0 or self.path is None or not views:
+            got = os.preadv(self._fd, views, self._data_start) if views else 0
+        else:  # released: the file at the path now, checked as any other (a miss if replaced)
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                got = os.preadv(fd, views, self._data_start)
+            finally:
+                os.close(fd)
         if got != self.size - self._data_start:
             raise ValueError("the file is shorter than its header says")
         crc = 0
@@ -311,6 +320,11 @@ class Copy:
             else:
                 out.append(pa.array(values).view(field.type))
         return pa.Table.from_arrays(out, schema=PLAYLOG_SCHEMA)
+
+    def release(self) -> None:
+        """Close the file but keep what was read of it: :meth:`read_into` opens the path
+        again (a reader holding many days open would run out of file descriptors)."""
+        self.close()
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -354,6 +368,7 @@ def open_copy(parquet: Path, owner: Identity) -> Copy | None:
         os.close(fd)
         log.debug("cache: read copy of %s not used (%s)", parquet, exc)
         return None
+    copy.path = copy_path(parquet)
     return copy
 
 

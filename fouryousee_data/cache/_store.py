@@ -39,6 +39,11 @@ __all__ = ["Loaded", "PlaylogCache", "rows_of"]
 
 log = logging.getLogger("fouryousee_data.cache")
 
+#: Read copies a load keeps open between finding its days and reading them; past that,
+#: each is closed and opened again to be read (a long range must not exhaust the file
+#: descriptors: 256 by default on macOS).
+MAX_OPEN_COPIES = 64
+
 
 @dataclass
 class Loaded:
@@ -313,6 +318,8 @@ class PlaylogCache:
                 continue
             if day_file.copy is not None and query.read_rows and query.serves(day_file.entry):
                 opened.append(day_file)
+                if len(opened) > MAX_OPEN_COPIES:
+                    day_file.copy.release()
                 found.known.append(day_file.entry)
                 found.served, found.opened = day_file.entry, day_file
                 found.source = Source(day_file.entry, copy=day_file.copy)
