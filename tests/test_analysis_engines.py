@@ -282,6 +282,10 @@ def test_bad_inputs_are_clear_errors() -> None:
     rel = con.sql("SELECT NULL::TIMESTAMP AS played_at, 1 AS player_id, 2 AS media_id")
     with pytest.raises(ValueError, match="missing values"):
         fy.per_player(rel)
+    with pytest.raises(ValueError, match="missing values"):  # bounds and ids: no profile asked
+        fy.per_player(rel, freq="D", start="2024-01-01", end="2024-01-02", player_ids=[1])
+    with pytest.raises(ValueError, match="missing values"):
+        fy.gaps(rel, start="2024-01-01", end="2024-01-02", player_ids=[1])
     with pytest.raises(ValueError, match="DuckDB relation or a Dask DataFrame"):
         fy.per_player([1, 2, 3])  # type: ignore[arg-type]
     text = con.sql("SELECT 'x' AS played_at, 1 AS player_id")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fouryousee_data.analysis._backend import SECONDS_OF
 from fouryousee_data.dataset._files import Cut
 from fouryousee_data.dataset._tz import offsets
 from fouryousee_data.schema import COLUMNS, TIME_UNIT, localize
@@ -103,7 +104,10 @@ def duckdb_relation(
     union = rels[0]
     for rel in rels[1:]:
         union = union.union(rel)  # UNION ALL: every row kept
-    return _project(union, cut)
+    scan = _project(union, cut)
+    if cut.tz is None:  # the analysis functions count on the rows before the cast to seconds
+        SECONDS_OF[scan] = _project(union, cut, seconds=False)
+    return scan
 
 
 def names_beside_nulls(paths: Sequence[str], cut: Cut) -> list[str] | None:
@@ -181,9 +185,12 @@ def _whole_day(path: str, cut: Cut) -> bool:
     return bool(cut.span.start <= day and day + pd.Timedelta(days=1) <= cut.span.end)
 
 
-def _project(rel: duckdb.DuckDBPyRelation, cut: Cut) -> duckdb.DuckDBPyRelation:
-    """The playlog columns in order; ``played_at`` a TIMESTAMP_S, a TIMESTAMPTZ with ``tz``."""
-    played_at = "CAST(played_at AS TIMESTAMP_S)"
+def _project(
+    rel: duckdb.DuckDBPyRelation, cut: Cut, *, seconds: bool = True
+) -> duckdb.DuckDBPyRelation:
+    """The playlog columns in order; ``played_at`` a TIMESTAMP_S (``seconds=False``: a
+    TIMESTAMP), a TIMESTAMPTZ with ``tz``."""
+    played_at = f"CAST(played_at AS {'TIMESTAMP_S' if seconds else 'TIMESTAMP'})"
     if cut.tz is not None:
         utc = offsets(str(cut.tz), cut.span.start, cut.span.end).sql(played_at)
         played_at = f"timezone('UTC', {utc})"

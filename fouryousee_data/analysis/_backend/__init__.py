@@ -28,6 +28,7 @@ the engine.
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
+    "SECONDS_OF",
     "Names",
     "PlaylogData",
     "Playlogs",
@@ -70,6 +72,12 @@ R = TypeVar("R")
 PlaylogData: TypeAlias = (
     "pd.DataFrame | duckdb.DuckDBPyRelation | dask.dataframe.DataFrame | Playlogs"
 )
+
+
+#: Relations (made by ``scan_playlogs``) whose rows are those of another relation with
+#: ``played_at`` cast from microseconds to ``TIMESTAMP_S``: the DuckDB engine counts on
+#: the other one (the same values in seconds, without a cast per row and back).
+SECONDS_OF: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class Playlogs:

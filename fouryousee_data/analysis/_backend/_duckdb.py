@@ -2,13 +2,16 @@
 
 Every question is one ``GROUP BY`` (or a ``LAG`` window for the silences) whose
 answer is small; DuckDB streams and spills the rows itself, so a relation over a
-year of Parquet is analysed out of core. ``played_at`` becomes int64 inside the
-query with the same arithmetic as the pandas engine: wall-clock and instants in the
-unit ``rel.df()`` would give for a naive type (``TIMESTAMP_S`` seconds, ``TIMESTAMP``
-microseconds, ...); a ``TIMESTAMPTZ`` (always microseconds in DuckDB) is read in the
-connection's ``TimeZone``, as ``.df()`` does, in seconds: the unit of
-``fetch_playlogs(tz=...)``'s frame, so a tz-aware scan gives what that frame gives.
-Time slots by floor division, buckets from the plan's small lookup.
+year of Parquet is analysed out of core. ``played_at`` becomes int64 ticks inside the
+query (``epoch_us``) and is compared and divided once, with the same floors as the
+pandas engine: wall-clock and instants in the unit ``rel.df()`` would give for a naive
+type (``TIMESTAMP_S`` seconds, ``TIMESTAMP`` microseconds, ...); a ``TIMESTAMPTZ``
+(always microseconds in DuckDB) is read in the connection's ``TimeZone``, as ``.df()``
+does, in seconds: the unit of ``fetch_playlogs(tz=...)``'s frame, so a tz-aware scan
+gives what that frame gives. A count is one pass over the rows (a distinct count comes
+from per-(keys, slot, value) groups); first/last plays are converted after
+aggregating. Each query holds at most one ``DISTINCT`` aggregate (with several,
+DuckDB spools the rows to feed them).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from fouryousee_data.analysis._backend import Names, Playlogs
+from fouryousee_data.analysis._backend import SECONDS_OF, Names, Playlogs
 from fouryousee_data.analysis._kernel import Clock, Codes
 from fouryousee_data.analysis._tally import Cells, Plan
 from fouryousee_data.analysis._windows import Scan, Windows
@@ -28,38 +31,55 @@ from fouryousee_data.analysis._windows import Scan, Windows
 __all__ = ["DuckDBPlaylogs", "names_joined"]
 
 _VIEW = "_fy_playlogs"
-_IDS = ("player_id", "media_id")  # their distinct values come with the profile
-#: ``played_at`` (``{c}``) as int64 in the unit ``.df()`` gives, per naive DuckDB type.
+_IDS = ("player_id",)  # their distinct values come with the profile (others: when asked)
+#: ``played_at`` (``{c}``) per naive DuckDB type: int64 ticks, and ticks per unit of the
+#: pandas frame ``.df()`` gives (``TIMESTAMP_S``: microseconds, a million per second).
 _NAIVE = {
-    "TIMESTAMP_S": "epoch_us({c}) // 1000000",
-    "TIMESTAMP_MS": "epoch_us({c}) // 1000",
-    "TIMESTAMP": "epoch_us({c})",
-    "TIMESTAMP_NS": "epoch_ns({c})",
+    "TIMESTAMP_S": ("epoch_us({c})", 1_000_000),
+    "TIMESTAMP_MS": ("epoch_us({c})", 1_000),
+    "TIMESTAMP": ("epoch_us({c})", 1),
+    "TIMESTAMP_NS": ("epoch_ns({c})", 1),
 }
 
 
 class DuckDBPlaylogs(Playlogs):
     """A ``duckdb.DuckDBPyRelation`` of playlogs as an analysis engine."""
 
-    def __init__(self, rel: duckdb.DuckDBPyRelation) -> None:
-        self.rel = rel
+    def __init__(self, rel: duckdb.DuckDBPyRelation, *, seconds: bool = False) -> None:
+        # ``seconds``: rel's TIMESTAMP (microseconds) stands for a TIMESTAMP_S (SECONDS_OF)
+        raw = None if seconds else SECONDS_OF.get(rel)
+        self.seconds = seconds or raw is not None
+        self.rel = rel if raw is None else raw
         schema = rel.limit(0).df()
-        kind = str(rel.types[rel.columns.index("played_at")])
-        #: int64 templates of a ``played_at`` expression ``{c}``: instants (monotonic, so
-        #: a min/max can be converted after aggregating) and wall-clock local times
-        self.instant_of = self.wall_of = _NAIVE.get(kind, "")
+        kind = str(self.rel.types[self.rel.columns.index("played_at")])
+        # int64 templates of a ``played_at`` expression ``{c}``: wall-clock local ticks and
+        # instant ticks (monotonic, so a min/max is converted after aggregating), and the
+        # ticks per unit of the equivalent frame (its values: ticks floor-divided by that)
+        ticks, self.per_unit = _NAIVE.get(kind, ("", 1))
+        self.wall_ticks = self.instant_ticks = ticks
+        if self.seconds and kind == "TIMESTAMP":
+            schema["played_at"] = schema["played_at"].dt.as_unit("s")
+            self.per_unit = 1_000_000
         if kind == "TIMESTAMP WITH TIME ZONE":
             # read in the connection's TimeZone (as .df() does), in seconds: the unit of
             # fetch_playlogs(tz=)'s frame (a TIMESTAMPTZ has no unit of its own to follow)
             tz = Clock.of(schema).tz
             schema["played_at"] = schema["played_at"].dt.as_unit("s")
-            self.instant_of = _fdiv("epoch_us({c})", 1_000_000)
-            self.wall_of = _fdiv(f"epoch_us(timezone({_text(str(tz))}, {{c}}))", 1_000_000)
+            self.per_unit = 1_000_000
+            self.instant_ticks = "epoch_us({c})"
+            self.wall_ticks = f"epoch_us(timezone({_text(str(tz))}, {{c}}))"
         self.schema = schema
         self.clock = Clock.of(schema)  # checks that played_at is a timestamp
-        self.wall = self.wall_of.format(c="played_at")
-        self.instant = self.instant_of.format(c="played_at")
+        self.wall = self.wall_of("played_at")
         self.attrs: dict[str, Any] = {}
+
+    def wall_of(self, column: str) -> str:
+        """``column``'s wall-clock local time as int64 in the frame's unit."""
+        return _fdiv(self.wall_ticks.format(c=column), self.per_unit)
+
+    def instant_of(self, column: str) -> str:
+        """``column``'s instant as int64 in the frame's unit."""
+        return _fdiv(self.instant_ticks.format(c=column), self.per_unit)
 
     def _query(self, sql: str) -> pd.DataFrame:
         """A small answer: ``sql`` over the relation (as ``_fy_playlogs``), as pandas."""
@@ -69,16 +89,11 @@ class DuckDBPlaylogs(Playlogs):
 
     @cached_property
     def _profile(self) -> pd.Series:
-        """Accounts, distinct ids, first/last play and missing times: one scan."""
-        monotonic = self.wall_of == self.instant_of  # naive: min/max converted once
+        """First/last play, missing times and the distinct players: one scan of two
+        columns (one DISTINCT per query: DuckDB spools the rows for several)."""
+        monotonic = self.wall_ticks == self.instant_ticks  # naive: min/max converted once
         span = "played_at" if monotonic else self.wall
         asked = [f"min({span}) AS lo", f"max({span}) AS hi", "count(*) - count(played_at) AS nat"]
-        if "account" in self.rel.columns:
-            asked += [
-                "list(DISTINCT CAST(account AS VARCHAR)) FILTER (WHERE account IS NOT NULL)"
-                " AS account",
-                "bool_or(account IS NULL) AS null_account",
-            ]
         asked += [
             f'list(DISTINCT "{c}") FILTER (WHERE "{c}" IS NOT NULL) AS "{c}"'
             for c in _IDS
@@ -86,23 +101,24 @@ class DuckDBPlaylogs(Playlogs):
         ]
         sql = f"SELECT {', '.join(asked)} FROM {_VIEW}"
         if monotonic:
-            lo, hi = self.wall_of.format(c="lo"), self.wall_of.format(c="hi")
+            lo, hi = self.wall_of("lo"), self.wall_of("hi")
             sql = f"SELECT * REPLACE ({lo} AS lo, {hi} AS hi) FROM ({sql})"
-        profile: pd.Series = self._query(sql).iloc[0]
-        if profile["nat"]:
-            raise ValueError("df: 'played_at' has missing values (NULL); drop or fill them first")
-        return profile
+        return _checked(self._query(sql).iloc[0])
 
     def accounts(self) -> list[Any]:
         if "account" not in self.rel.columns:
             return []
-        names = sorted(str(a) for a in _items(self._profile["account"]))
-        nulls = self._profile["null_account"]  # NULL (no rows) reads as NA
+        found = self._query(
+            "SELECT list(DISTINCT CAST(account AS VARCHAR)) FILTER (WHERE account IS NOT NULL)"
+            f" AS account, bool_or(account IS NULL) AS null_account FROM {_VIEW}"
+        ).iloc[0]
+        names = sorted(str(a) for a in _items(found["account"]))
+        nulls = found["null_account"]  # NULL (no rows) reads as NA
         return [*names, None] if not pd.isna(nulls) and bool(nulls) else names
 
     def only(self, account: Any) -> DuckDBPlaylogs:
         test = "account IS NULL" if account is None else f"account = {_text(account)}"
-        return DuckDBPlaylogs(self.rel.filter(test))
+        return DuckDBPlaylogs(self.rel.filter(test), seconds=self.seconds)
 
     def codes(self, col: str, ids: np.ndarray | None) -> Codes:
         if ids is not None:
@@ -119,24 +135,28 @@ class DuckDBPlaylogs(Playlogs):
         return None if pd.isna(lo) else (int(lo), int(hi))
 
     def _rows(self, plan: Plan, columns: str, *, exact: bool = False) -> str:
-        """``SELECT columns`` over the rows the plan counts (``_wall``, ``_slot`` and
-        ``played_at`` available). Slots are floored by plain ``//``: every counted row is at
-        or after the axis' origin, except on the weekly cycle (``exact``: floor division)."""
-        axis = plan.axis
-        offset = f"({self.wall} - {axis.origin})"
-        slot = _fdiv(offset, axis.step) if exact else f"{offset} // {axis.step}"
+        """``SELECT columns`` over the rows the plan counts (``_slot`` and ``played_at``
+        available). Wall-clock ticks are compared and divided once (no conversion to the
+        frame's unit first: the same floors). Slots are floored by plain ``//``: every
+        counted row is at or after the axis' origin, except on the weekly cycle
+        (``exact``: floor division)."""
+        axis, k = plan.axis, self.per_unit
+        offset = f"(_ticks - {axis.origin * k})"
+        slot = _fdiv(offset, axis.step * k) if exact else f"{offset} // {axis.step * k}"
         tests = []
         lo, hi = plan.window
         if lo is not None:
-            tests.append(f"_wall >= {lo}")
+            tests.append(f"_ticks >= {lo * k}")
         if hi is not None:
-            tests.append(f"_wall < {hi}")
+            tests.append(f"_ticks < {hi * k}")
         for col, ids in plan.lists().items():
             tests.append(f'"{col}" IN ({", ".join(map(str, ids))})' if len(ids) else "FALSE")
-        where = f" WHERE {' AND '.join(tests)}" if tests else ""
+        # a row without played_at is kept (its slot is NULL) to be refused by _slots
+        where = f" WHERE ({' AND '.join(tests)}) OR played_at IS NULL" if tests else ""
+        ticks = self.wall_ticks.format(c="played_at")
         return (
-            f"SELECT {columns} FROM (SELECT *, {self.wall} AS _wall, {slot} AS _slot "
-            f"FROM {_VIEW}){where}"
+            f"SELECT {columns} FROM (SELECT *, {slot} AS _slot FROM (SELECT *, {ticks} AS _ticks"
+            f" FROM {_VIEW})){where}"
         )
 
     def count(self, plan: Plan) -> Cells:
@@ -149,7 +169,7 @@ class DuckDBPlaylogs(Playlogs):
             rows = self._rows(plan, f"{keys}{slot} AS slot, played_at", exact=bool(axis.cycle))
             times = self._times(plan, "played_at", "played_at")
             sql = f'SELECT {keys}slot, count(*) AS "plays"{times} FROM ({rows}) GROUP BY ALL'
-            return Cells.from_sparse(plan, self._query(sql))
+            return Cells.from_sparse(plan, _slots(self._query(sql)))
         picked = f'{keys}{slot} AS slot, "{plan.distinct}" AS d, played_at'
         rows = self._rows(plan, picked, exact=bool(axis.cycle))
         times = ", min(played_at) AS f, max(played_at) AS l" if plan.first_last else ""
@@ -157,7 +177,7 @@ class DuckDBPlaylogs(Playlogs):
         per_slot = f'SELECT {keys}slot, sum(n)::BIGINT AS "plays"{self._times(plan, "f", "l")}'
         if axis.cycle or axis.bucket_of_slot is None:  # the bucket is the slot
             sql = f'{per_slot}, count(d) AS "distinct" FROM ({grouped}) GROUP BY ALL'
-            slots = self._query(sql)
+            slots = _slots(self._query(sql))
             return Cells.from_sparse(plan, slots, slots.rename(columns={"slot": "bucket"}))
         per_bucket = (
             f"SELECT {keys}{_bucket(plan, 'slot')} AS bucket, count(DISTINCT d) AS "
@@ -167,7 +187,7 @@ class DuckDBPlaylogs(Playlogs):
             f"WITH g AS MATERIALIZED ({grouped}) SELECT 0 AS part, * FROM ({per_slot} FROM g "
             f"GROUP BY ALL) UNION ALL BY NAME SELECT 1 AS part, * FROM ({per_bucket})"
         )
-        slots = both[both["part"] == 0].drop(columns=["part", "bucket", "distinct"])
+        slots = _slots(both[both["part"] == 0].drop(columns=["part", "bucket", "distinct"]))
         buckets = both[both["part"] == 1][[*plan.keys, "bucket", "distinct"]]
         return Cells.from_sparse(plan, slots, buckets)
 
@@ -176,11 +196,11 @@ class DuckDBPlaylogs(Playlogs):
         timestamps (the instant conversion is monotonic: converted after aggregating)."""
         if not plan.first_last:
             return ""
-        lo = self.instant_of.format(c=f"min({first})")
-        hi = self.instant_of.format(c=f"max({last})")
+        lo, hi = self.instant_of(f"min({first})"), self.instant_of(f"max({last})")
         return f', {lo} AS "first", {hi} AS "last"'
 
     def scan(self, windows: Windows, min_len: int) -> Scan:
+        _ = self._profile  # refuses rows without played_at (a window test would drop them)
         n = len(windows.start)
         if n == 0:
             empty = _no_rows("wid", "plays", "first", "last", "start", "end")
@@ -283,6 +303,19 @@ def _literal(value: Any) -> str:
     return _text(value)
 
 
+def _slots(table: pd.DataFrame) -> pd.DataFrame:
+    """A per-slot answer, refused when a row had no ``played_at`` (a NULL slot)."""
+    _checked(pd.Series({"nat": int(table["slot"].isna().sum())}))
+    return table
+
+
+def _checked(profile: pd.Series) -> pd.Series:
+    """A profile whose ``nat`` (rows without ``played_at``) is zero, else a ValueError."""
+    if profile["nat"]:
+        raise ValueError("df: 'played_at' has missing values (NULL); drop or fill them first")
+    return profile
+
+
 def _items(value: Any) -> list[Any]:
     """A LIST answer as a list (an aggregate over no rows is NULL)."""
     return list(value) if isinstance(value, list | tuple | np.ndarray) else []
@@ -295,6 +328,8 @@ def _text(value: Any) -> str:
 
 def _fdiv(a: str, b: int) -> str:
     """Floor division of an integer expression by a positive constant (``//`` truncates)."""
+    if b == 1:
+        return f"({a})"
     return f"(({a}) // {b} - CASE WHEN ({a}) % {b} < 0 THEN 1 ELSE 0 END)"
 
 
