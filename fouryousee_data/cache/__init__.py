@@ -11,6 +11,7 @@ Modules::
     _settle.py    the settle policy: parse_settle, day_end_utc, is_settled; empty reports
     _leftovers.py temp files and spills of killed writers: found, swept (older than an hour)
     _spill.py     DaySpill: a streaming report's rows spilled per day, committed as days
+    _heap.py      the streaming fetch's allocators: Arrow pool, glibc mmap threshold, trim
     _admin.py     cache_info and clear_cache, for one account or all under a cache root
 
 Layout (SPEC section 4)::
@@ -63,6 +64,7 @@ and, for users, :func:`cache_info` and :func:`clear_cache`.
 
 from fouryousee_data.cache._admin import cache_info, clear_cache
 from fouryousee_data.cache._dayfile import CachedDay
+from fouryousee_data.cache._heap import bound_heap, release_memory
 from fouryousee_data.cache._query import restrict
 from fouryousee_data.cache._readcopy import NAME as READ_COPY_NAME
 from fouryousee_data.cache._settle import day_end_utc, is_settled, parse_settle
@@ -77,11 +79,13 @@ __all__ = [
     "DaySpill",
     "Loaded",
     "PlaylogCache",
+    "bound_heap",
     "cache_info",
     "clear_cache",
     "day_end_utc",
     "is_settled",
     "parse_settle",
+    "release_memory",
     "restrict",
     "rows_of",
 ]

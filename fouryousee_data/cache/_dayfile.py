@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fouryousee_data._fileio import atomic_write
+from fouryousee_data.cache._heap import POOL
 from fouryousee_data.cache._readcopy import (
     Copy,
     Identity,
@@ -158,7 +159,7 @@ def write_day(
         table = table.replace_schema_metadata(metadata)
 
         def write(tmp: str) -> None:
-            pq.write_table(table, tmp, **WRITE_OPTIONS)
+            pq.write_table(table, tmp, **WRITE_OPTIONS, memory_pool=POOL)
             written.update(identity(Path(tmp)))  # a rename keeps all of it
 
         atomic_write(path, write)

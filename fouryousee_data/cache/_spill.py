@@ -5,7 +5,9 @@ block's rows to a temporary Arrow IPC stream file *per day* (so a report that is
 sorted by time, or mixes days, is handled the same way), and keeps nothing in memory.
 When the whole report has arrived, :meth:`DaySpill.commit` turns each day's spill into
 its cached day, one day at a time (read, sorted, written whole under the day's lock, see
-:mod:`._dayfile`; one day at a time in the whole process), and removes the spill. A
+:mod:`._dayfile`; one day at a time in the whole process), and removes the spill. Its
+buffers come from the allocators :mod:`._heap` sets up, and go back to the OS after
+each day. A
 stream that broke is :meth:`~DaySpill.discard`-ed: no cached day ever holds part of a
 report.
 
@@ -29,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fouryousee_data.cache._dayfile import CachedDay
+from fouryousee_data.cache._heap import POOL, bound_heap, release_memory
 from fouryousee_data.cache._leftovers import SPILL_PREFIX
 from fouryousee_data.schema import PLAYLOG_SCHEMA
 
@@ -40,9 +43,6 @@ _EPOCH = dt.date(1970, 1, 1)
 _SECONDS_PER_DAY = 86_400
 #: Later blocks' dictionaries extend earlier ones: written as deltas, not again whole.
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
-#: A day's rows are read back and sorted with malloc, not Arrow's default mimalloc, which
-#: keeps the freed pages of every day cached (measured: ~35 MB more peak RSS per fetch).
-_POOL = pa.system_memory_pool()
 #: Days are sorted and written by one thread of the process, one day at a time: memory
 #: holds one day being written, not one per window in flight, and the allocator's
 #: per-thread caches of one thread only (measured: ~20 MB less with two windows).
@@ -94,6 +94,7 @@ class DaySpill:
         self.rows = 0
         #: Rows received, of any day or id (``rows`` counts those kept).
         self.seen = 0
+        bound_heap()
 
     @property
     def empty(self) -> bool:
@@ -117,7 +118,8 @@ class DaySpill:
             self._append(int(first), batch)
             return
         for number in np.unique(day_numbers[keep]):
-            self._append(int(number), batch.filter(pa.array(keep & (day_numbers == number))))
+            mask = pa.array(keep & (day_numbers == number))
+            self._append(int(number), pc.filter(batch, mask, memory_pool=POOL))
 
     def _append(self, number: int, batch: pa.RecordBatch) -> None:
         writer = self._writers.get(number)
@@ -143,7 +145,10 @@ class DaySpill:
             self.discard()
 
     def _write_day(self, number: int, day: dt.date) -> CachedDay | int:
-        return self._write(day, self._day_rows(number))
+        try:
+            return self._write(day, self._day_rows(number))
+        finally:
+            release_memory()  # what writing the day freed (and, for the first, the stream)
 
     def _day_rows(self, number: int) -> pa.Table:
         """One day's spilled rows (read back, one dictionary per column), or none."""
@@ -152,13 +157,13 @@ class DaySpill:
             return PLAYLOG_SCHEMA.empty_table()
         writer.close()
         path = self._dir / f"{self._days[number].isoformat()}.arrows"
-        with pa.OSFile(str(path)) as source:
-            table = pa.ipc.open_stream(source, memory_pool=_POOL).read_all()
+        with pa.OSFile(str(path), memory_pool=POOL) as source:
+            table = pa.ipc.open_stream(source, memory_pool=POOL).read_all()
         path.unlink()
-        table = table.unify_dictionaries(_POOL).combine_chunks(_POOL)
+        table = table.unify_dictionaries(POOL).combine_chunks(POOL)
         # sorted here, stably, so that writing the day finds it sorted and copies nothing
-        order = pc.sort_indices(table, [("played_at", "ascending")], memory_pool=_POOL)
-        return pc.take(table, order, memory_pool=_POOL)
+        order = pc.sort_indices(table, [("played_at", "ascending")], memory_pool=POOL)
+        return pc.take(table, order, memory_pool=POOL)
 
     def discard(self) -> None:
         """Drop every spill (the stream broke or is done)."""
