@@ -18,10 +18,11 @@ glibc = pytest.mark.skipif(
     reason="glibc's malloc tunables",
 )
 
-# Allocate, write and free a 4 MiB block twice; print how much anonymous memory the process
+# Allocate, write and free a 16 MiB block twice; print how much anonymous memory the process
 # still holds afterwards. glibc maps the first one (over its initial 128 KiB threshold),
-# then raises the threshold to 4 MiB when it is freed: the second comes from the heap and
-# stays resident after its free, unless the threshold is kept.
+# then raises the threshold to 16 MiB when it is freed: the second comes from the heap and
+# stays resident after its free, unless the threshold is kept. (16 MiB: far above what the
+# interpreter's own allocations can move in between.)
 SCRIPT = textwrap.dedent(
     """
     import sys
@@ -39,7 +40,7 @@ SCRIPT = textwrap.dedent(
     cache.release_memory()
     before = anon()
     for _ in range(2):
-        block = np.ones(4 << 17)  # 4 MiB, every page written
+        block = np.ones(2 << 20)  # 16 MiB, every page written
         del block
     print(anon() - before)
     """
@@ -63,14 +64,14 @@ def run(mode: str, **env: str) -> tuple[str, int]:
 def test_bound_heap_gives_freed_blocks_back_to_the_os() -> None:
     bound, kept = run("bound")
     assert bound == "True"
-    assert kept < 1 << 20
+    assert kept < 6 << 20, kept
 
 
 @glibc
 def test_a_streaming_fetch_bounds_the_heap() -> None:
     bound, kept = run("spill")
     assert bound == "True"
-    assert kept < 1 << 20
+    assert kept < 6 << 20, kept
 
 
 @glibc
@@ -78,7 +79,7 @@ def test_without_it_glibc_keeps_a_freed_block_resident() -> None:
     # what bound_heap is for (and proof that the test above can fail)
     bound, kept = run("default")
     assert bound == "None"
-    assert kept >= 3 << 20
+    assert kept > 12 << 20, kept
 
 
 @glibc
