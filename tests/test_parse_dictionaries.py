@@ -76,6 +76,24 @@ def test_codes_are_the_same_for_a_value_in_every_block() -> None:
     assert list(df["media_type"].cat.categories) == ["V", "I"]
 
 
+def test_values_that_differ_in_one_byte_anywhere_get_their_own_codes() -> None:
+    # Values of every length up to 40 bytes against the same value with one byte
+    # changed, at every position: the C side compares up to 16 bytes as two
+    # overlapping words. Row after row (the previous row's value), within a
+    # block and across blocks (the read's dictionary), as the careful path does.
+    rows = [""]
+    for n in range(1, 41):
+        for p in range(n):
+            rows += ["a" * n, "a" * p + "b" + "a" * (n - p - 1)]
+    values = list(dict.fromkeys(rows))
+    data = b"".join(line(i, ip) for i, ip in enumerate(rows + rows[::-1]))
+    with block_size(1024):
+        table = read_table(data, engine="c")
+    assert table.column("ip").to_pylist() == rows + rows[::-1]
+    assert table.column("ip").chunk(0).dictionary.to_pylist() == values
+    assert table.equals(read_table(data, engine="careful"))
+
+
 def test_blocks_of_the_other_paths_share_the_same_dictionary() -> None:
     # an escaped value makes the C scanner decline the middle block: Arrow parses it,
     # its values go into the same C dictionary, in file order.
