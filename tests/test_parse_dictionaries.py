@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from unittest import mock
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -64,6 +65,20 @@ def test_65k_distinct_ips_over_many_blocks_agree_with_every_engine() -> None:
         assert ip.chunk(0).dictionary.to_pylist() == [ip_of(k) for k in order[:65_000]] + ["late"]
         assert ip.to_pylist() == expected, engine
         assert table.equals(tables["careful"]), engine
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("ips", [[], ["x", "é", ""]])
+def test_the_categories_are_the_index_pandas_makes_of_the_values(
+    engine: Engine, ips: list[str]
+) -> None:
+    # The frame's categories come from the Arrow dictionary: the same Index (and
+    # dtype) as pandas makes of the list of str, empty dictionaries included.
+    data = b"".join(line(i, ip) for i, ip in enumerate(ips)) or b"\n"
+    df = read_playlogs(data, engine=engine)
+    expected = pd.Index(ips)
+    assert df["ip"].cat.categories.dtype == expected.dtype
+    assert df["ip"].cat.categories.equals(expected)
 
 
 def test_codes_are_the_same_for_a_value_in_every_block() -> None:

@@ -967,18 +967,13 @@ static int remap_block(DictsObject *self, BlockObject *block) {
                 PREFETCH(&d->slots[v[3 * STEP].hash & d->mask]);
                 PREFETCH(v[3 * STEP].ptr);
             }
-            for (int k = 1; k <= 2; k++) { /* then the Value the slot names, then its bytes */
-                if (i + k * STEP >= local->n)
-                    break;
-                uint32_t h = v[k * STEP].hash;
-                uint64_t slot_value = d->slots[h & d->mask];
-                if ((uint32_t)slot_value != EMPTY && (uint32_t)(slot_value >> 32) == h) {
-                    const Value *w = &d->values[(uint32_t)slot_value];
-                    if (k == 2)
-                        PREFETCH(w);
-                    else
-                        PREFETCH(value_bytes(d, w));
-                }
+            if (i + 2 * STEP < local->n) { /* then the Value the slot names, then its bytes */
+                uint64_t slot_value = d->slots[v[2 * STEP].hash & d->mask];
+                uint32_t k = (uint32_t)slot_value; /* no branch: one here was mispredicted */
+                PREFETCH(&d->values[k != EMPTY ? k : 0]);
+                slot_value = d->slots[v[STEP].hash & d->mask];
+                k = (uint32_t)slot_value;
+                PREFETCH(value_bytes(d, &d->values[k != EMPTY ? k : 0]));
             }
             uint32_t slot = 0;
             int32_t code = dict_find(&self->dicts[c], v->ptr, v->len, v->hash, &slot);

@@ -88,12 +88,21 @@ class TableBuilder:
         columns: dict[str, Any] = self._store.finish()
         columns["played_at"] = columns["played_at"].view(f"datetime64[{schema.TIME_UNIT}]")
         for name in STRING_COLUMNS:  # codes as narrow as pandas keeps them: no copy
-            categories = pd.Index(self._dicts.values(name))
+            categories = self._categories(name)
             columns[name] = pd.Categorical.from_codes(columns[name], categories=categories)
         df = pd.DataFrame({name: columns.pop(name) for name in schema.COLUMNS}, copy=False)
         if tz:
             df["played_at"] = schema.localize(df["played_at"], tz)
         return df
+
+    def _categories(self, name: str) -> pd.Index:
+        """The column's dictionary as the Index pandas makes of a list of str.
+
+        From the Arrow array (no Python str per value): half the time at 65,000 IPs
+        (~10 ms per read). Empty: the list's Index, which pandas types differently.
+        """
+        values = self._dicts.array(name)
+        return pd.Index(values.to_pandas()) if len(values) else pd.Index([])
 
 
 class BatchEmitter(TableBuilder):
