@@ -407,7 +407,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, work: P
     for step, r in results.items():
         x = r["peak_extra"] / frame if frame else float("nan")
         note = ""
-        if step == "scan-fetch":
+        if step == "scan-fetch" and not frame:
+            note = "frame unknown: run the fetch or pandas step too (or --keep)"
+        elif step == "scan-fetch":
             note = f"bar {FETCH_BAR}x " + ("OK" if x <= FETCH_BAR else "ABOVE BAR")
             ok &= x <= FETCH_BAR
         if step in ("duckdb", "dask"):
