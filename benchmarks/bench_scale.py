@@ -362,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     options = {
+        "token": "bench-scale-token",  # one token for every run: --keep finds its account again
         "seed": 0,
         "players": args.players,
         "medias": 200,
@@ -379,8 +380,19 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("the simulator did not start within 60 s")
         base_url, token = parent.recv()
         env = dict(os.environ, FOURYOUSEE_TOKEN=token, FOURYOUSEE_API_URL=base_url)
+        # An account's cache folder is named by its token and API URL, and the simulator's
+        # port changes from run to run: with --keep the analysis steps (which make no request
+        # over cached, settled days) use the URL the cache was fetched from.
+        saved = work / "api.json"
+        kept = dict(env)
+        if args.keep and saved.exists():
+            kept["FOURYOUSEE_API_URL"] = json.loads(saved.read_text())["base_url"]
         for step in steps:
-            results[step] = measure(step, work, args.days, env, args.trace)
+            fetches = step in ("scan-fetch", "fetch")
+            if fetches:
+                saved.write_text(json.dumps({"base_url": base_url}))
+                kept = env
+            results[step] = measure(step, work, args.days, env if fetches else kept, args.trace)
             print(f"  {step}: {results[step]}", flush=True)
     finally:
         parent.send("stop")
