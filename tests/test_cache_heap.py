@@ -59,11 +59,15 @@ SCRIPT = textwrap.dedent(
 
 
 def run(mode: str, **env: str) -> tuple[str, int, int]:
+    # glibc's own defaults: no malloc settings inherited. (A distributed Nanny, such as the
+    # suite's LocalCluster, sets MALLOC_TRIM_THRESHOLD_ in its process' os.environ for good;
+    # any such variable turns glibc's dynamic mmap threshold off in a child.)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, mode],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**clean, **env},
         timeout=120,
         check=True,
     )
