@@ -43,6 +43,7 @@ from fouryousee_data.cache import (
     CachedDay,
     Loaded,
     PlaylogCache,
+    frame_of,
     parse_settle,
     restrict,
     rows_of,
@@ -173,11 +174,19 @@ def _fetch(ask: Ask, client: Client, cache_dir: str | os.PathLike[str] | None) -
     root = resolve_cache_dir(cache_dir)
     cache = PlaylogCache(root, client.fingerprint) if root is not None else None
     hit = _read_cache(cache, ask)
-    fetched = run_windows(Job(ask, client, cache, hit.known), _plan(ask, hit))
-    if fetched:
-        df = to_pandas(_concat(hit.parts + _fetched_rows(cache, fetched, ask)), ask.tz)
-    else:  # all from the cache: the frame is made of the arrays the days were read into
+    plan = _plan(ask, hit)
+    if plan and cache is not None:
+        hit.block = None  # read again with the fetched days below: the range held once
+    fetched = run_windows(Job(ask, client, cache, hit.known), plan)
+    if not fetched:  # all from the cache: the frame is made of the arrays the days were read into
         df = hit.frame(ask.tz)
+    elif cache is not None and all(f.table is None for f in fetched):
+        # every day is in the cache now: read them all into one block, which is the frame
+        entries = [*hit.served.values(), *(e for f in fetched for e in f.entries)]
+        df = frame_of(entries, **ask.ids, start=ask.span.start, end=ask.span.end, tz=ask.tz)
+    else:  # some windows could not be written to the cache: their rows are held
+        cached = hit.parts if hit.block is not None else _rows_of_served(hit, ask)
+        df = to_pandas(_concat(cached + _fetched_rows(cache, fetched, ask)), ask.tz)
     df.attrs.update(_lineage(hit.served, fetched, ask))
     return df
 
@@ -208,6 +217,12 @@ def _read_cache(cache: PlaylogCache | None, ask: Ask, *, rows: bool = True) -> L
         serve=not ask.refresh,
         rows=rows,
     )
+
+
+def _rows_of_served(hit: Loaded, ask: Ask) -> list[tuple[dt.date, pa.Table]]:
+    """The rows of the days the cache served, read again (their block was let go)."""
+    span = ask.span
+    return rows_of(hit.served.values(), **ask.ids, start=span.start, end=span.end)
 
 
 def _fetched_rows(

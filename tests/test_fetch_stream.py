@@ -157,3 +157,49 @@ def test_day_spill_discard_removes_everything(tmp_path: Path) -> None:
     assert spill.rows == 1 and spills(tmp_path)
     spill.discard()
     assert spill.rows == 0 and spills(tmp_path) == []
+
+
+def test_cached_and_fetched_days_are_read_back_together_into_the_frame(
+    make_simulator: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    """Cached days and fetched days alike are read back from the cache into one block of
+    range-wide columns, which is the frame (cache.frame_of; memory: bench_scale's fetch
+    step): ids, tz and the range's cut as the cache gives them afterwards, and the
+    simulator's rows."""
+    sim = make_simulator(plays_per_hour=40)
+    ids = [p["id"] for p in sim.players[:2]]
+    with paced_client(sim) as api:
+        cached = fy.fetch_playlogs("2024-03-02", "2024-03-03", client=api, cache_dir=tmp_path,
+                                   player_ids=ids, **FAST)  # fmt: skip
+        assert len(cached)
+        df = fy.fetch_playlogs("2024-03-01", "2024-03-05", client=api, cache_dir=tmp_path,
+                               player_ids=ids, tz="America/Sao_Paulo", **FAST)  # fmt: skip
+        again = fy.fetch_playlogs("2024-03-01", "2024-03-05", client=api, cache_dir=tmp_path,
+                                  player_ids=ids, tz="America/Sao_Paulo", **FAST)  # fmt: skip
+    pd.testing.assert_frame_equal(df, again)
+    want = sim.expected_frame({"startDate": "2024-03-01", "startTime": "00:00:00",
+                               "endDate": "2024-03-05", "endTime": "23:59:59",
+                               "playerId": ids, "mediaId": []})  # fmt: skip
+    assert df["played_at"].dt.tz_localize(None).tolist() == sorted(want["played_at"].tolist())
+    assert set(df["player_id"]) == set(ids)
+
+
+def test_a_window_the_cache_cannot_take_joins_the_cached_days_in_memory(
+    make_simulator: Callable[..., Simulator], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A window whose days cannot be written (a file where a day's folder goes) is held in
+    memory; the days the cache served are read back beside it: nothing lost, nothing twice."""
+    sim = make_simulator(plays_per_hour=20)
+    with paced_client(sim) as api:
+        fy.fetch_playlogs("2024-03-02", "2024-03-03", client=api, cache_dir=tmp_path, **FAST)
+        blocker = tmp_path / api.fingerprint / "scope=all" / "date=2024-03-04"
+        blocker.write_bytes(b"not a folder")
+        df = fy.fetch_playlogs("2024-03-01", "2024-03-05", client=api, cache_dir=tmp_path, **FAST)
+    want = sim.expected_frame({"startDate": "2024-03-01", "startTime": "00:00:00",
+                               "endDate": "2024-03-05", "endTime": "23:59:59",
+                               "playerId": [], "mediaId": []})  # fmt: skip
+    want = want.sort_values("played_at", kind="stable").reset_index(drop=True)
+    assert df["played_at"].tolist() == want["played_at"].tolist()
+    assert df["player_id"].tolist() == want["player_id"].tolist()
+    assert any("2024-03-04" in r.getMessage() or "cache" in r.getMessage()
+               for r in caplog.records if r.levelname == "WARNING")  # fmt: skip

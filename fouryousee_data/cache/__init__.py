@@ -55,6 +55,7 @@ The API used by :func:`~fouryousee_data.fetch.fetch_playlogs` and the webhook re
     cache.store_days(table, days, report=..., player_ids=..., media_ids=...)
     spill = cache.spill(days, report=..., player_ids=...); spill.add(batch); spill.commit()
     rows_of(entries, start=..., end=...)  # days just written, read back
+    frame_of(entries, start=..., end=..., tz=...)  # ...as one DataFrame, no extra copy
     loaded = cache.load(days, player_ids=..., settle=..., tz=..., start=..., end=...)
     loaded.known / loaded.served / loaded.parts / loaded.table / loaded.frame(tz)
     cache.entries() / cache.clear(...)
@@ -66,10 +67,11 @@ from fouryousee_data.cache._admin import cache_info, clear_cache
 from fouryousee_data.cache._dayfile import CachedDay
 from fouryousee_data.cache._heap import bound_heap, release_memory
 from fouryousee_data.cache._query import restrict
+from fouryousee_data.cache._readback import frame_of, rows_of
 from fouryousee_data.cache._readcopy import NAME as READ_COPY_NAME
 from fouryousee_data.cache._settle import day_end_utc, is_settled, parse_settle
 from fouryousee_data.cache._spill import DaySpill
-from fouryousee_data.cache._store import Loaded, PlaylogCache, rows_of
+from fouryousee_data.cache._store import Loaded, PlaylogCache
 from fouryousee_data.filters import ALL_SCOPE
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "cache_info",
     "clear_cache",
     "day_end_utc",
+    "frame_of",
     "is_settled",
     "parse_settle",
     "release_memory",

@@ -35,7 +35,7 @@ from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA, conform, normalize_ids, to_pandas
 from fouryousee_data.timerange import DateLike, resolve_range
 
-__all__ = ["Loaded", "PlaylogCache", "rows_of"]
+__all__ = ["Loaded", "PlaylogCache"]
 
 log = logging.getLogger("fouryousee_data.cache")
 
@@ -426,36 +426,6 @@ def is_sorted(table: pa.Table) -> bool:
     """
     ts = table.column("played_at")
     return len(ts) < 2 or bool(pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py())
-
-
-def rows_of(
-    entries: Iterable[CachedDay],
-    *,
-    player_ids: Sequence[int] = (),
-    media_ids: Sequence[int] = (),
-    start: pd.Timestamp | None = None,
-    end: pd.Timestamp | None = None,
-) -> list[tuple[dt.date, pa.Table]]:
-    """The rows of these cached days, whatever their settle state (of any account), cut
-    to ``[start, end)`` and the ids. A day that cannot be read back is an ``OSError``.
-
-    Examples
-    --------
-    >>> rows_of([])
-    []
-    """
-    query = Query.of(player_ids=player_ids, media_ids=media_ids, start=start, end=end)
-    parts = []
-    for entry in entries:
-        opened = open_day(entry.path, entry.scope, entry.day)
-        rows = None
-        if opened is not None:
-            with opened:
-                rows = opened.rows()
-        if opened is None or rows is None:
-            raise OSError(f"cache: {entry.path} could not be read back")
-        parts.append((entry.day, query.cut(rows, opened.entry)))
-    return parts
 
 
 def _add(loaded: Loaded, day: dt.date, found: _Day) -> None:
