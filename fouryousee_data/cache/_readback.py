@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import pyarrow as pa
 
-from fouryousee_data.cache._block import DamagedCopy, Source, read_block
+from fouryousee_data.cache._block import Block, DamagedCopy, Source, read_block
 from fouryousee_data.cache._dayfile import CachedDay, OpenDay, open_day
 from fouryousee_data.cache._query import Query
 from fouryousee_data.cache._store import MAX_OPEN_COPIES
@@ -35,17 +35,7 @@ def rows_of(
     []
     """
     query = Query.of(player_ids=player_ids, media_ids=media_ids, start=start, end=end)
-    parts = []
-    for entry in entries:
-        opened = open_day(entry.path, entry.scope, entry.day)
-        rows = None
-        if opened is not None:
-            with opened:
-                rows = opened.rows()
-        if opened is None or rows is None:
-            raise OSError(f"cache: {entry.path} could not be read back")
-        parts.append((entry.day, query.cut(rows, opened.entry)))
-    return parts
+    return _block_of(list(entries), query).parts()
 
 
 def frame_of(
@@ -69,10 +59,16 @@ def frame_of(
     0
     """
     query = Query.of(player_ids=player_ids, media_ids=media_ids, start=start, end=end)
+    return _block_of(sorted(entries, key=lambda e: e.day), query).frame(tz)
+
+
+def _block_of(entries: list[CachedDay], query: Query) -> Block:
+    """The rows of ``entries`` (in this order) in one block, cut as ``query`` asks: from
+    their read copies, or their Parquet files (also when a copy fails its checks)."""
     opened: list[OpenDay] = []
     sources: list[Source] = []
     try:
-        for entry in sorted(entries, key=lambda e: e.day):
+        for entry in entries:
             day_file = open_day(entry.path, entry.scope, entry.day)
             if day_file is None:
                 raise OSError(f"cache: {entry.path} could not be read back")
@@ -88,8 +84,7 @@ def frame_of(
             sources.append(Source(day_file.entry, table=rows))
         while True:
             try:
-                block = read_block(sources, query)
-                break
+                return read_block(sources, query)
             except DamagedCopy as damaged:
                 day_file = opened[damaged.index]
                 rows = day_file.parquet_rows(damaged)
@@ -100,4 +95,3 @@ def frame_of(
     finally:
         for day_file in opened:
             day_file.close()
-    return block.frame(tz)
