@@ -8,6 +8,7 @@ Modules::
     _readcopy.py  a day's read copy (raw column arrays, CRC-checked), tied to its Parquet file
     _copyformat.py the bytes of a read copy: written with their CRCs (seal), read back (sections)
     _block.py     the days one load serves, read into range-wide columns; their DataFrame
+    _parallel.py  the copies of a range read in two halves at once (one worker thread)
     _settle.py    the settle policy: parse_settle, day_end_utc, is_settled; empty reports
     _leftovers.py temp files and spills of killed writers: found, swept (older than an hour)
     _spill.py     DaySpill: a streaming report's rows spilled per day, committed as days

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fouryousee_data.cache._dayfile import PER_DAY, CachedDay, day_seconds
+from fouryousee_data.cache._parallel import split
 from fouryousee_data.cache._query import Query
 from fouryousee_data.cache._readcopy import CATEGORIES, Copy, codes_fit
 from fouryousee_data.schema import (
@@ -49,6 +50,11 @@ _INTS: dict[str, np.dtype] = {
     "media_id": np.dtype(np.int32),
 }
 _NO_VALUES = pa.array([], pa.string())
+#: The pandas dtype of the last few categories made into frames, by the identity of
+#: their Arrow array (kept here, so not reused): the days of one report share their
+#: dictionaries (``_readcopy`` gives the same array again), and pandas' dtype checks
+#: its categories (hashes them) when made, ~0.1-0.3 ms a column.
+_CATEGORICAL: dict[int, tuple[pa.Array, pd.CategoricalDtype]] = {}
 
 
 @dataclass
@@ -166,7 +172,7 @@ class Block:
             if name == "played_at":
                 frame[name] = values.view(f"M8[{TIME_UNIT}]")
             elif name in CATEGORIES:
-                dtype = pd.CategoricalDtype(categories_index(self.categories[name]))
+                dtype = _categorical(self.categories[name])
                 frame[name] = pd.Categorical.from_codes(values, dtype=dtype, validate=False)
             else:
                 frame[name] = values
@@ -229,20 +235,29 @@ def _indices(codes: np.ndarray, values: np.ndarray) -> pa.Array:
 
 def read_block(sources: list[Source], query: Query) -> Block:
     """The rows of ``sources`` (served days, in day order) in one :class:`Block`, cut as
-    ``query`` asks. ``DamagedCopy`` if a day's read copy fails its checks."""
+    ``query`` asks. ``DamagedCopy`` if a day's read copy fails its checks (the first such
+    day), raised once every copy was read: the days' copies are read in two halves at
+    once (see :mod:`._parallel`), and no value is used before its day's CRC matched."""
     block = Block(sources)
+    reads: list[_Read] = []
+    for i, source in enumerate(sources):
+        if source.copy is not None:
+            reads.append(_Read(i, source.copy, block))
+        else:
+            _copy_table(source.arrow(), block.day(i), block, i)
+    damage = split(_Read.run, reads, [read.copy.size for read in reads])
+    for damaged in damage:
+        if damaged is not None:
+            raise damaged
     #: Per category column, the days whose codes were read in place, unchecked:
     #: ``(day, dictionary length, nulls)``, checked below in runs (see _check_codes).
     unchecked: dict[str, list[tuple[int, int, int]]] = {name: [] for name in CATEGORIES}
+    for read in reads:
+        for name in read.in_place:
+            copy = read.copy
+            unchecked[name].append((read.i, len(copy.dictionaries[name]), copy.nulls[name]))
     for i, source in enumerate(sources):
-        day = block.day(i)
-        copy = source.copy
-        if copy is not None:
-            for name in _read_copy(copy, day, block, i):
-                unchecked[name].append((i, len(copy.dictionaries[name]), copy.nulls[name]))
-        else:
-            _copy_table(source.arrow(), day, block, i)
-        ts = day["played_at"]
+        ts = block.day(i)["played_at"]
         if len(ts):  # sorted (as written, and checked by the CRC): the ends bound the day
             first = day_seconds(source.entry.day)
             if not (ts[0] >= first and ts[-1] < first + PER_DAY):
@@ -253,21 +268,30 @@ def read_block(sources: list[Source], query: Query) -> Block:
     return block
 
 
-def _read_copy(copy: Copy, day: dict[str, np.ndarray], block: Block, i: int) -> list[str]:
-    """Read one copy into its rows of the block (codes through a scratch array, checked,
-    when they need mapping or widening); returns the category columns whose codes were
-    read in place, unchecked."""
-    targets, scratch = dict(day), {}
-    for name in CATEGORIES:
-        if block.maps[name][i] is not None or copy.dtypes[name] != day[name].dtype:
-            targets[name] = scratch[name] = np.empty(copy.rows, copy.dtypes[name])
-    try:
-        copy.read_into(targets, check=scratch)
-    except (OSError, ValueError) as exc:
-        raise DamagedCopy(i, str(exc)) from exc
-    for name, codes in scratch.items():
-        _place(codes, block.maps[name][i], day[name])
-    return [name for name in CATEGORIES if name not in scratch]
+class _Read:
+    """Reading one day's copy into its rows of the block (codes through a scratch array,
+    checked, when they need mapping or widening), on whichever thread runs it."""
+
+    def __init__(self, i: int, copy: Copy, block: Block) -> None:
+        self.i, self.copy, self.block = i, copy, block
+        day = block.day(i)
+        self.day, self.targets = day, dict(day)
+        self.scratch: dict[str, np.ndarray] = {}
+        for name in CATEGORIES:
+            if block.maps[name][i] is not None or copy.dtypes[name] != day[name].dtype:
+                self.targets[name] = self.scratch[name] = np.empty(copy.rows, copy.dtypes[name])
+        #: The category columns whose codes are read in place, unchecked.
+        self.in_place = [name for name in CATEGORIES if name not in self.scratch]
+
+    def run(self) -> DamagedCopy | None:
+        """Read the copy; the damage found, if any (returned: the other days go on)."""
+        try:
+            self.copy.read_into(self.targets, check=self.scratch)
+        except (OSError, ValueError) as exc:
+            return DamagedCopy(self.i, str(exc))
+        for name, codes in self.scratch.items():
+            _place(codes, self.block.maps[name][self.i], self.day[name])
+        return None
 
 
 def _check_codes(block: Block, name: str, days: list[tuple[int, int, int]]) -> None:
@@ -334,6 +358,18 @@ def _union(dictionaries: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray | No
             where = pc.index_in(d, value_set=union)
             maps.append(where.to_numpy(zero_copy_only=False).astype(np.int64))
     return union, maps
+
+
+def _categorical(categories: pa.Array) -> pd.CategoricalDtype:
+    """The pandas dtype of ``categories`` (made once for the same array object)."""
+    known = _CATEGORICAL.get(id(categories))
+    if known is not None and known[0] is categories:
+        return known[1]
+    dtype = pd.CategoricalDtype(categories_index(categories))
+    if len(_CATEGORICAL) >= 32:
+        _CATEGORICAL.clear()
+    _CATEGORICAL[id(categories)] = (categories, dtype)
+    return dtype
 
 
 def _search(ts: np.ndarray, at: pd.Timestamp) -> int:
