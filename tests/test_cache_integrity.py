@@ -4,7 +4,6 @@ page checksums, and random byte flips in either file against the simulator."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import random
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import pytest
 import fouryousee_data as fy
 from conftest import fast_client
 from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
-from fouryousee_data.cache._readcopy import MAGIC, seal, sections
+from fouryousee_data.cache._readcopy import MAGIC, PREFIX, seal, sections
 from fouryousee_data.filters import ALL_SCOPE
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA
@@ -133,10 +132,12 @@ def test_a_flipped_bit_in_the_header_or_a_dictionary_is_a_miss_that_heals(
     expected = cache.load([DAY]).table.to_pylist()
     copy = copy_of(cache)
     data = copy.read_bytes()
-    header, dictionaries, _ = sections(copy)
-    at_ip = 20 + len(json.dumps(header)) + sum(len(d) for d in dictionaries[:-1])
+    header, dictionaries, columns = sections(copy)
+    at_ip = len(data) - sum(len(c) for c in columns) - len(dictionaries[-1])
     assert data[at_ip : at_ip + 7] == b"10.0.0."  # the first ip
-    for at in (data.index(b'"rows"') + 9, at_ip + 7):  # a row count; the ip's last digit
+    at_rows = PREFIX.size  # the head starts with the row count (u64)
+    assert int.from_bytes(data[at_rows : at_rows + 8], "little") == header["rows"]
+    for at in (at_rows, at_ip + 7):  # the row count; the ip's last digit
         flip(copy, at, bit=0)
         first = cache.load([DAY])
         assert first.from_parquet == [DAY] and first.table.to_pylist() == expected

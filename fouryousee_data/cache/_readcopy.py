@@ -18,20 +18,21 @@ missing, stale, damaged or older-format copy means "read the Parquet file" (whic
 writes the copy again). Deleting copies is always safe. Files in the cache are only
 ever replaced (renamed into place), never rewritten in place.
 
-The format (version 3; version 1 was an Arrow IPC file, ``.part-0.arrow``; version 2,
-short-lived, had the metadata inside its JSON header)::
+The format (version 4; version 1 was an Arrow IPC file, ``.part-0.arrow``; versions 2
+and 3 had a JSON header, parsed on every read of every day), little-endian::
 
-    0   8 bytes  magic  b"FYCOPY\\x00\\x03"
-    8   u32      head CRC-32: of bytes 16 .. data start (header, metadata, dictionaries)
+    0   8 bytes  magic  b"FYCOPY\\x00\\x04"
+    8   u32      head CRC-32: of bytes 16 .. data start (head, metadata, dictionaries)
     12  u32      data CRC-32: of bytes data start .. end (the columns)
-    16  u32      H, the header's length
-    20  H bytes  header, JSON: rows, parquet (identity), metadata (key and length of
-                 each value), nulls and dictionaries (count, bytes) of each category
-                 column, columns (numpy dtype of each)
+    16  head     (``_copyformat.HEAD``) u64 rows; the Parquet identity: u64 inode, u64
+                 size, i64 mtime_ns, u32 footer CRC; for each category column u32
+                 dictionary count, u32 dictionary bytes, u64 nulls; u32 M, metadata items
+        then     M times u32 key length, u32 value length; then the M keys
         then     the metadata values (the lineage), as they are
         then     each category column's dictionary: int32 offsets (count + 1), UTF-8
-        then     each column in playlog order: ``rows`` values of its dtype (category
-                 codes in the narrowest signed type for their dictionary, -1 = null)
+        then     each column in playlog order: ``rows`` values of its dtype: ``played_at``
+                 int64 seconds, ids int32, category codes in the narrowest signed type for
+                 their dictionary (-1 = null), as the counts imply
 
 Both CRCs are ISA-L's ``crc32`` (~1 ms for the 19 MB of a 1 M-play month), computed
 while the copy is streamed to its temp file (no second serialisation of the day) and
@@ -49,11 +50,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
-from collections.abc import Collection, Iterable, Iterator
+import struct
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -62,7 +64,16 @@ import pyarrow.compute as pc
 from isal import isal_zlib
 
 from fouryousee_data._fileio import atomic_write
-from fouryousee_data.cache._copyformat import CATEGORIES, MAGIC, PREFIX, seal, sections
+from fouryousee_data.cache._copyformat import (
+    CATEGORIES,
+    HEAD,
+    MAGIC,
+    PREFIX,
+    VALUE_DTYPES,
+    column_dtypes,
+    seal,
+    sections,
+)
 from fouryousee_data.schema import COLUMNS, PLAYLOG_SCHEMA, codes_dtype
 
 __all__ = [
@@ -70,6 +81,7 @@ __all__ = [
     "LEGACY_NAME",
     "MAGIC",
     "NAME",
+    "PREFIX",
     "Copy",
     "Identity",
     "codes_fit",
@@ -95,20 +107,17 @@ _TAIL_BYTES = 8192
 _FIRST_READ = 4096
 #: The dictionaries of the last copies opened, by their bytes (see :func:`_dictionary`).
 _DICTIONARIES: dict[bytes, pa.Array] = {}
-#: numpy dtypes by their ``.str``.
-_NUMPY = {d.str: d for d in map(np.dtype, ("<i1", "<i2", "<i4", "<i8"))}
-_DTYPES: dict[str, np.dtype] = {
-    "played_at": np.dtype("<i8"),
-    "player_id": np.dtype("<i4"),
-    "media_id": np.dtype("<i4"),
-}
-_DTYPE_STRS = {name: dtype.str for name, dtype in _DTYPES.items()}
+#: Where a copy's metadata lengths start; a head longer than this is refused.
+_KEYS_AT = PREFIX.size + HEAD.size
+_MAX_HEAD = 1 << 30
 
 
 @functools.lru_cache(maxsize=256)
-def _codes_str(count: int) -> str:
-    """``codes_dtype(count).str`` (remembered: the days of a report share their counts)."""
-    return codes_dtype(count).str
+def _dtypes(counts: tuple[int, ...]) -> tuple[Mapping[str, np.dtype], int]:
+    """The columns' dtypes of a copy whose dictionaries have ``counts`` values (read-only:
+    shared by the copies of a report), and the bytes of a row."""
+    dtypes = column_dtypes(counts)
+    return MappingProxyType(dtypes), sum(d.itemsize for d in dtypes.values())
 
 
 def copy_path(parquet: Path) -> Path:
@@ -215,7 +224,7 @@ def _layout(
         else:
             if column.null_count:
                 raise ValueError(f"column {name}: missing values")
-            dtype = _DTYPES[name]
+            dtype = VALUE_DTYPES[name]
             columns.append(_values(column, dtype))
         dtypes[name] = dtype.str
     header = {
@@ -267,7 +276,8 @@ class Copy:
     def __init__(
         self,
         fd: int,
-        header: dict[str, Any],
+        rows: int,
+        per_column: Sequence[int],
         metadata: dict[bytes, bytes],
         data_start: int,
         data_crc: int,
@@ -277,13 +287,12 @@ class Copy:
         self.path: str | None = None
         self._data_start = data_start
         self._data_crc = data_crc
-        self.rows: int = header["rows"]
+        self.rows = rows
         self.metadata = metadata
-        self.dtypes: dict[str, np.dtype] = {
-            name: _NUMPY[header["columns"][name]] for name in COLUMNS
-        }
-        self.size: int = data_start + self.rows * sum(d.itemsize for d in self.dtypes.values())
-        self.nulls: dict[str, int] = {name: int(header["nulls"][name]) for name in CATEGORIES}
+        counts = tuple(per_column[::3])
+        self.dtypes, row_bytes = _dtypes(counts)
+        self.size: int = data_start + rows * row_bytes
+        self.nulls: dict[str, int] = dict(zip(CATEGORIES, per_column[2::3], strict=True))
         #: Each category column's dictionary (a string array).
         self.dictionaries: dict[str, pa.Array] = {}
 
@@ -383,43 +392,45 @@ def open_copy(parquet: str | os.PathLike[str], owner: Identity) -> Copy | None:
 
 def _open(fd: int, owner: Identity) -> Copy:
     first = os.pread(fd, _FIRST_READ, 0)
-    magic, head_crc, data_crc, length = PREFIX.unpack_from(first.ljust(PREFIX.size, b"\0"))
-    if magic != MAGIC:
+    if first[: len(MAGIC)] != MAGIC:
         raise ValueError("not a read copy of this version")
+    if len(first) < _KEYS_AT:
+        raise ValueError("shorter than a read copy's head")
+    _, head_crc, data_crc = PREFIX.unpack_from(first)
+    rows, ino, psize, mtime_ns, tail, *per_column, items = HEAD.unpack_from(first, PREFIX.size)
     size = os.fstat(fd).st_size
-    end = PREFIX.size + length
-    if end > size:
-        raise ValueError("a header longer than the file")
-    head = _more(fd, first, end)
-    header = json.loads(head[PREFIX.size : end])
-    keys = header["metadata"]
-    counts = [header["dictionaries"][name] for name in CATEGORIES]
-    values_end = end + sum(nbytes for _, nbytes in keys)
-    data_start = values_end + sum(4 * (count + 1) + nbytes for count, nbytes in counts)
+    if _KEYS_AT + 8 * items > min(size, _MAX_HEAD):
+        raise ValueError("metadata lengths past the end of the file")
+    head = _more(fd, first, _KEYS_AT + 8 * items)
+    lengths = struct.unpack_from(f"<{2 * items}I", head, _KEYS_AT)
+    counts, data_bytes = per_column[::3], per_column[1::3]
+    dictionaries = [(c, 4 * (c + 1) + n) for c, n in zip(counts, data_bytes, strict=True)]
+    keys_at = _KEYS_AT + 8 * items
+    values_at = keys_at + sum(lengths[::2])
+    data_start = values_at + sum(lengths[1::2]) + sum(nbytes for _, nbytes in dictionaries)
     if data_start > size:
         raise ValueError("metadata and dictionaries longer than the file")
     head = _more(fd, head, data_start)
-    if isal_zlib.crc32(memoryview(head)[PREFIX.size - 4 : data_start]) != head_crc:
-        raise ValueError("its header does not match its checksum")
-    if header["parquet"] != owner:
+    if isal_zlib.crc32(memoryview(head)[PREFIX.size : data_start]) != head_crc:
+        raise ValueError("its head does not match its checksum")
+    if (ino, psize, mtime_ns, tail) != (
+        owner["ino"],
+        owner["size"],
+        owner["mtime_ns"],
+        owner["tail"],
+    ):
         raise ValueError("it was made from an older Parquet file")
-    dtypes = header["columns"]
-    for name, (count, _) in zip(CATEGORIES, counts, strict=True):
-        if dtypes[name] != _codes_str(count):
-            raise ValueError(f"column {name}: codes of an unexpected type")
-    if any(dtypes[name] != dtype for name, dtype in _DTYPE_STRS.items()):
-        raise ValueError("unexpected columns")
-    metadata, at = {}, end
-    for key, nbytes in keys:
-        metadata[key.encode("latin-1")] = head[at : at + nbytes]
-        at += nbytes
-    copy = Copy(fd, header, metadata, data_start, data_crc)
+    metadata, key_at, at = {}, keys_at, values_at
+    for key_length, value_length in zip(lengths[::2], lengths[1::2], strict=True):
+        metadata[head[key_at : key_at + key_length]] = head[at : at + value_length]
+        key_at += key_length
+        at += value_length
+    copy = Copy(fd, rows, per_column, metadata, data_start, data_crc)
     if copy.size != size:
-        raise ValueError("its size does not match its header")
-    for name, (count, nbytes) in zip(CATEGORIES, counts, strict=True):
-        stop = at + 4 * (count + 1) + nbytes
-        copy.dictionaries[name] = _dictionary(head[at:stop], count)
-        at = stop
+        raise ValueError("its size does not match its head")
+    for name, (count, nbytes) in zip(CATEGORIES, dictionaries, strict=True):
+        copy.dictionaries[name] = _dictionary(head[at : at + nbytes], count)
+        at += nbytes
     return copy
 
 
