@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import tracemalloc
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -42,12 +45,21 @@ def block_size(size: int) -> Iterator[None]:
         yield
 
 
-def merged(dicts: CDictionaries, block: bytes) -> tuple[bool, np.ndarray]:
-    """The C path on one block, into ``dicts``: (taken, the ip codes)."""
-    parsed = scan(memoryview(block), 1 << 20)
+def merged(dicts: CDictionaries, block: bytes, scanned: Any = None) -> tuple[bool, np.ndarray]:
+    """The C path on one block (``scanned`` already, or scanned alone now), into
+    ``dicts``: (taken, the ip codes)."""
+    if scanned is None:
+        scanned = scanned_against(None, block)
+    out = {name: np.empty(scanned.n_rows, t) for name, t in STORE_TYPES.items()}
+    return dicts.merge(scanned, 0, out), out["ip"]
+
+
+def scanned_against(dicts: CDictionaries | None, block: bytes) -> Any:
+    """A block scanned with its values looked up in ``dicts`` as they stand (as a worker
+    thread does while the main thread merges earlier blocks)."""
+    parsed = scan(memoryview(block), 1 << 20, dicts)
     assert parsed is not None
-    out = {name: np.empty(parsed.scanned.n_rows, t) for name, t in STORE_TYPES.items()}
-    return dicts.merge(parsed.scanned, 0, out), out["ip"]
+    return parsed.scanned
 
 
 @pytest.mark.slow
@@ -300,3 +312,83 @@ def test_a_code_column_too_narrow_is_refused() -> None:
     out["ip"] = np.empty(300, np.int16)
     assert dicts.merge(parsed.scanned, 0, out)
     assert (out["ip"] == np.arange(300)).all()
+
+
+def test_a_value_added_while_a_block_was_scanned_keeps_its_first_code() -> None:
+    # Worker threads scan later blocks while the main thread merges earlier ones: a
+    # block scanned before the merge that added its values (an older snapshot of the
+    # read's dictionaries, a table since replaced by a larger one) gets the same codes.
+    dicts = CDictionaries()
+    first = b"".join(line(i, ip_of(i)) for i in range(5000))  # grows the table 7 times
+    early = scanned_against(dicts, line(0, ip_of(4999)) + line(1, "new") + line(2, ip_of(7)))
+    mid = scanned_against(dicts, line(0, "new") + line(1, "other"))
+    assert merged(dicts, first)[0]
+    late = scanned_against(dicts, line(0, ip_of(7)) + line(1, "other") + line(2, "new"))
+    assert merged(dicts, b"", early)[1].tolist() == [4999, 5000, 7]
+    assert merged(dicts, b"", mid)[1].tolist() == [5000, 5001]
+    assert merged(dicts, b"", late)[1].tolist() == [7, 5001, 5000]
+    assert dicts.values("ip") == [ip_of(i) for i in range(5000)] + ["new", "other"]
+    assert dicts.values("account") == ["acme"]
+
+
+def test_values_first_seen_in_later_blocks_are_added_in_file_order() -> None:
+    # each block repeats earlier values (found in the read's dictionary while
+    # scanning, or not yet) and brings new ones, some longer than 16 bytes
+    rng = random.Random(5)
+    values = [ip_of(k) + ("-and-a-longer-tail" if k % 5 == 0 else "") for k in range(3000)]
+    rows = [values[rng.randrange(1 + i // 4)] for i in range(12_000)]
+    data = b"".join(line(i, ip) for i, ip in enumerate(rows))
+    with block_size(2048):
+        table = read_table(data, engine="c")
+    assert table.column("ip").to_pylist() == rows
+    assert table.column("ip").chunk(0).dictionary.to_pylist() == list(dict.fromkeys(rows))
+    assert table.equals(read_table(data, engine="careful"))
+
+
+def test_values_equal_but_for_trailing_zero_bytes_stay_apart() -> None:
+    # "\u0000" is refused by the scanner (an escape): those blocks' values come in by
+    # lookup; up to 16 bytes a value is compared as two zero-padded words (and its length)
+    names = ["a", "a\\u0000", "a\\u0000\\u0000", "", "\\u0000", "a" * 15 + "\\u0000"]
+    blocks = [b"".join(line(i, name) for i, name in enumerate(names)), line(0, "a") + line(1, "")]
+    with block_size(256):
+        table = read_table(b"".join(blocks), engine="c")
+    assert table.column("ip").to_pylist()[-2:] == ["a", ""]
+    assert len(table.column("ip").chunk(0).dictionary) == len(names)
+    assert table.equals(read_table(b"".join(blocks), engine="careful"))
+
+
+def test_many_threads_scan_against_the_dictionaries_the_main_thread_merges_into() -> None:
+    # 8 threads scan small blocks against the read's dictionaries while the main
+    # thread merges them in file order (tables growing, values new in every block)
+    rng = random.Random(11)
+    values = [ip_of(k) + ("-x" * (k % 11)) for k in range(20_000)]
+    rows = [values[min(int(rng.expovariate(1) * 5000), 19_999)] for _ in range(30_000)]
+    lines = [line(i, ip, account=f"a{i % 3}") for i, ip in enumerate(rows)]
+    blocks, start = [], 0
+    while start < len(lines):
+        size = rng.choice([1, 7, 60, 400])
+        blocks.append(b"".join(lines[start : start + size]))
+        start += size
+    dicts, codes = CDictionaries(), []
+    with ThreadPoolExecutor(8) as pool:
+        in_flight: deque[Future[Any]] = deque()
+        for i, block in enumerate([*blocks, None]):
+            if block is not None:
+                in_flight.append(pool.submit(scanned_against, dicts, block))
+            while in_flight and (len(in_flight) > 16 or block is None):
+                taken, ip = merged(dicts, b"", in_flight.popleft().result())
+                assert taken, i
+                codes += ip.tolist()
+    first = list(dict.fromkeys(rows))
+    assert dicts.values("ip") == first
+    index = {value: code for code, value in enumerate(first)}
+    assert codes == [index[ip] for ip in rows]
+    assert dicts.values("account") == ["a0", "a1", "a2"]
+
+
+def test_a_block_scanned_against_another_read_is_refused() -> None:
+    ours, theirs = CDictionaries(), CDictionaries()
+    scanned = scanned_against(theirs, line(0, "x"))
+    with pytest.raises(ValueError, match="scanned against another read"):
+        merged(ours, b"", scanned)
+    assert ours.values("ip") == [] and merged(theirs, b"", scanned)[1].tolist() == [0]

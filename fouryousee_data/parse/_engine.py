@@ -54,17 +54,22 @@ class BlockParser:
         self._c = engine in ("auto", "c") and BUILT
         self._arrow = engine != "careful"
         self._max_line = max_line
+        self._dicts: CDictionaries | None = None
 
     def dictionaries(self) -> Dictionaries:
-        """New dictionaries for one read: in C with the C scanner (it merges its blocks
-        there), else in Python (so ``engine="careful"`` and ``"arrow"`` are all Python)."""
-        return CDictionaries() if self._c else PythonDictionaries()
+        """New dictionaries for the read (one per parser): in C with the C scanner (it
+        looks values up there and merges its blocks there), else in Python (so
+        ``engine="careful"`` and ``"arrow"`` are all Python)."""
+        if not self._c:
+            return PythonDictionaries()
+        self._dicts = CDictionaries()
+        return self._dicts
 
     def __call__(self, parts: list[Any]) -> Parsed:
         """A block given as the pieces of text it is made of (see ``_stream.LineBlocks``)."""
         if not any(len(part) for part in parts):
             return Parsed([], 0, [])
-        if self._c and (scanned := scan(parts, self._max_line)) is not None:
+        if self._c and (scanned := scan(parts, self._max_line, self._dicts)) is not None:
             return scanned
         block = Parsed(parts, 0).block  # in one piece for the other paths
         lines = LineIndex.of(block)

@@ -8,12 +8,14 @@ the final types directly, and declines anything unusual (escapes in kept
 strings, duplicated keys, floats as ids, bad dates, ...), which then takes
 the Arrow / careful path, so errors and line numbers are unchanged.
 
-Dictionary encoding is in C too (issue 15): a scanned block's codes index
-its own small dictionaries; :class:`CDictionaries` (one per read, main
-thread, in file order) merges them into one hash table per column keyed by
-the raw bytes, checking UTF-8 once per new value, and writes the block's
-rows into the result with the read's codes. Python sees only the final
-dictionaries, so the per-row Python work no longer grows with cardinality.
+Dictionary encoding is in C too (issue 15): :class:`CDictionaries` holds one
+hash table per column for the read, keyed by the raw bytes. The scanner
+threads look each value up there (while the main thread adds to it: see
+``Shared`` in the C file) and keep in a block's own small dictionary only the
+values it did not hold yet; the main thread, in file order, adds those
+(UTF-8 checked once per new value) and writes the block's rows into the
+result with the read's codes. Python sees only the final dictionaries, so
+the per-row Python work no longer grows with cardinality.
 
 The extension is optional: ``pip install`` builds it when a C compiler is
 there (``ext-modules`` in ``pyproject.toml``); without it :data:`BUILT` is
@@ -32,7 +34,7 @@ from fouryousee_data.parse._block import STRING_COLUMNS, Parsed
 
 log = logging.getLogger("fouryousee_data.parse")
 
-_VERSION = 3  # the interface of _fastscan.c this module speaks (its VERSION)
+_VERSION = 4  # the interface of _fastscan.c this module speaks (its VERSION)
 
 try:  # the C scanner of _fastscan.c, built by pip install; Arrow's reader without it
     import fouryousee_data.parse._fastscan as fastscan
@@ -58,14 +60,21 @@ _COLUMN = {name: i for i, name in enumerate(STRING_COLUMNS)}
 _MERGED = ("played_at", "player_id", "media_id", *STRING_COLUMNS)
 
 
-def scan(block: memoryview | list[Any], max_line: int) -> Parsed | None:
+def scan(
+    block: memoryview | list[Any], max_line: int, dictionaries: CDictionaries | None = None
+) -> Parsed | None:
     """The C scanner on a block of whole lines (one buffer, or a list of the pieces it
     is made of: read where they are, not joined); None where it cannot vouch for every
-    line."""
+    line.
+
+    With the read's ``dictionaries`` (in a worker thread while the main thread merges
+    earlier blocks into them), values they hold already get their codes there and
+    then; the block must then be merged into them.
+    """
     if fastscan is None:
         return None
     parts = block if isinstance(block, list) else [block]
-    scanned = fastscan.scan(parts, max_line)
+    scanned = fastscan.scan(parts, max_line, None if dictionaries is None else dictionaries._c)
     if scanned is None:
         return None
     return Parsed(parts, scanned.n_lines, scanned=scanned)

@@ -19,17 +19,25 @@
  * Why the dictionaries are here too (issue 15): with one IP per row (65,000
  * distinct IPs in 1 M rows) merging each block's distinct values into Python
  * dicts cost 3.4x the whole parse of a realistic file. Now Python only ever
- * sees the final dictionaries.
+ * sees the final dictionaries, and the scanner threads look values up in the
+ * read's dictionaries themselves (see Shared), so that the main thread adds
+ * only the values new to the read.
  *
- * scan(parts, max_line) -> Block | None          (a worker thread, GIL released)
+ * scan(parts, max_line, dictionaries=None) -> Block | None
+ *                                                (a worker thread, GIL released)
  *   parts      a list of bytes-like: the block's text in pieces as gunzip
  *              gave them, which together are whole lines ending with '\n'.
  *              Whole lines are scanned where they are; only a line cut
  *              between two parts is copied (a "seam"), so the pieces are
  *              never joined into one block first.
+ *   dictionaries  the read's (the main thread may merge other blocks into
+ *              them meanwhile): values they hold get their codes there; the
+ *              Block must then be merged into them. None: every value goes to
+ *              the block's own dictionaries.
  *   returns    None where it cannot vouch, else a Block: the rows' columns,
- *              with codes into the block's own small dictionaries (values
- *              pointing into the parts or the seams, which the Block keeps).
+ *              with codes of the read's dictionaries or of the block's own
+ *              small ones (values pointing into the parts or the seams, which
+ *              the Block keeps).
  *
  * Dictionaries()                                 (one per read, main thread only)
  *   .merge(block, start, played_at, player_id, media_id, account, type, ip)
@@ -39,7 +47,8 @@
  *       order of first appearance, UTF-8 checked once, as they are added).
  *       False, with nothing added, if a new value is not UTF-8 (the block then
  *       goes to the careful path); the first call decides. ValueError if a code
- *       column is too narrow for its dictionary.
+ *       column is too narrow for its dictionary, or the block was scanned
+ *       against other dictionaries.
  *   .add(block) -> bool: the same first step alone (merge's values added), so
  *       that the caller can size the code columns from .sizes() first.
  *   .sizes() -> (n, n, n): the number of values of each dictionary.
@@ -54,6 +63,11 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__linux__)
+#include <stdlib.h>
+#include <sys/mman.h>
+#define HUGE_PAGE ((size_t)2 << 20)
+#endif
 
 #define MAX_DEPTH 32 /* deeper unknown values: not vouched for */
 
@@ -63,79 +77,89 @@ enum { K_DATE, K_TIME, K_PLAYER, K_MEDIA, K_ACCOUNT, K_TYPE, K_IP, N_KEYS };
 
 /* ------------------------------------------------------------ hash tables */
 
-static inline uint32_t hash_bytes(const char *p, Py_ssize_t n) {
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15u, word = 0;
-    if (n >= 8) { /* 8 bytes at a time, multiplicative; the last 8 overlap */
-        const char *last = p + n - 8;
-        for (; p < last; p += 8) {
-            memcpy(&word, p, 8);
-            h = (h ^ word) * 0x9E3779B97F4A7C15u;
-            h ^= h >> 32;
+/* Atomic loads and stores for the read's tables, which the scanner threads read
+ * while the main thread adds to them (GCC and Clang builtins; without them the
+ * scanner keeps every value in its block's own table: SHARED is 0). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SHARED 1
+#define LOAD_ACQUIRE(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define STORE_RELEASE(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+#else
+#define SHARED 0
+#define LOAD_ACQUIRE(p) (*(p))
+#define STORE_RELEASE(p, v) (*(p) = (v))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+#define MIX 0x9E3779B97F4A7C15u
+
+/* MurmurHash3's finalizer: every input bit reaches the low bits (the slot) and
+ * the high ones (the tag). */
+static inline uint64_t finish_hash(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDu;
+    return h ^ h >> 33;
+}
+
+/* A value of up to 16 bytes as two words, zero-padded; a longer one as its
+ * length and where its bytes are. Equal keys of the same length: equal values. */
+typedef struct {
+    uint64_t a, b;
+} Key;
+
+static inline Key key_of(const char *p, Py_ssize_t n) {
+    Key k = {0, 0};
+    if (n > 16) {
+        k.a = (uint64_t)n;
+        k.b = (uint64_t)(uintptr_t)p;
+        return k;
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* overlapping loads inside [p, p + n), shifted so that byte i lands at bit 8 * i */
+    if (n >= 8) {
+        memcpy(&k.a, p, 8);
+        if (n > 8) {
+            memcpy(&k.b, p + n - 8, 8);
+            k.b >>= 8 * (16 - n);
         }
-        memcpy(&word, last, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        k.a = lo | ((uint64_t)hi >> (8 * (8 - n))) << 32;
     } else {
         for (Py_ssize_t i = 0; i < n; i++)
-            word |= (uint64_t)(unsigned char)p[i] << (8 * i);
+            k.a |= (uint64_t)(unsigned char)p[i] << (8 * i);
     }
-    h = (h ^ word) * 0x9E3779B97F4A7C15u;
-    h ^= h >> 33; /* MurmurHash3's finalizer: every byte reaches the low bits (the slot) */
-    h *= 0xFF51AFD7ED558CCDu;
-    h ^= h >> 33;
-    return (uint32_t)h;
+#else
+    memcpy(&k, p, (size_t)n);
+#endif
+    return k;
 }
 
-/* A value: where its bytes are (a pointer into a block, or an offset into an
- * arena), its length and hash. */
-typedef struct {
-    const char *ptr;
-    Py_ssize_t offset, len;
-    uint32_t hash;
-} Value;
-
-/* Open addressing; a slot holds a value's hash (high half) and index (low
- * half), so a probe rarely touches a value that is not the one; all ones is an
- * empty slot. The bytes live in the block (ptr) or, with an arena, in the arena. */
-#define EMPTY UINT32_MAX
-typedef struct {
-    Value *values;
-    int32_t n, cap;
-    uint64_t *slots;
-    uint32_t mask;
-    int32_t last; /* the code of the previous row (values repeat): -1 none */
-    char *arena;  /* NULL: values point into the block */
-    Py_ssize_t used, room;
-} Dict;
-
-/* An empty dictionary with room for `size` values (at least 64) before its
- * table grows (kept at most half full). */
-static int dict_init(Dict *d, int with_arena, int32_t size) {
-    memset(d, 0, sizeof(*d));
-    d->cap = 64;
-    while (d->cap <= size && d->cap <= INT32_MAX / 4)
-        d->cap *= 2;
-    d->mask = (uint32_t)d->cap * 2 - 1;
-    d->last = -1;
-    d->values = PyMem_RawMalloc(sizeof(Value) * d->cap);
-    d->slots = PyMem_RawMalloc(sizeof(uint64_t) * (d->mask + 1));
-    if (with_arena) {
-        d->room = 4096;
-        d->arena = PyMem_RawMalloc(d->room);
+/* The hash of a value (k its key_of): from the key up to 16 bytes, else 8
+ * bytes at a time, multiplicative (the last 8 overlap). */
+static inline uint64_t hash_of(const char *p, Py_ssize_t n, Key k) {
+    uint64_t h = (uint64_t)n * MIX;
+    if (n <= 16) {
+        h = (h ^ k.a) * MIX;
+        h ^= h >> 32;
+        return finish_hash((h ^ k.b) * MIX);
     }
-    if (!d->values || !d->slots || (with_arena && !d->arena))
-        return -1;
-    memset(d->slots, 0xff, sizeof(uint64_t) * (d->mask + 1));
-    return 0;
-}
-
-static void dict_free(Dict *d) {
-    PyMem_RawFree(d->values);
-    PyMem_RawFree(d->slots);
-    PyMem_RawFree(d->arena);
-    memset(d, 0, sizeof(*d));
-}
-
-static inline const char *value_bytes(const Dict *d, const Value *v) {
-    return d->arena ? d->arena + v->offset : v->ptr;
+    uint64_t word;
+    const char *last = p + n - 8;
+    for (; p < last; p += 8) {
+        memcpy(&word, p, 8);
+        h = (h ^ word) * MIX;
+        h ^= h >> 32;
+    }
+    memcpy(&word, last, 8);
+    return finish_hash((h ^ word) * MIX);
 }
 
 /* Whether n bytes at a and b are equal (inline: values are short). Up to 16
@@ -171,6 +195,272 @@ static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
     return 1;
 }
 
+/* Both kinds of table below use open addressing with slots of a 32-bit tag
+ * (high half) and an index (low half), so a probe rarely looks at a value that
+ * is not the one; all ones is an empty slot. At most half the slots are used. */
+#define EMPTY UINT32_MAX
+#define EMPTY_SLOT UINT64_MAX
+
+/* The read's dictionary of one column (one per read, in a Dictionaries).
+ *
+ * The main thread adds values, in order of first appearance in the file (it
+ * merges blocks in file order); the scanner threads look values up in it at the
+ * same time, without a lock, and keep in their block's own table (Dict) only
+ * the values it does not hold yet. What they read is published so that a
+ * reader sees either nothing or the whole of it:
+ *   - a value's key (Table.keys[code]) is written before its slot, and the slot
+ *     is stored with release, loaded with acquire: a slot still empty means
+ *     "not known", which the merge of the block then resolves (it cannot be
+ *     wrong: codes never change once given);
+ *   - a value longer than 16 bytes is compared through its bytes in the
+ *     arena, whose chunks never move;
+ *   - a table that is full is not grown in place: a twice larger one is built
+ *     and published (release); the old one stays readable (retired, freed with
+ *     the Dictionaries: at most as large as the current one, all together).
+ * Values and their bytes in code order (values, the arena) are the main
+ * thread's alone. */
+typedef struct {
+    uint64_t slot; /* tag << 32 | code; EMPTY_SLOT: free. Stored last (release) */
+    uint64_t hash; /* where it goes in a larger table */
+    Key key;       /* the value's: a lookup that finds its slot reads the same cache line */
+} Entry;
+
+typedef struct {
+    uint32_t mask; /* entries - 1 */
+    int32_t room;  /* values it holds before the next table (half its entries) */
+    Entry *entries; /* aligned to 32 bytes: one cache line per entry */
+    void *memory;
+    int huge; /* memory from posix_memalign, in huge pages */
+} Table;
+
+typedef struct {
+    const char *ptr; /* in the arena */
+    Py_ssize_t len;
+} Span;
+
+typedef struct {
+    Table *table; /* the current table: LOAD_ACQUIRE it outside the main thread */
+    Table **retired;
+    Py_ssize_t n_retired;
+    Span *values; /* by code */
+    int32_t n, cap;
+    char **chunks; /* the arena: values' bytes in code order, in chunks that never move */
+    Py_ssize_t *chunk_used, n_chunks, chunk_room, used;
+} Shared;
+
+static inline uint32_t tag_of(uint64_t h, Py_ssize_t n) { /* the hash's high bits and the length */
+    return (uint32_t)(h >> 32) << 8 | (uint32_t)(n < 255 ? n : 255);
+}
+
+static Table *table_new(uint32_t n_slots) {
+    Table *t = PyMem_RawMalloc(sizeof(Table));
+    if (!t)
+        return NULL;
+    t->mask = n_slots - 1;
+    t->room = (int32_t)(n_slots / 2);
+    size_t bytes = sizeof(Entry) * ((size_t)n_slots + 1);
+#if defined(MADV_HUGEPAGE)
+    if (bytes >= HUGE_PAGE) { /* one TLB entry per 2 MiB: a lookup's miss no longer walks pages too */
+        bytes = sizeof(Entry) * (size_t)n_slots;
+        t->memory = posix_memalign(&t->memory, HUGE_PAGE, bytes) ? NULL : t->memory;
+        if (t->memory)
+            madvise(t->memory, bytes, MADV_HUGEPAGE);
+        t->huge = 1;
+    } else
+#endif
+    {
+        t->memory = PyMem_RawMalloc(bytes);
+        t->huge = 0;
+    }
+    if (!t->memory) {
+        PyMem_RawFree(t);
+        return NULL;
+    }
+    t->entries = (Entry *)(((uintptr_t)t->memory + sizeof(Entry) - 1) & ~(uintptr_t)(sizeof(Entry) - 1));
+    for (uint32_t i = 0; i < n_slots; i++)
+        t->entries[i].slot = EMPTY_SLOT;
+    return t;
+}
+
+static void table_free(Table *t) {
+    if (t) {
+        if (t->huge)
+            free(t->memory);
+        else
+            PyMem_RawFree(t->memory);
+        PyMem_RawFree(t);
+    }
+}
+
+static int shared_init(Shared *d) {
+    memset(d, 0, sizeof(*d));
+    d->table = table_new(128);
+    return d->table ? 0 : -1;
+}
+
+static void shared_free(Shared *d) {
+    table_free(d->table);
+    for (Py_ssize_t i = 0; i < d->n_retired; i++)
+        table_free(d->retired[i]);
+    PyMem_RawFree(d->retired);
+    PyMem_RawFree(d->values);
+    for (Py_ssize_t i = 0; i < d->n_chunks; i++)
+        PyMem_RawFree(d->chunks[i]);
+    PyMem_RawFree(d->chunks);
+    PyMem_RawFree(d->chunk_used);
+    memset(d, 0, sizeof(*d));
+}
+
+/* The code of a value in a table (k = key_of(p, n), h = hash_of), or -1 with
+ * *slot where it would go. Safe in any thread (see Shared). */
+static inline int32_t table_find(const Table *t, const char *p, Py_ssize_t n, uint64_t h, Key k,
+                                 uint32_t *slot) {
+    uint32_t tag = tag_of(h, n), s = (uint32_t)h & t->mask;
+    for (;;) {
+        const Entry *e = &t->entries[s];
+        uint64_t slot_value = LOAD_ACQUIRE(&e->slot);
+        uint32_t i = (uint32_t)slot_value;
+        if (i == EMPTY)
+            break;
+        if ((uint32_t)(slot_value >> 32) == tag) {
+            const Key *v = &e->key;
+            if (n <= 16 ? v->a == k.a && v->b == k.b
+                        : v->a == k.a && same_bytes((const char *)(uintptr_t)v->b, p, n))
+                return (int32_t)i;
+        }
+        s = (s + 1) & t->mask;
+    }
+    *slot = s;
+    return -1;
+}
+
+/* A value's entry in a table (at slot, which table_find gave), published. */
+static inline void table_put(Table *t, uint32_t slot, uint64_t h, Py_ssize_t n, Key k,
+                             int32_t code) {
+    t->entries[slot].key = k;
+    t->entries[slot].hash = h;
+    STORE_RELEASE(&t->entries[slot].slot, (uint64_t)tag_of(h, n) << 32 | (uint32_t)code);
+}
+
+/* A twice larger table, published once complete; the old one retired. */
+static int shared_grow(Shared *d) {
+    Table *old = d->table, *t;
+    Table **retired = PyMem_RawRealloc(d->retired, sizeof(Table *) * (d->n_retired + 1));
+    if (!retired)
+        return -1;
+    d->retired = retired;
+    if (old->mask > UINT32_MAX / 4 || !(t = table_new((old->mask + 1) * 2)))
+        return -1;
+    for (uint32_t s = 0; s <= old->mask; s++) { /* not published yet: plain reads and writes */
+        const Entry *e = &old->entries[s];
+        if ((uint32_t)e->slot == EMPTY)
+            continue;
+        uint32_t to = (uint32_t)e->hash & t->mask;
+        while ((uint32_t)t->entries[to].slot != EMPTY)
+            to = (to + 1) & t->mask;
+        t->entries[to] = *e;
+    }
+    d->retired[d->n_retired++] = old;
+    STORE_RELEASE(&d->table, t);
+    return 0;
+}
+
+/* n bytes copied to the arena (main thread); NULL on memory error. */
+static const char *arena_copy(Shared *d, const char *p, Py_ssize_t n) {
+    if (!d->n_chunks || d->chunk_room - d->chunk_used[d->n_chunks - 1] < n) {
+        Py_ssize_t room = d->chunk_room < (1 << 20) ? (d->chunk_room ? d->chunk_room * 2 : 4096)
+                                                    : d->chunk_room;
+        if (room < n)
+            room = n;
+        char **chunks = PyMem_RawRealloc(d->chunks, sizeof(char *) * (d->n_chunks + 1));
+        if (chunks)
+            d->chunks = chunks;
+        Py_ssize_t *used = PyMem_RawRealloc(d->chunk_used, sizeof(Py_ssize_t) * (d->n_chunks + 1));
+        if (used)
+            d->chunk_used = used;
+        char *chunk = chunks && used ? PyMem_RawMalloc(room ? room : 1) : NULL;
+        if (!chunk)
+            return NULL;
+        d->chunks[d->n_chunks] = chunk;
+        d->chunk_used[d->n_chunks++] = 0;
+        d->chunk_room = room;
+    }
+    char *at = d->chunks[d->n_chunks - 1] + d->chunk_used[d->n_chunks - 1];
+    memcpy(at, p, n);
+    d->chunk_used[d->n_chunks - 1] += n;
+    d->used += n;
+    return at;
+}
+
+/* Adds a value table_find did not find in the current table (at *slot), main
+ * thread only; its code, or -2 on memory error. */
+static int32_t shared_add(Shared *d, const char *p, Py_ssize_t n, uint64_t h, Key k,
+                          uint32_t slot) {
+    if (d->n >= INT32_MAX - 1)
+        return -2;
+    if (d->n == d->table->room) { /* its growth failed after the last add */
+        if (shared_grow(d) < 0)
+            return -2;
+        table_find(d->table, p, n, h, k, &slot);
+    }
+    if (d->n == d->cap) {
+        int32_t cap = d->cap ? (d->cap < INT32_MAX / 2 ? d->cap * 2 : INT32_MAX) : 64;
+        Span *values = PyMem_RawRealloc(d->values, sizeof(Span) * cap);
+        if (!values)
+            return -2;
+        d->values = values;
+        d->cap = cap;
+    }
+    const char *at = arena_copy(d, p, n);
+    if (!at)
+        return -2;
+    Table *t = d->table;
+    int32_t code = d->n++;
+    d->values[code] = (Span){at, n};
+    table_put(t, slot, h, n, n > 16 ? (Key){(uint64_t)n, (uint64_t)(uintptr_t)at} : k, code);
+    if (d->n == t->room && shared_grow(d) < 0)
+        return -2;
+    return code;
+}
+
+/* A block's own dictionary (a scanner thread's): the values of the block the
+ * read's dictionary did not hold when they were looked up, in order of first
+ * appearance; their bytes stay in the block. */
+typedef struct {
+    const char *ptr;
+    Py_ssize_t len;
+    uint64_t hash;
+} Value;
+
+typedef struct {
+    Value *values;
+    int32_t n, cap;
+    uint64_t *slots;
+    uint32_t mask;
+} Dict;
+
+/* An empty dictionary with room for `size` values (at least 64) before its
+ * table grows (kept at most half full). */
+static int dict_init(Dict *d, int32_t size) {
+    memset(d, 0, sizeof(*d));
+    d->cap = 64;
+    while (d->cap <= size && d->cap <= INT32_MAX / 4)
+        d->cap *= 2;
+    d->mask = (uint32_t)d->cap * 2 - 1;
+    d->values = PyMem_RawMalloc(sizeof(Value) * d->cap);
+    d->slots = PyMem_RawMalloc(sizeof(uint64_t) * (d->mask + 1));
+    if (!d->values || !d->slots)
+        return -1;
+    memset(d->slots, 0xff, sizeof(uint64_t) * (d->mask + 1));
+    return 0;
+}
+
+static void dict_free(Dict *d) {
+    PyMem_RawFree(d->values);
+    PyMem_RawFree(d->slots);
+    memset(d, 0, sizeof(*d));
+}
+
 static int dict_grow(Dict *d) {
     uint32_t new_mask = d->mask * 2 + 1;
     uint64_t *slots = PyMem_RawMalloc(sizeof(uint64_t) * ((size_t)new_mask + 1));
@@ -178,10 +468,10 @@ static int dict_grow(Dict *d) {
         return -1;
     memset(slots, 0xff, sizeof(uint64_t) * ((size_t)new_mask + 1));
     for (int32_t i = 0; i < d->n; i++) {
-        uint32_t s = d->values[i].hash & new_mask;
+        uint32_t s = (uint32_t)d->values[i].hash & new_mask;
         while ((uint32_t)slots[s] != EMPTY)
             s = (s + 1) & new_mask;
-        slots[s] = (uint64_t)d->values[i].hash << 32 | (uint32_t)i;
+        slots[s] = (d->values[i].hash >> 32) << 32 | (uint32_t)i;
     }
     PyMem_RawFree(d->slots);
     d->slots = slots;
@@ -189,76 +479,36 @@ static int dict_grow(Dict *d) {
     return 0;
 }
 
-/* The code of a value, or -1 with *slot where it would go. */
-static inline int32_t dict_find(const Dict *d, const char *p, Py_ssize_t n, uint32_t h,
-                                uint32_t *slot) {
-    uint32_t s = h & d->mask;
+/* The index of a value in a block's dictionary, added if new; -1 on memory error. */
+static inline int32_t dict_index(Dict *d, const char *p, Py_ssize_t n, uint64_t h) {
+    uint32_t s = (uint32_t)h & d->mask;
     for (;;) {
         uint64_t slot_value = d->slots[s];
         uint32_t i = (uint32_t)slot_value;
         if (i == EMPTY)
             break;
-        if ((uint32_t)(slot_value >> 32) == h) {
+        if (slot_value >> 32 == h >> 32) {
             const Value *v = &d->values[i];
-            if (v->len == n && same_bytes(value_bytes(d, v), p, n))
+            if (v->len == n && same_bytes(v->ptr, p, n))
                 return (int32_t)i;
         }
         s = (s + 1) & d->mask;
     }
-    *slot = s;
-    return -1;
-}
-
-/* Adds a value dict_find did not find (at *slot); its code, or -2 on memory error. */
-static int32_t dict_add(Dict *d, const char *p, Py_ssize_t n, uint32_t h, uint32_t slot) {
-    if (d->n == INT32_MAX)
-        return -2;
     if (d->n == d->cap) {
-        size_t cap = d->cap < INT32_MAX / 2 ? (size_t)d->cap * 2 : INT32_MAX;
-        Value *values = PyMem_RawRealloc(d->values, sizeof(Value) * cap);
+        if (d->cap > INT32_MAX / 4)
+            return -1;
+        Value *values = PyMem_RawRealloc(d->values, sizeof(Value) * d->cap * 2);
         if (!values)
-            return -2;
+            return -1;
         d->values = values;
-        d->cap = (int32_t)cap;
+        d->cap *= 2;
     }
-    Value v = {p, 0, n, h};
-    if (d->arena) {
-        if (d->room - d->used < n) {
-            Py_ssize_t room = d->room;
-            while (room - d->used < n)
-                room *= 2;
-            char *arena = PyMem_RawRealloc(d->arena, room);
-            if (!arena)
-                return -2;
-            d->arena = arena;
-            d->room = room;
-        }
-        memcpy(d->arena + d->used, p, n);
-        v.ptr = NULL;
-        v.offset = d->used;
-        d->used += n;
-    }
-    int32_t code = d->n++;
-    d->values[code] = v;
-    d->slots[slot] = (uint64_t)h << 32 | (uint32_t)code;
+    int32_t i = d->n++;
+    d->values[i] = (Value){p, n, h};
+    d->slots[s] = (h >> 32) << 32 | (uint32_t)i;
     if ((uint32_t)d->n * 2 > d->mask && dict_grow(d) < 0)
-        return -2;
-    return code;
-}
-
-/* The code of a value in a block's dictionary (added if new); -2 on memory error. */
-static inline int32_t dict_code(Dict *d, const char *p, Py_ssize_t n) {
-    if (d->last >= 0) { /* most rows repeat the previous row's account and type */
-        const Value *v = &d->values[d->last];
-        if (v->len == n && same_bytes(v->ptr, p, n))
-            return d->last;
-    }
-    uint32_t h = hash_bytes(p, n), slot = 0;
-    int32_t code = dict_find(d, p, n, h, &slot);
-    if (code < 0)
-        code = dict_add(d, p, n, h, slot);
-    d->last = code;
-    return code;
+        return -1;
+    return i;
 }
 
 /* Strict UTF-8 as Python decodes it (no overlong forms, surrogates or > U+10FFFF). */
@@ -598,12 +848,128 @@ static inline int known_key(const char *p, const char **after) {
 
 /* ------------------------------------------------------------ one line */
 
+/* A value of a dictionary column to look up (see dict_string). */
+typedef struct {
+    const char *ptr; /* NULL: none */
+    Py_ssize_t len;
+    Key key;
+    uint64_t hash;
+    const Table *table; /* the read's table it was prefetched from; NULL: none */
+    Py_ssize_t row;
+} Pending;
+
+/* The previous row's value of a dictionary column (values repeat row after row). */
+typedef struct {
+    const char *ptr; /* NULL: none yet */
+    Py_ssize_t len;
+    int32_t code;
+} Last;
+
+/* A block's rows. A code of account/type/ip is the read's code (>= 0), -1 for
+ * null, or -2 - i for value i of the block's own dictionary: a value the read's
+ * dictionary did not hold when it was looked up (the merge resolves it). */
 typedef struct {
     int64_t *played_at;
     int32_t *player_id, *media_id, *codes[N_DICTS];
-    Dict dicts[N_DICTS];
+    Dict dicts[N_DICTS];            /* the block's own */
+    const Shared *shared[N_DICTS]; /* the read's, looked up first; NULL: none */
+    Last last[N_DICTS];
+    Pending next[N_DICTS];    /* the value read on this row */
+    Pending pending[N_DICTS]; /* the previous row's, looked up at the end of this row */
     DateCache date;
 } Out;
+
+#define DEFER INT32_MIN /* a value_code: the value in out->next, looked up at the next row's end */
+
+/* The code (see Out) of a value of a dictionary column, n bytes at p in the
+ * block, or DEFER (always with finish_row at the end of the row).
+ *
+ * Looking a value up in the read's dictionary (65,000 IPs: a 4 MB table) mostly
+ * misses the cache: so its entry is fetched now, and the lookup is done at the
+ * end of the next row (finish_row), when the entry has arrived. */
+static inline int32_t value_code(Out *out, int column, const char *p, Py_ssize_t n) {
+    Last *last = &out->last[column];
+    if (last->ptr && last->len == n && same_bytes(last->ptr, p, n))
+        return last->code; /* the previous row's value again (DEFER: out->next still has it) */
+    Key k = key_of(p, n);
+    uint64_t h = hash_of(p, n, k);
+    const Table *t = out->shared[column] ? LOAD_ACQUIRE(&out->shared[column]->table) : NULL;
+    if (t)
+        PREFETCH(&t->entries[(uint32_t)h & t->mask]);
+    out->next[column] = (Pending){p, n, k, h, t, 0};
+    *last = (Last){p, n, DEFER};
+    return DEFER;
+}
+
+/* p just past a kept string's opening quote: past its closing quote, its
+ * value_code in *code; NULL: cannot vouch (an escape, a control character). */
+static inline const char *dict_string(const char *p, const char *end, Out *out, int column,
+                                      int32_t *code) {
+    const Last *last = &out->last[column];
+    if (last->ptr && end - p > last->len && p[last->len] == '"' &&
+        same_bytes(last->ptr, p, last->len)) {
+        *code = last->code; /* the previous row's value again, its end found at once */
+        return p + last->len + 1;
+    }
+    const char *close = plain_string_end(p, end);
+    if (!close)
+        return NULL;
+    *code = value_code(out, column, p, close - p);
+    return close + 1;
+}
+
+/* A pending value's code (see Out); DEFER on memory error. */
+static inline int32_t resolve(Out *out, int column, const Pending *q) {
+    uint32_t slot = 0;
+    int32_t code = q->table ? table_find(q->table, q->ptr, q->len, q->hash, q->key, &slot) : -1;
+    if (code < 0) {
+        int32_t i = dict_index(&out->dicts[column], q->ptr, q->len, q->hash);
+        code = i < 0 ? DEFER : -2 - i;
+    }
+    return code;
+}
+
+/* At the end of a row: the previous row's pending values looked up, and the
+ * codes of this row (value_code's) written or left pending: 1, -1 on memory error. */
+static inline int finish_row(Out *out, Py_ssize_t row, const int32_t *codes) {
+    for (int c = 0; c < N_DICTS; c++) {
+        Pending *q = &out->pending[c];
+        int32_t code = codes[c];
+        if (q->ptr) {
+            int32_t found = resolve(out, c, q);
+            if (found == DEFER)
+                return -1;
+            out->codes[c][q->row] = found;
+            if (out->last[c].ptr == q->ptr)
+                out->last[c].code = found; /* the same value on the next rows */
+            if (code == DEFER && out->next[c].ptr == q->ptr)
+                code = found; /* the same value again on this row */
+            q->ptr = NULL;
+        }
+        if (code == DEFER) {
+            *q = out->next[c];
+            q->row = row;
+        } else {
+            out->codes[c][row] = code;
+        }
+    }
+    return 1;
+}
+
+/* The last row's pending values looked up (at the end of a block): 1, -1. */
+static int finish_rows(Out *out) {
+    for (int c = 0; c < N_DICTS; c++) {
+        Pending *q = &out->pending[c];
+        if (q->ptr) {
+            int32_t found = resolve(out, c, q);
+            if (found == DEFER)
+                return -1;
+            out->codes[c][q->row] = found;
+            q->ptr = NULL;
+        }
+    }
+    return 1;
+}
 
 /* The line at p (not blank), up to the block's end: 1: a row was written at
  * index row, *line_end is the line's '\n'; 0: cannot vouch; -1: memory error. */
@@ -654,22 +1020,7 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
         case K_TYPE:
         case K_IP:
             if (*p == '"') {
-                Dict *d = &out->dicts[id - K_ACCOUNT];
-                const char *value = p + 1;
-                const Value *last = d->last >= 0 ? &d->values[d->last] : NULL;
-                if (last && end - value > last->len && value[last->len] == '"' &&
-                    same_bytes(last->ptr, value, last->len)) {
-                    codes[id - K_ACCOUNT] = d->last; /* the previous row's value again */
-                    p = value + last->len + 1;
-                    break;
-                }
-                if (!(p = plain_string_end(value, end)))
-                    return 0; /* an escape, a control character */
-                int32_t code = dict_code(d, value, p - value);
-                if (code == -2)
-                    return -1;
-                codes[id - K_ACCOUNT] = code;
-                p++;
+                p = dict_string(p + 1, end, out, id - K_ACCOUNT, &codes[id - K_ACCOUNT]);
             } else {
                 p = (end - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
             }
@@ -693,12 +1044,19 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
     out->played_at[row] = days * 86400 + seconds;
     out->player_id[row] = player;
     out->media_id[row] = media;
-    for (int i = 0; i < N_DICTS; i++)
-        out->codes[i][row] = codes[i];
-    return 1;
+    return finish_row(out, row, codes);
 }
 
 /* ------------------------------------------------------------ Block */
+
+/* One read's dictionaries (the Dictionaries type, below). */
+typedef struct {
+    PyObject_HEAD
+    Shared dicts[N_DICTS];
+    uint64_t serial; /* which Dictionaries a Block was scanned against, merged into (1, 2, ...) */
+} DictsObject;
+
+static PyTypeObject DictsType;
 
 typedef struct {
     PyObject_HEAD
@@ -709,8 +1067,9 @@ typedef struct {
     Py_ssize_t n_lines, n_rows;
     void *columns; /* one allocation: played_at, then the int32 columns */
     Out out;
-    int32_t *remap[N_DICTS]; /* this read's code of each block code (Dictionaries.merge) */
+    int32_t *remap[N_DICTS]; /* the read's code of each of the block's own values (merge) */
     uint64_t owner;          /* the serial of the Dictionaries the remap is for; 0: none */
+    uint64_t scanned_for;    /* the serial of the Dictionaries its codes are of; 0: none */
 } BlockObject;
 
 static void block_dealloc(BlockObject *self) {
@@ -747,7 +1106,7 @@ static PyTypeObject BlockType = {
     .tp_basicsize = sizeof(BlockObject),
     .tp_dealloc = (destructor)block_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One scanned block: its rows, codes into its own dictionaries.",
+    .tp_doc = "One scanned block: its rows, codes of a read's dictionaries or its own.",
     .tp_getset = block_getset,
 };
 
@@ -829,12 +1188,16 @@ static int scan_parts(BlockObject *self, Py_ssize_t capacity, Py_ssize_t max_lin
 static int32_t block_dict_size[N_DICTS];
 
 static PyObject *scan(PyObject *module, PyObject *args) {
-    PyObject *list;
+    PyObject *list, *dicts = Py_None;
     Py_ssize_t max_line, length = 0;
     int status;
 
-    if (!PyArg_ParseTuple(args, "O!n:scan", &PyList_Type, &list, &max_line))
+    if (!PyArg_ParseTuple(args, "O!n|O:scan", &PyList_Type, &list, &max_line, &dicts))
         return NULL;
+    if (dicts != Py_None && !PyObject_TypeCheck(dicts, &DictsType)) {
+        PyErr_SetString(PyExc_TypeError, "dictionaries must be a Dictionaries or None");
+        return NULL;
+    }
     BlockObject *self = PyObject_New(BlockObject, &BlockType);
     if (!self)
         return NULL;
@@ -847,7 +1210,12 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     self->n_lines = self->n_rows = 0;
     memset(&self->out, 0, sizeof(self->out));
     memset(self->remap, 0, sizeof(self->remap));
-    self->owner = 0;
+    self->owner = self->scanned_for = 0;
+    if (SHARED && dicts != Py_None) { /* alive while the scan runs: the caller holds it */
+        self->scanned_for = ((DictsObject *)dicts)->serial;
+        for (int i = 0; i < N_DICTS; i++)
+            self->out.shared[i] = &((DictsObject *)dicts)->dicts[i];
+    }
     if (!self->parts || !self->seams || !open) {
         PyMem_RawFree(open);
         Py_DECREF(self);
@@ -875,9 +1243,9 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     self->columns = PyMem_RawMalloc((size_t)(capacity ? capacity : 1) * (8 + 4 * 5));
     int ok = self->columns != NULL;
     for (int i = 0; i < N_DICTS; i++) /* sized like the previous block's (no regrowing) */
-        ok = ok && dict_init(&self->out.dicts[i], 0,
-                             (int32_t)(block_dict_size[i] < capacity ? block_dict_size[i]
-                                                                     : capacity)) == 0;
+        ok = ok && dict_init(&self->out.dicts[i], (int32_t)(block_dict_size[i] < capacity
+                                                                 ? block_dict_size[i]
+                                                                 : capacity)) == 0;
     if (!ok) {
         PyMem_RawFree(open);
         Py_DECREF(self);
@@ -892,6 +1260,8 @@ static PyObject *scan(PyObject *module, PyObject *args) {
 
     Py_BEGIN_ALLOW_THREADS
     status = scan_parts(self, capacity, max_line, open);
+    if (status == 1)
+        status = finish_rows(&self->out);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(open);
     if (status == 1) {
@@ -905,12 +1275,6 @@ static PyObject *scan(PyObject *module, PyObject *args) {
 
 /* ------------------------------------------------------------ Dictionaries */
 
-typedef struct {
-    PyObject_HEAD
-    Dict dicts[N_DICTS];
-    uint64_t serial; /* which Dictionaries a Block was merged into (1, 2, ...) */
-} DictsObject;
-
 static uint64_t last_serial; /* guarded by the GIL */
 
 static PyObject *dicts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
@@ -923,7 +1287,7 @@ static PyObject *dicts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     self->serial = ++last_serial;
     for (int i = 0; i < N_DICTS; i++)
-        if (dict_init(&self->dicts[i], 1, 0) < 0) {
+        if (shared_init(&self->dicts[i]) < 0) {
             Py_DECREF(self);
             return PyErr_NoMemory();
         }
@@ -932,64 +1296,40 @@ static PyObject *dicts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 
 static void dicts_dealloc(DictsObject *self) {
     for (int i = 0; i < N_DICTS; i++)
-        dict_free(&self->dicts[i]);
+        shared_free(&self->dicts[i]);
     Py_TYPE(self)->tp_free(self);
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH(p) __builtin_prefetch(p)
-#else
-#define PREFETCH(p) ((void)(p))
-#endif
+#define STEP 8 /* the slot of the value STEP ahead is fetched while one is looked up */
 
-/* Looking a block's values up in a large dictionary (one IP per row: 65,000
- * values) misses the cache three times in a row: the slot, the Value, the
- * arena's bytes. So what the lookup of value i + k * STEP will read is fetched
- * k steps ahead, one link of that chain per step (prefetches only: nothing
- * read here decides anything, and every address is inside the tables). In the
- * loop itself: GCC 12 drops a call to a static function that only prefetches. */
-#define STEP 8
-
-/* The read's code of each of a block's values, new values added; 0: one is not
- * UTF-8 (nothing added), -1: memory error (exception set). */
+/* The read's code of each of the block's own values (those the read's
+ * dictionary did not hold when the block was scanned), new values added in
+ * order of first appearance; 0: one is not UTF-8 (nothing added), -1: memory
+ * error (exception set). */
 static int remap_block(DictsObject *self, BlockObject *block) {
-    for (int c = 0; c < N_DICTS; c++) { /* first check every new value, add nothing */
-        Dict *local = &block->out.dicts[c];
-        block->remap[c] = PyMem_RawMalloc(sizeof(int32_t) * (local->n + 1));
-        if (!block->remap[c]) {
+    /* every value first: one that is not UTF-8 cannot be in the read's dictionary */
+    for (int c = 0; c < N_DICTS; c++)
+        for (int32_t i = 0; i < block->out.dicts[c].n; i++) {
+            const Value *v = &block->out.dicts[c].values[i];
+            if (!utf8_valid((const unsigned char *)v->ptr, v->len))
+                return 0;
+        }
+    for (int c = 0; c < N_DICTS; c++) { /* then found, or added in order of first appearance */
+        const Dict *local = &block->out.dicts[c];
+        Shared *d = &self->dicts[c];
+        int32_t *remap = block->remap[c] = PyMem_RawMalloc(sizeof(int32_t) * (local->n + 1));
+        if (!remap) {
             PyErr_NoMemory();
             return -1;
         }
         for (int32_t i = 0; i < local->n; i++) {
             const Value *v = &local->values[i];
-            const Dict *d = &self->dicts[c];
-            if (i + 3 * STEP < local->n) { /* the slot, and the block's bytes to compare */
-                PREFETCH(&d->slots[v[3 * STEP].hash & d->mask]);
-                PREFETCH(v[3 * STEP].ptr);
-            }
-            if (i + 2 * STEP < local->n) { /* then the Value the slot names, then its bytes */
-                uint64_t slot_value = d->slots[v[2 * STEP].hash & d->mask];
-                uint32_t k = (uint32_t)slot_value; /* no branch: one here was mispredicted */
-                PREFETCH(&d->values[k != EMPTY ? k : 0]);
-                slot_value = d->slots[v[STEP].hash & d->mask];
-                k = (uint32_t)slot_value;
-                PREFETCH(value_bytes(d, &d->values[k != EMPTY ? k : 0]));
-            }
+            if (i + STEP < local->n)
+                PREFETCH(&d->table->entries[(uint32_t)v[STEP].hash & d->table->mask]);
             uint32_t slot = 0;
-            int32_t code = dict_find(&self->dicts[c], v->ptr, v->len, v->hash, &slot);
-            if (code < 0 && !utf8_valid((const unsigned char *)v->ptr, v->len))
-                return 0;
-            block->remap[c][i] = code;
-        }
-    }
-    for (int c = 0; c < N_DICTS; c++) { /* then add them, in order of first appearance */
-        Dict *local = &block->out.dicts[c], *d = &self->dicts[c];
-        for (int32_t i = 0; i < local->n; i++) {
-            const Value *v = &local->values[i];
-            uint32_t slot = 0;
-            if (block->remap[c][i] >= 0 || dict_find(d, v->ptr, v->len, v->hash, &slot) >= 0)
-                continue;
-            if ((block->remap[c][i] = dict_add(d, v->ptr, v->len, v->hash, slot)) < 0) {
+            Key k = key_of(v->ptr, v->len);
+            remap[i] = table_find(d->table, v->ptr, v->len, v->hash, k, &slot);
+            if (remap[i] < 0 && (remap[i] = shared_add(d, v->ptr, v->len, v->hash, k, slot)) < 0) {
                 PyErr_NoMemory();
                 return -1;
             }
@@ -1020,6 +1360,11 @@ static int add_block(DictsObject *self, BlockObject *block) {
         PyErr_SetString(PyExc_ValueError, "the block was merged into another read's dictionaries");
         return -1;
     }
+    if (block->scanned_for && block->scanned_for != self->serial) {
+        PyErr_SetString(PyExc_ValueError,
+                        "the block was scanned against another read's dictionaries");
+        return -1;
+    }
     int status = remap_block(self, block);
     if (status <= 0) {
         for (int c = 0; c < N_DICTS; c++) {
@@ -1044,12 +1389,15 @@ static PyObject *dicts_sizes(DictsObject *self, PyObject *unused) {
     return Py_BuildValue("iii", self->dicts[0].n, self->dicts[1].n, self->dicts[2].n);
 }
 
-/* Codes translated by remap (block code -> read code), -1 kept, as T. */
+/* A block's codes as the read's, as T: the read's (-1 for null) kept, those of
+ * the block's own values (-2 - i) translated by remap. */
 #define REMAP_CODES(T)                                                                             \
     do {                                                                                           \
         T *to = view->buf;                                                                         \
-        for (Py_ssize_t r = 0; r < n; r++)                                                         \
-            to[r] = (T)(codes[r] < 0 ? -1 : remap[codes[r]]);                                      \
+        for (Py_ssize_t r = 0; r < n; r++) {                                                       \
+            int32_t c = codes[r];                                                                  \
+            to[r] = (T)(c >= -1 ? c : remap[-2 - c]);                                              \
+        }                                                                                          \
     } while (0)
 
 static void write_codes(const Py_buffer *view, const int32_t *codes, const int32_t *remap,
@@ -1126,7 +1474,7 @@ static PyObject *dicts_lookup(DictsObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iO!:lookup", &column, &PyList_Type, &values) ||
         column_index(column) < 0)
         return NULL;
-    Dict *d = &self->dicts[column];
+    Shared *d = &self->dicts[column];
     Py_ssize_t n = PyList_GET_SIZE(values);
     PyObject *result = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
     if (!result)
@@ -1142,9 +1490,11 @@ static PyObject *dicts_lookup(DictsObject *self, PyObject *args) {
             Py_DECREF(result);
             return NULL;
         }
-        uint32_t h = hash_bytes(p, len), slot = 0;
-        int32_t code = dict_find(d, p, len, h, &slot);
-        if (code < 0 && (code = dict_add(d, p, len, h, slot)) < 0) {
+        Key k = key_of(p, len);
+        uint64_t h = hash_of(p, len, k);
+        uint32_t slot = 0;
+        int32_t code = table_find(d->table, p, len, h, k, &slot);
+        if (code < 0 && (code = shared_add(d, p, len, h, k, slot)) < 0) {
             Py_DECREF(result);
             return PyErr_NoMemory();
         }
@@ -1158,11 +1508,11 @@ static PyObject *dicts_values(DictsObject *self, PyObject *args) {
     int column;
     if (!PyArg_ParseTuple(args, "i:values", &column) || column_index(column) < 0)
         return NULL;
-    Dict *d = &self->dicts[column];
+    const Shared *d = &self->dicts[column];
     PyObject *list = PyList_New(d->n);
     for (int32_t i = 0; list && i < d->n; i++) {
-        const Value *v = &d->values[i];
-        PyObject *s = PyUnicode_DecodeUTF8(value_bytes(d, v), v->len, "strict");
+        const Span *v = &d->values[i];
+        PyObject *s = PyUnicode_DecodeUTF8(v->ptr, v->len, "strict");
         if (!s) {
             Py_CLEAR(list);
             break;
@@ -1173,12 +1523,12 @@ static PyObject *dicts_values(DictsObject *self, PyObject *args) {
 }
 
 /* (n, offsets, data): the dictionary as an Arrow string array's buffers (int32
- * offsets, the bytes): the values were added one after the other to the arena. */
+ * offsets, the bytes): the arena's chunks hold the values in code order. */
 static PyObject *dicts_arrow(DictsObject *self, PyObject *args) {
     int column;
     if (!PyArg_ParseTuple(args, "i:arrow", &column) || column_index(column) < 0)
         return NULL;
-    Dict *d = &self->dicts[column];
+    const Shared *d = &self->dicts[column];
     if (d->used > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "a dictionary over 2 GiB");
         return NULL;
@@ -1187,14 +1537,17 @@ static PyObject *dicts_arrow(DictsObject *self, PyObject *args) {
     if (!offsets)
         return NULL;
     int32_t *o = (int32_t *)PyBytes_AS_STRING(offsets);
+    o[0] = 0;
     for (int32_t i = 0; i < d->n; i++)
-        o[i] = (int32_t)d->values[i].offset;
-    o[d->n] = (int32_t)d->used;
-    PyObject *data = PyBytes_FromStringAndSize(d->arena, d->used);
+        o[i + 1] = o[i] + (int32_t)d->values[i].len;
+    PyObject *data = PyBytes_FromStringAndSize(NULL, d->used);
     if (!data) {
         Py_DECREF(offsets);
         return NULL;
     }
+    char *at = PyBytes_AS_STRING(data);
+    for (Py_ssize_t i = 0; i < d->n_chunks; at += d->chunk_used[i], i++)
+        memcpy(at, d->chunks[i], d->chunk_used[i]);
     return Py_BuildValue("nNN", (Py_ssize_t)d->n, offsets, data);
 }
 
@@ -1224,9 +1577,9 @@ static PyTypeObject DictsType = {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(parts, max_line) -> Block | None\n\n"
-     "Scan a block of playlog lines given as a list of parts; None if it cannot vouch "
-     "for every line."},
+     "scan(parts, max_line, dictionaries=None) -> Block | None\n\n"
+     "Scan a block of playlog lines given as a list of parts, its values looked up in the "
+     "read's dictionaries; None if it cannot vouch for every line."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1243,9 +1596,10 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;
-    /* 3: scan(parts); Dictionaries.add/sizes, merge into code columns of 1, 2 or 4 bytes;
+    /* 4: scan(parts, max_line, dictionaries): values looked up in the read's dictionaries;
+     * 3: scan(parts); Dictionaries.add/sizes, merge into code columns of 1, 2 or 4 bytes;
      * 2: scan() returns a Block, merged by Dictionaries (1 returned per-block values) */
-    if (PyModule_AddIntConstant(m, "VERSION", 3) < 0 ||
+    if (PyModule_AddIntConstant(m, "VERSION", 4) < 0 ||
         PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0 ||
         PyModule_AddObjectRef(m, "Dictionaries", (PyObject *)&DictsType) < 0) {
         Py_DECREF(m);
