@@ -100,9 +100,14 @@ class TableBuilder:
 
         From the Arrow array (no Python str per value): half the time at 65,000 IPs
         (~10 ms per read). Empty: the list's Index, which pandas types differently.
+        Marked unique for pandas (see :func:`_known_unique`).
         """
         values = self._dicts.array(name)
-        return pd.Index(values.to_pandas()) if len(values) else pd.Index([])
+        if not len(values):
+            return pd.Index([])
+        index = pd.Index(values.to_pandas())
+        _known_unique(index)
+        return index
 
 
 class BatchEmitter(TableBuilder):
@@ -282,6 +287,18 @@ class PythonDictionaries:
     def array(self, name: str) -> pa.Array:
         """The column's dictionary, in code order, as an Arrow string array."""
         return pa.array(self.values(name), pa.string())
+
+
+def _known_unique(index: pd.Index) -> None:
+    """Tells pandas that ``index`` has no duplicates, as a dictionary's values are distinct
+    (a hash table keyed by the bytes; UTF-8 decoding keeps them distinct), so that the
+    Categorical does not check it again: pandas' check builds a hash table of the values as
+    Python strings, ~10 ms per read at 65,000 IPs against ~0.1 ms for a realistic 400. It
+    only fills the cache entry pandas' own ``is_unique`` fills (``Index._cache``); where
+    pandas keeps it elsewhere, pandas checks, as before."""
+    cache = getattr(index, "_cache", None)
+    if isinstance(cache, dict):
+        cache["is_unique"] = True
 
 
 def _dictionary_array(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
