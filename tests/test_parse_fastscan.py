@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,14 +16,29 @@ from hypothesis import strategies as st
 from fouryousee_data.errors import FouryouseeError
 from fouryousee_data.parse import DEFAULT_MAX_LINE, Engine, _stream, read_table
 from fouryousee_data.parse._block import STORE_TYPES
-from fouryousee_data.parse._fast import BUILT, CDictionaries, scan
+from fouryousee_data.parse._fast import BUILT, SIMD_LEVELS, CDictionaries, scan, use_simd
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    # the `simd` fixture only picks a level: the same for every example, by design
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 BASE = (
     '"date":"2021-07-26","time":"15:58:52","playerId":4,"mediaId":48,'
     '"account":"alfareiza-3385E2","ip":"0.0.0.0","type":"I"'
 )
+
+
+@pytest.fixture(params=SIMD_LEVELS)
+def simd(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each SIMD level of the scanner this CPU runs ("none": the portable C path)."""
+    before = use_simd(request.param)
+    try:
+        yield request.param
+    finally:
+        use_simd(before)
 
 
 def obj(**changes: str) -> bytes:
@@ -147,6 +163,37 @@ CASES = [
         True,
         True,
     ),
+    # what the SIMD path looks for inside strings and around values
+    (obj(account='"a,b"', ip='"}"', type='"V"'), True, True),
+    (obj(account='"a:b"', ip='"{"', type='"["'), True, True),
+    (obj(account='"\\u002c"'), False, True),
+    (obj(ip='"\\":"'), False, True),
+    (obj(type='"\\"\\""'), False, True),
+    (obj(account='"a"b"'), False, False),
+    (obj(ip='"1.2.3.4" '), True, True),
+    (obj(ip=' "1.2.3.4"', playerId=" 4"), True, True),
+    (obj(playerId="12345678", mediaId="1234567"), True, True),
+    (obj(playerId="-12", mediaId="00"), False, False),
+    (obj(playerId="0", mediaId="10000000"), True, True),
+    (obj(type="nul"), False, False),
+    (obj(type="nulll"), False, False),
+    (obj(type='"'), False, False),
+    (obj()[:-1] + b",}", False, False),
+    (obj()[:-1] + b"]", False, False),
+    (obj()[:-1] + b',"x"}', False, False),
+    (obj()[:-1] + b",,}", False, False),
+    (obj()[:-1] + b",", False, False),
+    (obj().replace(b',"time"', b'}"time"'), False, False),
+    (obj().replace(b'"time":"15:58:52"', b'"date":"2021-07-27"'), False, False),
+    (obj().replace(b'"type":"I"', b'"ip":"1"'), False, True),
+    (obj()[:-1] + b',"x":1}', True, True),  # unknown keys
+    (obj()[:-1] + b',"":1}', True, True),
+    (obj()[:-1] + b',"ipx":1}', True, True),
+    (obj()[:-1] + b',"ip":"x"}', False, True),  # a duplicated kept key
+    (obj().replace(b'"date"', b'"dat\\u0065"'), False, True),
+    (obj().replace(b'"date"', b'"Date"'), False, False),
+    (obj(account='"' + "a" * 120 + '"'), True, True),  # a line over 192 bytes
+    (obj(account='"' + "a" * 40 + '"'), True, True),
     (obj() + obj(), False, False),  # two objects on one line
     (obj() + b" x", False, False),
     (b"{}", False, False),
@@ -156,7 +203,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("data", "fast", "valid"), CASES)
-def test_the_scanner_agrees_or_declines(data: bytes, fast: bool, valid: bool) -> None:
+def test_the_scanner_agrees_or_declines(data: bytes, fast: bool, valid: bool, simd: str) -> None:
     block = obj() + b"\n \r\n" + data + b"\n" + obj() + b"\r\n"
     assert vouches(block) is fast
     reference = assert_same(block)
@@ -234,7 +281,7 @@ def report(draw: st.DrawFn) -> bytes:
 @pytest.mark.slow
 @SETTINGS
 @given(report())
-def test_random_valid_reports_give_the_same_table(data: bytes) -> None:
+def test_random_valid_reports_give_the_same_table(simd: str, data: bytes) -> None:
     assert isinstance(assert_same(data), pa.Table)
 
 
@@ -245,7 +292,7 @@ NOISE = st.sampled_from([*b'{}[]",:\\ \t\r\n0123456789.-+eEnultrfa', 0xFF, 0xC3,
 @SETTINGS
 @given(report(), st.lists(st.tuples(st.integers(0), st.integers(0, 2), NOISE), max_size=4))
 def test_corrupted_reports_are_declined_or_agree(
-    data: bytes, edits: list[tuple[int, int, int]]
+    simd: str, data: bytes, edits: list[tuple[int, int, int]]
 ) -> None:
     text = bytearray(data)
     for position, kind, byte in edits:
@@ -271,7 +318,7 @@ def rows_of(parts: list[bytes], max_line: int = DEFAULT_MAX_LINE) -> Any:
     return parsed.n_lines, {k: v.tolist() for k, v in out.items()}, values
 
 
-def test_a_block_in_parts_cut_anywhere_scans_as_in_one_piece() -> None:
+def test_a_block_in_parts_cut_anywhere_scans_as_in_one_piece(simd: str) -> None:
     # a block of pieces is read where they are; only a line cut between two pieces is
     # copied (the seam). Cut in every pair of places (a piece may hold no line end, or
     # be empty): the same rows, lines and dictionaries as the whole block.
@@ -296,3 +343,97 @@ def test_parts_must_end_with_a_newline() -> None:
         scan([memoryview(obj()), memoryview(b"")], DEFAULT_MAX_LINE)
     with pytest.raises(ValueError, match="newline"):
         scan([], DEFAULT_MAX_LINE)
+
+
+# --------------------------------------------------------------------------- the SIMD path
+
+STRINGS = st.sampled_from(
+    [
+        '"V"',
+        '"alfareiza-3385E2"',
+        '"177.5.90.110"',
+        '""',
+        "null",
+        '"a,b"',
+        '"}"',
+        '"\\""',
+        '"\\u00e9"',
+        '"é🙂"',
+        '"a\tb"',
+        '":"',
+        '"x" ',
+        " null",
+        "1",
+        '"',
+        "nul",
+    ]
+) | st.text(max_size=12).map(json.dumps)
+INTS = st.integers(-(2**33), 2**33).map(str) | st.sampled_from(
+    ["0", "-0", "00", "01", "1.0", "1e3", '"4"', "null", "12345678", "9999999", "-", " 7"]
+)
+USUAL = {
+    "date": st.dates().map(lambda d: f'"{d.year:04d}-{d.month:02d}-{d.day:02d}"')
+    | st.sampled_from(['"2023-02-29"', '"0000-01-01"', '"2024-3-01"', "null", '"2024-03-01" ']),
+    "time": st.times().map(lambda t: f'"{t:%H:%M:%S}"')
+    | st.sampled_from(['"24:00:00"', '"1:02:03"', '"12:00:00"']),
+    "playerId": INTS,
+    "mediaId": INTS,
+    "account": STRINGS,
+    "type": STRINGS,
+    "ip": STRINGS,
+}
+
+
+@st.composite
+def usual_lines(draw: st.DrawFn) -> bytes:
+    """Lines as the SIMD path expects them (the seven keys, in any order), edge values,
+    sometimes a key dropped, doubled or added, then a few bytes changed."""
+    keys = draw(st.permutations(list(USUAL)))
+    if draw(st.integers(0, 5)) == 0:
+        keys = draw(st.sampled_from([keys[1:], [*keys, keys[0]], [*keys, "x"]]))
+    line = bytearray(
+        ("{" + ",".join(f'"{k}":{draw(USUAL.get(k, INTS))}' for k in keys) + "}").encode()
+    )
+    for position, kind, byte in draw(
+        st.lists(st.tuples(st.integers(0), st.integers(0, 2), NOISE), max_size=2)
+    ):
+        at = position % (len(line) + 1)
+        if kind == 0:
+            line[at:at] = bytes([byte])
+        elif kind == 1:
+            line[at : at + 1] = bytes([byte])
+        else:
+            del line[at : at + 1]
+    return bytes(line)
+
+
+@SETTINGS
+@given(st.lists(usual_lines(), min_size=1, max_size=6), st.integers(0))
+def test_the_simd_levels_read_usual_lines_as_the_portable_path(
+    lines: list[bytes], cut: int
+) -> None:
+    # every line through each level's fast path (the last ones through a padded copy),
+    # once in one piece and once cut in two (the seam): the same as the portable path
+    data = b"\n".join(lines) + b"\n"
+    cut %= len(data)
+    before = use_simd("none")
+    try:
+        expected = [rows_of([data]), rows_of([data[:cut], data[cut:]])]
+        for level in SIMD_LEVELS:
+            use_simd(level)
+            assert [rows_of([data]), rows_of([data[:cut], data[cut:]])] == expected, level
+    finally:
+        use_simd(before)
+
+
+def test_lines_of_every_length_around_the_window(simd: str) -> None:
+    # the SIMD path classifies 192 bytes from a line's start: lines just shorter and
+    # longer, with 0 to 300 bytes after them in the block
+    other = len(obj(account='""'))
+    for length in range(185, 200):
+        line = obj(account='"' + "a" * (length - 1 - other) + '"')
+        assert len(line) + 1 == length
+        for after in (0, 1, 63, 64, 65, 255, 256, 300):
+            data = line + b"\n" + b" " * max(after - 1, 0) + (b"\n" if after else b"")
+            whole = rows_of([data])
+            assert whole is not None and whole[1]["player_id"] == [4], (length, after)

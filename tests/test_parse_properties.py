@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import fouryousee_data as fy
 from fouryousee_data.parse import ENGINES, Engine, _stream, read_playlogs
-from fouryousee_data.parse._fast import BUILT
+from fouryousee_data.parse._fast import BUILT, SIMD_LEVELS, use_simd
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -42,11 +42,13 @@ def playlogs(draw: st.DrawFn) -> dict[str, Any]:
         "playerId": draw(st.integers(-(2**31), 2**31 - 1)),
         "mediaId": draw(st.integers(-(2**31), 2**31 - 1)),
     }
+    usual = draw(st.booleans())  # the seven keys, nothing else: the scanner's SIMD path
     for key in ("account", "ip", "type"):
-        if draw(st.booleans()):
+        if usual or draw(st.booleans()):
             obj[key] = draw(optional_text)
-    extra = draw(st.dictionaries(st.text(max_size=6), json_values, max_size=2))
-    obj.update({k: v for k, v in extra.items() if k not in KNOWN})
+    if not usual:
+        extra = draw(st.dictionaries(st.text(max_size=6), json_values, max_size=2))
+        obj.update({k: v for k, v in extra.items() if k not in KNOWN})
     keys = draw(st.permutations(list(obj)))
     return {key: obj[key] for key in keys}
 
@@ -93,6 +95,21 @@ def gzipped(data: bytes, members: int) -> bytes:
     )
 
 
+#: The C scanner's SIMD levels (its portable path "none" included), drawn per example.
+simd_levels = st.sampled_from(SIMD_LEVELS) if SIMD_LEVELS else st.just(None)
+
+
+@contextmanager
+def simd(level: str | None) -> Iterator[None]:
+    """The C scanner at this SIMD level (None: nothing to choose, it is not built)."""
+    before = use_simd(level) if level else None
+    try:
+        yield
+    finally:
+        if before:
+            use_simd(before)
+
+
 @contextmanager
 def small_blocks(block: int, piece: int) -> Iterator[None]:
     """Force many blocks and pieces so boundaries fall everywhere."""
@@ -111,6 +128,7 @@ def small_blocks(block: int, piece: int) -> Iterator[None]:
     block=st.sampled_from([64, 512, 4 * 1024 * 1024]),
     piece=st.sampled_from([1, 7, 1024 * 1024]),
     engine=st.sampled_from([e for e in ENGINES if BUILT or e != "c"]),
+    level=simd_levels,
 )
 def test_valid_reports_round_trip_exactly(
     report: tuple[list[dict[str, Any]], bytes],
@@ -119,10 +137,11 @@ def test_valid_reports_round_trip_exactly(
     block: int,
     piece: int,
     engine: Engine,
+    level: str | None,
 ) -> None:
     rows, data = report
     source = gzipped(data, members) if compress else data
-    with small_blocks(block, piece):  # every engine must give the very same frame
+    with small_blocks(block, piece), simd(level):  # every engine: the very same frame
         df = read_playlogs(source, engine=engine)
     assert list(df.columns) == list(fy.schema.COLUMNS)
     assert str(df["played_at"].dtype) == "datetime64[s]"
@@ -178,6 +197,7 @@ junk_lines = (
     flip=st.integers(1, 255),
     junk=junk_lines,
     block=st.sampled_from([64, 4 * 1024 * 1024]),
+    level=simd_levels,
 )
 def test_corruption_is_an_error_or_changes_nothing(
     report: tuple[list[dict[str, Any]], bytes],
@@ -186,6 +206,7 @@ def test_corruption_is_an_error_or_changes_nothing(
     flip: int,
     junk: bytes,
     block: int,
+    level: str | None,
 ) -> None:
     rows, data = report
     whole = gzip.compress(data)
@@ -202,7 +223,7 @@ def test_corruption_is_an_error_or_changes_nothing(
         damaged = b"\n".join([*text_lines[:at], junk, *text_lines[at:]])
     for source in [damaged] + ([gzip.compress(damaged)] if how == "junk" else []):
         try:
-            with small_blocks(block, 1024 * 1024):
+            with small_blocks(block, 1024 * 1024), simd(level):
                 df = read_playlogs(source)
         except (fy.CorruptReportError, fy.InvalidPlaylogError):
             continue

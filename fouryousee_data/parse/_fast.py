@@ -34,7 +34,7 @@ from fouryousee_data.parse._block import STRING_COLUMNS, Parsed
 
 log = logging.getLogger("fouryousee_data.parse")
 
-_VERSION = 4  # the interface of _fastscan.c this module speaks (its VERSION)
+_VERSION = 5  # the interface of _fastscan.c this module speaks (its VERSION)
 
 try:  # the C scanner of _fastscan.c, built by pip install; Arrow's reader without it
     import fouryousee_data.parse._fastscan as fastscan
@@ -49,10 +49,31 @@ if fastscan is not None and getattr(fastscan, "VERSION", 1) != _VERSION:  # prag
     )
     fastscan = None
 
-__all__ = ["BUILT", "CDictionaries", "scan"]
+__all__ = ["BUILT", "SIMD_LEVELS", "CDictionaries", "scan", "use_simd"]
 
 #: Whether the C scanner was built (``engine="c"`` needs it).
 BUILT: bool = fastscan is not None
+
+#: The scanner's SIMD levels this CPU runs, best first (a read uses the best):
+#: ``"avx512"`` (AVX-512BW), ``"avx2"``, then ``"none"``, the portable C path. The
+#: SIMD paths read the usual line (the seven keys, compact, no escape) from bitmaps
+#: of its bytes and hand any other line to the portable path: the same rows and
+#: declines either way (tests run every level).
+_LEVELS = ("avx512", "avx2", "none")
+SIMD_LEVELS: tuple[str, ...] = _LEVELS[_LEVELS.index(fastscan.simd()) :] if fastscan else ()
+
+
+def use_simd(level: str) -> str:
+    """Make the scanner use a SIMD level of :data:`SIMD_LEVELS` (tests, measurements);
+    returns the level it used. ``ValueError`` for a level this CPU does not run."""
+    if fastscan is None:
+        raise RuntimeError("the C scanner is not built")
+    if level not in SIMD_LEVELS:
+        raise ValueError(f"SIMD level {level!r} is not one of {SIMD_LEVELS} (this CPU's)")
+    before: str = fastscan.simd()
+    fastscan.simd(level)
+    return before
+
 
 # Each dictionary column's index in _fastscan.Dictionaries (keys account, type, ip),
 # and the order of the columns Dictionaries.merge writes.

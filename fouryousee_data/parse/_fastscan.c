@@ -69,6 +69,11 @@
 #define HUGE_PAGE ((size_t)2 << 20)
 #endif
 
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_SIMD 1 /* runtime dispatch: AVX-512BW or AVX2 where the CPU has them */
+#include <immintrin.h>
+#endif
+
 #define MAX_DEPTH 32 /* deeper unknown values: not vouched for */
 
 enum { K_DATE, K_TIME, K_PLAYER, K_MEDIA, K_ACCOUNT, K_TYPE, K_IP, N_KEYS };
@@ -1047,6 +1052,188 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
     return finish_row(out, row, codes);
 }
 
+/* ------------------------------------------------------------ one line, with SIMD */
+
+/* The usual line (compact, the seven known keys once each, no escape, no
+ * control character) read from bitmaps of its bytes instead of byte by byte.
+ * 64 bytes at a time (AVX-512BW, or two AVX2 loads) give the positions of its
+ * '"', ',' or '}', '\n', '\\' and control characters. Its seven segments
+ * `X"key":value` (X ',' or the '{') lie between the ',' and '}' (a string that
+ * holds one makes the count wrong: scan_line reads that line); each is read on
+ * its own: the key's second byte picks the one known key it can be, checked by
+ * two masked 8-byte compares of `"key":`; the values are then read in a fixed
+ * order (SWAR digits). No branch depends on the key order (random per line:
+ * scan_line mispredicted ~13 a row) and no segment waits for the one before
+ * (a walk from one segment to the next was latency-bound). ~30% less CPU than
+ * scan_line on the realistic file (docs/benchmarks.md, Session 4).
+ *
+ * It only ever accepts a line scan_line accepts, with the same values; on
+ * anything else it answers 0 and scan_line reads the line (so declining rules,
+ * errors and line numbers are scan_line's). What it accepts: '{', then exactly
+ * seven segments, the first six followed by ',', the last by the '}' before
+ * the '\n'; each segment one of the seven keys (each once: so all seven), its
+ * value a date, a time, an int32 (no sign, exponent or leading zero: else
+ * read_int32 decides), or for account/type/ip a string or null, each checked
+ * exactly as scan_line checks it; no '\\' or control character on the line;
+ * and as many quotes on the line as keys, dates, times and strings account for
+ * (so none inside a string). */
+
+#if defined(HAVE_SIMD)
+#define WINDOW 192 /* bytes classified per line: a longer line takes scan_line */
+#define SLACK 64   /* and room past the window (8-byte reads near a value's end) */
+
+typedef struct {
+    /* bit i of word k: byte 64k + i is '"', ',' or '}' ("stop"), '\n', '\\' or a
+     * byte below 0x20 ("special") */
+    uint64_t quote[3], stop[3], newline[3], special[3];
+} Masks;
+
+/* The known keys by their second byte & 31 (all different): the bytes
+ * `"key":` (little-endian, in two words, with the masks of the bytes that
+ * count), their number, and the key's id. */
+typedef struct {
+    uint64_t word[2], mask[2];
+    int32_t span, id;
+} KeyEntry;
+
+static KeyEntry key_table[32];
+
+static void init_key_table(void) {
+    static const char *names[N_KEYS] = {"date", "time", "playerId", "mediaId",
+                                        "account", "type", "ip"};
+    for (int i = 0; i < 32; i++) /* the slots no key has: never match */
+        key_table[i] = (KeyEntry){{~(uint64_t)0, 0}, {0, 0}, 0, 0};
+    for (int id = 0; id < N_KEYS; id++) {
+        char text[16] = {0};
+        int n = snprintf(text, sizeof(text), "\"%s\":", names[id]);
+        KeyEntry *e = &key_table[names[id][1] & 31];
+        *e = (KeyEntry){{0, 0}, {0, 0}, n, id};
+        memcpy(e->word, text, 16);
+        for (int i = 0; i < n; i++)
+            e->mask[i / 8] |= (uint64_t)0xFF << (8 * (i % 8));
+    }
+}
+
+static inline int tz64(uint64_t x) { return x ? __builtin_ctzll(x) : 64; }
+
+/* Ones below bit n (n may be past 63 or below 0). */
+static inline uint64_t below(int n) {
+    return n >= 64 ? ~(uint64_t)0 : n <= 0 ? 0 : ((uint64_t)1 << n) - 1;
+}
+
+/* A JSON int32 at p without sign: 1 to 7 digits, no leading zero, then a byte
+ * that is not a digit; NULL for anything else (then read_int32 decides). */
+static inline const char *swar_int(const char *p, int32_t *out) {
+    uint64_t w, t, other;
+    memcpy(&w, p, 8);
+    t = w ^ (ONES * '0'); /* digits now 0-9 */
+    other = (((t & 0x7F7F7F7F7F7F7F7Fu) + ONES * 0x76) | t) & HIGHS; /* non-digit bytes */
+    int n = tz64(other) >> 3;
+    if (n == 0 || n == 8 || (n > 1 && (t & 0xFF) == 0))
+        return NULL;
+    t = (t << (8 * (8 - n))) & (ONES * 0x0F); /* the digits in the top n bytes, zeros below */
+    t = (t * 2561) >> 8 & 0x00FF00FF00FF00FFu;
+    t = (t * 6553601) >> 16 & 0x0000FFFF0000FFFFu;
+    t = (t * 42949672960001u) >> 32;
+    *out = (int32_t)t;
+    return p + n;
+}
+
+/* The line at p, with the masks of the WINDOW bytes from p, and WINDOW + SLACK
+ * bytes readable from p; the line is at `origin` in the block (p is origin, or
+ * a copy of the block's last bytes, padded): as scan_line (1: a row written,
+ * *length the line's up to its '\n'; -1: memory error), or 0: not this fast
+ * path's line. */
+static inline __attribute__((always_inline)) int fast_line(const char *p, const char *origin,
+                                                           const Masks *m, Out *out,
+                                                           Py_ssize_t row, int *length) {
+    int len = tz64(m->newline[0]); /* the line's '\n' */
+    len = len == 64 ? 64 + tz64(m->newline[1]) : len;
+    len = len == 128 ? 128 + tz64(m->newline[2]) : len;
+    uint64_t in[3] = {below(len), below(len - 64), below(len - 128)};
+    if (len == WINDOW || *p != '{' ||
+        ((m->special[0] & in[0]) | (m->special[1] & in[1]) | (m->special[2] & in[2])))
+        return 0;
+    int n_quotes = __builtin_popcountll(m->quote[0] & in[0]) +
+                   __builtin_popcountll(m->quote[1] & in[1]) +
+                   __builtin_popcountll(m->quote[2] & in[2]);
+
+    /* Seven segments `X"key":value`, X ',' or '{', each value up to the next
+     * ',' or '}': where they are from the mask of those (a string holding one
+     * makes the count wrong, or a segment: scan_line reads that line), then
+     * each on its own (no chain from one to the next, no branch on which key:
+     * keys come in any order). */
+    uint64_t stops[3] = {m->stop[0] & in[0], m->stop[1] & in[1], m->stop[2] & in[2]};
+    int counts[3] = {__builtin_popcountll(stops[0]), __builtin_popcountll(stops[1]),
+                     __builtin_popcountll(stops[2])};
+    if (counts[0] + counts[1] + counts[2] != N_KEYS)
+        return 0;
+    int at[1 + 3 * N_KEYS], n = 1; /* 0, then the stops (N_KEYS written per word) */
+    at[0] = 0;
+    for (int k = 0; k < 3; k++) {
+        uint64_t bits = stops[k];
+        for (int j = 0; j < N_KEYS; j++, bits &= bits - 1)
+            at[n + j] = 64 * k + tz64(bits);
+        n += counts[k];
+    }
+    int start[N_KEYS], stop[N_KEYS];
+    unsigned seen = 0, bad = (at[N_KEYS] != len - 1) | (p[len - 1] != '}'); /* the last: '}' */
+    for (int i = 0; i < N_KEYS; i++) {
+        int s = at[i], after = at[i + 1];
+        const KeyEntry *e = &key_table[p[s + 3] & 31];
+        uint64_t w0, w1;
+        memcpy(&w0, p + s + 1, 8);
+        memcpy(&w1, p + s + 9, 8);
+        bad |= ((w0 & e->mask[0]) != e->word[0]) | ((w1 & e->mask[1]) != e->word[1]) |
+               (seen >> e->id & 1) | ((p[after] != ',') & (i < N_KEYS - 1));
+        seen |= 1u << e->id;
+        start[e->id] = s + 1 + e->span;
+        stop[e->id] = after;
+    }
+    if (bad)
+        return 0;
+
+    /* The values, in a fixed order, each exactly its segment's. */
+    int64_t days = 0, seconds = 0;
+    int32_t player = 0, media = 0;
+    const char *end = p + WINDOW + SLACK, *got;
+    if (read_date(p + start[K_DATE], end, &days, &out->date) != p + stop[K_DATE] ||
+        read_time(p + start[K_TIME], end, &seconds) != p + stop[K_TIME])
+        return 0;
+    if (!(got = swar_int(p + start[K_PLAYER], &player)))
+        got = read_int32(p + start[K_PLAYER], &player);
+    if (got != p + stop[K_PLAYER])
+        return 0;
+    if (!(got = swar_int(p + start[K_MEDIA], &media)))
+        got = read_int32(p + start[K_MEDIA], &media);
+    if (got != p + stop[K_MEDIA])
+        return 0;
+    /* Strings: a quote at each end; the count of quotes on the line (two a key,
+     * two a date or time, two a string) says there is none inside. */
+    int expected = 2 * N_KEYS + 4;
+    for (int i = 0; i < N_DICTS; i++) {
+        const char *v = p + start[K_ACCOUNT + i];
+        Py_ssize_t n = stop[K_ACCOUNT + i] - start[K_ACCOUNT + i];
+        int string = n >= 2 && *v == '"' && v[n - 1] == '"';
+        expected += 2 * string;
+        bad |= !string & (n != 4 || memcmp(v, "null", 4) != 0);
+    }
+    if (bad || n_quotes != expected)
+        return 0;
+    int32_t codes[N_DICTS];
+    for (int i = 0; i < N_DICTS; i++) {
+        const char *v = origin + start[K_ACCOUNT + i] + 1; /* values point into the block */
+        Py_ssize_t n = stop[K_ACCOUNT + i] - start[K_ACCOUNT + i] - 2;
+        codes[i] = v[-1] == '"' ? value_code(out, i, v, n) : -1; /* else null */
+    }
+    *length = len;
+    out->played_at[row] = days * 86400 + seconds;
+    out->player_id[row] = player;
+    out->media_id[row] = media;
+    return finish_row(out, row, codes);
+}
+#endif /* HAVE_SIMD */
+
 /* ------------------------------------------------------------ Block */
 
 /* One read's dictionaries (the Dictionaries type, below). */
@@ -1111,24 +1298,134 @@ static PyTypeObject BlockType = {
 };
 
 /* The lines of [line, stop) (stop just past a '\n') into out from row *n_rows:
- * 1, 0: cannot vouch, -1: memory error. */
-static int scan_lines(const char *line, const char *stop, Out *out, Py_ssize_t capacity,
-                      Py_ssize_t max_line, Py_ssize_t *n_lines, Py_ssize_t *n_rows) {
-    int status = 1;
-    while (line < stop && status == 1) {
-        const char *end = skip_ws(line); /* stops at the '\n' the region ends with, at the latest */
-        ++*n_lines;
-        if (*end != '\n') {
-            if (*n_rows >= capacity)
-                status = 0;
-            else if ((status = scan_line(end, stop, out, *n_rows, &end)) == 1)
-                ++*n_rows;
-        }
-        if (status == 1 && end - line > max_line)
-            status = 0;
-        line = end + 1;
-    }
+ * 1, 0: cannot vouch, -1: memory error. FAST_LINE(end, status) may read the
+ * line at end first (status 0: it did not, scan_line does). */
+#define SCAN_LINES_BODY(FAST_LINE)                                                                 \
+    int status = 1;                                                                                \
+    while (line < stop && status == 1) {                                                           \
+        const char *end = skip_ws(line); /* stops at the region's last '\n', at the latest */     \
+        ++*n_lines;                                                                                \
+        if (*end != '\n') {                                                                        \
+            status = 0;                                                                            \
+            if (*n_rows < capacity) {                                                              \
+                FAST_LINE(end, status);                                                            \
+                if (status == 0)                                                                   \
+                    status = scan_line(end, stop, out, *n_rows, &end);                             \
+                if (status == 1)                                                                   \
+                    ++*n_rows;                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        if (status == 1 && end - line > max_line)                                                  \
+            status = 0;                                                                            \
+        line = end + 1;                                                                            \
+    }                                                                                              \
     return status;
+
+#define SCAN_LINES_ARGS                                                                            \
+    const char *line, const char *stop, Out *out, Py_ssize_t capacity, Py_ssize_t max_line,        \
+        Py_ssize_t *n_lines, Py_ssize_t *n_rows
+
+#define NO_FAST_LINE(end, status) ((void)0)
+
+static int scan_lines_plain(SCAN_LINES_ARGS) { SCAN_LINES_BODY(NO_FAST_LINE) }
+
+#if defined(HAVE_SIMD)
+/* The masks of the WINDOW bytes at p with AVX-512BW: one 64-byte load per word. */
+__attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) static inline void
+classify_avx512(const char *p, Masks *m) {
+    const __m512i quote = _mm512_set1_epi8('"'), slash = _mm512_set1_epi8('\\'),
+                  newline = _mm512_set1_epi8('\n'), space = _mm512_set1_epi8(0x20),
+                  comma = _mm512_set1_epi8(','), brace = _mm512_set1_epi8('}');
+    for (int k = 0; k < 3; k++) {
+        __m512i v = _mm512_loadu_si512((const void *)(p + 64 * k));
+        m->quote[k] = _mm512_cmpeq_epi8_mask(v, quote);
+        m->stop[k] = _mm512_cmpeq_epi8_mask(v, comma) | _mm512_cmpeq_epi8_mask(v, brace);
+        m->special[k] = _mm512_cmpeq_epi8_mask(v, slash) | _mm512_cmplt_epu8_mask(v, space);
+        m->newline[k] = _mm512_cmpeq_epi8_mask(v, newline);
+    }
+}
+
+/* The same with AVX2: two 32-byte loads per word. */
+__attribute__((target("avx2,bmi,bmi2,popcnt"))) static inline void classify_avx2(const char *p,
+                                                                               Masks *m) {
+    const __m256i quote = _mm256_set1_epi8('"'), slash = _mm256_set1_epi8('\\'),
+                  newline = _mm256_set1_epi8('\n'), below_space = _mm256_set1_epi8(0x1F),
+                  comma = _mm256_set1_epi8(','), brace = _mm256_set1_epi8('}');
+    for (int k = 0; k < 3; k++) {
+        uint64_t q = 0, c = 0, s = 0, n = 0;
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k + 32 * h));
+            __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, below_space), v);
+            __m256i special = _mm256_or_si256(_mm256_cmpeq_epi8(v, slash), control);
+            q |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)) << 32 * h;
+            __m256i stop = _mm256_or_si256(_mm256_cmpeq_epi8(v, comma), _mm256_cmpeq_epi8(v, brace));
+            c |= (uint64_t)(uint32_t)_mm256_movemask_epi8(stop) << 32 * h;
+            s |= (uint64_t)(uint32_t)_mm256_movemask_epi8(special) << 32 * h;
+            n |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, newline)) << 32 * h;
+        }
+        m->quote[k] = q;
+        m->stop[k] = c;
+        m->special[k] = s;
+        m->newline[k] = n;
+    }
+}
+
+/* The line at end through fast_line; near the end of the region (the bytes
+ * after it may not be readable) through a padded copy of what is left. */
+#define SIMD_LINE(CLASSIFY)                                                                        \
+    do {                                                                                           \
+        Masks masks;                                                                               \
+        int length = 0;                                                                            \
+        if (stop - end >= WINDOW + SLACK) {                                                        \
+            CLASSIFY(end, &masks);                                                                 \
+            status = fast_line(end, end, &masks, out, *n_rows, &length);                           \
+        } else {                                                                                   \
+            char tail[WINDOW + SLACK] = {0};                                                       \
+            memcpy(tail, end, stop - end);                                                         \
+            CLASSIFY(tail, &masks);                                                                \
+            status = fast_line(tail, end, &masks, out, *n_rows, &length);                          \
+        }                                                                                          \
+        if (status == 1)                                                                           \
+            end += length;                                                                         \
+    } while (0)
+#define AVX512_LINE(end, status) SIMD_LINE(classify_avx512)
+#define AVX2_LINE(end, status) SIMD_LINE(classify_avx2)
+
+__attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) static int
+scan_lines_avx512(SCAN_LINES_ARGS) { SCAN_LINES_BODY(AVX512_LINE) }
+
+__attribute__((target("avx2,bmi,bmi2,popcnt"))) static int scan_lines_avx2(SCAN_LINES_ARGS) {
+    SCAN_LINES_BODY(AVX2_LINE)
+}
+#endif
+
+/* Which scan_lines a scan uses (SIMD_NAMES[simd]); simd_best: the best this CPU has. */
+enum { SIMD_NONE, SIMD_AVX2, SIMD_AVX512, N_SIMD };
+static const char *SIMD_NAMES[N_SIMD] = {"none", "avx2", "avx512"};
+static int simd_best, simd_level; /* guarded by the GIL */
+
+static void init_simd(void) {
+#if defined(HAVE_SIMD)
+    init_key_table();
+    __builtin_cpu_init();
+    int bits = __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+               __builtin_cpu_supports("popcnt");
+    if (bits && __builtin_cpu_supports("avx2"))
+        simd_best = SIMD_AVX2;
+    if (bits && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        simd_best = SIMD_AVX512;
+#endif
+    simd_level = simd_best;
+}
+
+static int scan_lines(int simd, SCAN_LINES_ARGS) {
+#if defined(HAVE_SIMD)
+    if (simd == SIMD_AVX512)
+        return scan_lines_avx512(line, stop, out, capacity, max_line, n_lines, n_rows);
+    if (simd == SIMD_AVX2)
+        return scan_lines_avx2(line, stop, out, capacity, max_line, n_lines, n_rows);
+#endif
+    return scan_lines_plain(line, stop, out, capacity, max_line, n_lines, n_rows);
 }
 
 /* A piece of a line not finished in its part. */
@@ -1140,7 +1437,7 @@ typedef struct {
 /* The lines of the parts, in order: whole lines in place, a line cut between
  * parts copied whole first (a seam). 1, 0: cannot vouch, -1: memory error. */
 static int scan_parts(BlockObject *self, Py_ssize_t capacity, Py_ssize_t max_line,
-                      Fragment *open) {
+                      Fragment *open, int simd) {
     Out *out = &self->out;
     Py_ssize_t n_open = 0, open_len = 0; /* the unfinished line so far */
     int status = 1;
@@ -1163,7 +1460,7 @@ static int scan_parts(BlockObject *self, Py_ssize_t capacity, Py_ssize_t max_lin
             for (Py_ssize_t k = 0; k < n_open; at += open[k].len, k++)
                 memcpy(seam + at, open[k].p, open[k].len);
             memcpy(seam + at, start, first + 1 - start);
-            status = scan_lines(seam, seam + len, out, capacity, max_line, &self->n_lines,
+            status = scan_lines(simd, seam, seam + len, out, capacity, max_line, &self->n_lines,
                                 &self->n_rows);
             n_open = open_len = 0;
             start = first + 1;
@@ -1172,7 +1469,7 @@ static int scan_parts(BlockObject *self, Py_ssize_t capacity, Py_ssize_t max_lin
         while (last[-1] != '\n')
             last--;
         if (status == 1 && start < last)
-            status = scan_lines(start, last, out, capacity, max_line, &self->n_lines,
+            status = scan_lines(simd, start, last, out, capacity, max_line, &self->n_lines,
                                 &self->n_rows);
         if (last < stop) {
             open[n_open++] = (Fragment){last, stop - last};
@@ -1240,6 +1537,7 @@ static PyObject *scan(PyObject *module, PyObject *args) {
         return NULL;
     }
     Py_ssize_t capacity = length / 64; /* a valid line has at least 65 bytes */
+    int simd = simd_level;
     self->columns = PyMem_RawMalloc((size_t)(capacity ? capacity : 1) * (8 + 4 * 5));
     int ok = self->columns != NULL;
     for (int i = 0; i < N_DICTS; i++) /* sized like the previous block's (no regrowing) */
@@ -1259,7 +1557,7 @@ static PyObject *scan(PyObject *module, PyObject *args) {
         out->codes[i] = out->media_id + capacity * (i + 1);
 
     Py_BEGIN_ALLOW_THREADS
-    status = scan_parts(self, capacity, max_line, open);
+    status = scan_parts(self, capacity, max_line, open, simd);
     if (status == 1)
         status = finish_rows(&self->out);
     Py_END_ALLOW_THREADS
@@ -1575,7 +1873,30 @@ static PyTypeObject DictsType = {
 
 /* ------------------------------------------------------------ the module */
 
+/* simd([name]) -> str: the scanner's SIMD level, set first if a name is given. */
+static PyObject *simd(PyObject *module, PyObject *args) {
+    const char *name = NULL;
+    if (!PyArg_ParseTuple(args, "|s:simd", &name))
+        return NULL;
+    int level = simd_level;
+    if (name) {
+        for (level = 0; level < N_SIMD && strcmp(name, SIMD_NAMES[level]) != 0; level++)
+            ;
+        if (level > simd_best) {
+            PyErr_Format(PyExc_ValueError, "SIMD level %R is not available here (best: %s)",
+                         PyTuple_GET_ITEM(args, 0), SIMD_NAMES[simd_best]);
+            return NULL;
+        }
+    }
+    simd_level = level;
+    return PyUnicode_FromString(SIMD_NAMES[level]);
+}
+
 static PyMethodDef methods[] = {
+    {"simd", simd, METH_VARARGS,
+     "simd([level]) -> str\n\n"
+     "The scanner's SIMD level ('avx512', 'avx2' or 'none': the portable C path), set "
+     "first when given; ValueError for a level this CPU (or build) does not have."},
     {"scan", scan, METH_VARARGS,
      "scan(parts, max_line, dictionaries=None) -> Block | None\n\n"
      "Scan a block of playlog lines given as a list of parts, its values looked up in the "
@@ -1591,15 +1912,17 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__fastscan(void) {
     init_tables();
+    init_simd();
     if (PyType_Ready(&BlockType) < 0 || PyType_Ready(&DictsType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;
-    /* 4: scan(parts, max_line, dictionaries): values looked up in the read's dictionaries;
+    /* 5: simd([level]) (the SIMD path, fast_line);
+     * 4: scan(parts, max_line, dictionaries): values looked up in the read's dictionaries;
      * 3: scan(parts); Dictionaries.add/sizes, merge into code columns of 1, 2 or 4 bytes;
      * 2: scan() returns a Block, merged by Dictionaries (1 returned per-block values) */
-    if (PyModule_AddIntConstant(m, "VERSION", 4) < 0 ||
+    if (PyModule_AddIntConstant(m, "VERSION", 5) < 0 ||
         PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0 ||
         PyModule_AddObjectRef(m, "Dictionaries", (PyObject *)&DictsType) < 0) {
         Py_DECREF(m);
