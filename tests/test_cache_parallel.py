@@ -20,7 +20,7 @@ import pytest
 import fouryousee_data.cache._block as block_module
 import fouryousee_data.cache._parallel as parallel
 from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
-from fouryousee_data.cache._readcopy import Copy
+from fouryousee_data.cache._readcopy import Copy, identity, open_copy, write_copy
 from fouryousee_data.filters import ALL_SCOPE
 from fouryousee_data.report import Report
 from fouryousee_data.schema import PLAYLOG_SCHEMA
@@ -189,3 +189,19 @@ def test_a_forked_child_reads_with_its_own_worker(cache: PlaylogCache) -> None:
     finally:
         os.close(read)
         os.waitpid(pid, 0)
+
+
+def test_a_copy_holding_the_next_days_rows_is_a_miss_among_many_days(
+    cache: PlaylogCache,
+) -> None:
+    """A well-formed copy (checksums right) of day 3 whose rows are day 4's: found by the
+    rows' day check over the whole range, which names that day, and healed."""
+    expected = cache.load(DAYS).frame()
+    path = cache.day_path(ALL_SCOPE, DAYS[3])
+    with open_copy(path, identity(path)) as genuine:
+        metadata = genuine.metadata
+    next_day = cache.load([DAYS[4]]).table
+    write_copy(path, next_day, metadata, identity(path))
+    loaded = cache.load(DAYS)
+    assert loaded.from_parquet == [DAYS[3]]
+    pd.testing.assert_frame_equal(loaded.frame(), expected, check_categorical=False)

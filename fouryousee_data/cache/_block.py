@@ -256,12 +256,7 @@ def read_block(sources: list[Source], query: Query) -> Block:
         for name in read.in_place:
             copy = read.copy
             unchecked[name].append((read.i, len(copy.dictionaries[name]), copy.nulls[name]))
-    for i, source in enumerate(sources):
-        ts = block.day(i)["played_at"]
-        if len(ts):  # sorted (as written, and checked by the CRC): the ends bound the day
-            first = day_seconds(source.entry.day)
-            if not (ts[0] >= first and ts[-1] < first + PER_DAY):
-                raise DamagedCopy(i, "rows outside the day")
+    _check_days(block)
     for name, days in unchecked.items():
         _check_codes(block, name, days)
     block.cut(query)
@@ -292,6 +287,21 @@ class _Read:
         for name, codes in self.scratch.items():
             _place(codes, self.block.maps[name][self.i], self.day[name])
         return None
+
+
+def _check_days(block: Block) -> None:
+    """Check that every day's rows are inside the day: its rows are sorted (as written,
+    and checked by the CRC), so its first and last bound it. ``DamagedCopy`` names the
+    first day at fault."""
+    starts = np.asarray(block.starts)
+    days = np.flatnonzero(starts[1:] > starts[:-1])  # the days with rows
+    if not len(days):
+        return
+    ts = block.columns["played_at"]
+    first = np.array([day_seconds(block.entries[i].day) for i in days.tolist()], np.int64)
+    outside = (ts[starts[days]] < first) | (ts[starts[days + 1] - 1] >= first + PER_DAY)
+    if outside.any():
+        raise DamagedCopy(int(days[np.argmax(outside)]), "rows outside the day")
 
 
 def _check_codes(block: Block, name: str, days: list[tuple[int, int, int]]) -> None:

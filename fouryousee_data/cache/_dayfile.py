@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,7 +259,7 @@ def open_day(path: Path, scope: str, day: dt.date, *, quiet: bool = False) -> Op
     True
     """
     try:
-        parquet_identity = identity(path)
+        parquet_identity = identity(os.fspath(path))
     except OSError:
         return None  # not cached
     opened = _open_copy(path, scope, day, parquet_identity)
@@ -268,7 +269,7 @@ def open_day(path: Path, scope: str, day: dt.date, *, quiet: bool = False) -> Op
 def _open_copy(path: Path, scope: str, day: dt.date, parquet_identity: Identity) -> OpenDay | None:
     """The day from its read copy, if the copy belongs to the Parquet file as it is now
     and describes this day; None otherwise (read Parquet)."""
-    copy = open_copy(path, parquet_identity)
+    copy = open_copy(os.fspath(path), parquet_identity)
     if copy is None:
         return None
     try:

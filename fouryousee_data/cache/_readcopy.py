@@ -105,8 +105,8 @@ Identity = dict[str, int]
 _TAIL_BYTES = 8192
 #: Bytes read at once when a copy is opened (header and dictionaries, usually all).
 _FIRST_READ = 4096
-#: The dictionaries of the last copies opened, by their bytes (see :func:`_dictionary`).
-_DICTIONARIES: dict[bytes, pa.Array] = {}
+#: The dictionaries of the last copies opened, by their bytes (see :func:`_dictionaries`).
+_DICTIONARIES: dict[tuple[bytes, tuple[tuple[int, int], ...]], dict[str, pa.Array]] = {}
 #: Where a copy's metadata lengths start; a head longer than this is refused.
 _KEYS_AT = PREFIX.size + HEAD.size
 _MAX_HEAD = 1 << 30
@@ -402,12 +402,10 @@ def _open(fd: int, owner: Identity) -> Copy:
     if _KEYS_AT + 8 * items > min(size, _MAX_HEAD):
         raise ValueError("metadata lengths past the end of the file")
     head = _more(fd, first, _KEYS_AT + 8 * items)
-    lengths = struct.unpack_from(f"<{2 * items}I", head, _KEYS_AT)
-    counts, data_bytes = per_column[::3], per_column[1::3]
-    dictionaries = [(c, 4 * (c + 1) + n) for c, n in zip(counts, data_bytes, strict=True)]
-    keys_at = _KEYS_AT + 8 * items
-    values_at = keys_at + sum(lengths[::2])
-    data_start = values_at + sum(lengths[1::2]) + sum(nbytes for _, nbytes in dictionaries)
+    lengths = _lengths(items).unpack_from(head, _KEYS_AT)
+    counts = per_column[::3]
+    dictionaries_at = _KEYS_AT + 8 * items + sum(lengths)  # after the keys and values
+    data_start = dictionaries_at + sum(4 * (c + 1) for c in counts) + sum(per_column[1::3])
     if data_start > size:
         raise ValueError("metadata and dictionaries longer than the file")
     head = _more(fd, head, data_start)
@@ -420,7 +418,8 @@ def _open(fd: int, owner: Identity) -> Copy:
         owner["tail"],
     ):
         raise ValueError("it was made from an older Parquet file")
-    metadata, key_at, at = {}, keys_at, values_at
+    metadata, key_at = {}, _KEYS_AT + 8 * items
+    at = key_at + sum(lengths[::2])
     for key_length, value_length in zip(lengths[::2], lengths[1::2], strict=True):
         metadata[head[key_at : key_at + key_length]] = head[at : at + value_length]
         key_at += key_length
@@ -428,27 +427,39 @@ def _open(fd: int, owner: Identity) -> Copy:
     copy = Copy(fd, rows, per_column, metadata, data_start, data_crc)
     if copy.size != size:
         raise ValueError("its size does not match its head")
-    for name, (count, nbytes) in zip(CATEGORIES, dictionaries, strict=True):
-        copy.dictionaries[name] = _dictionary(head[at : at + nbytes], count)
-        at += nbytes
+    sizes = tuple(zip(counts, per_column[1::3], strict=True))
+    copy.dictionaries = _dictionaries(head[dictionaries_at:data_start], sizes)
     return copy
 
 
-def _dictionary(region: bytes, count: int) -> pa.Array:
-    """A dictionary from its bytes (offsets, then UTF-8), checked; the days of one report
-    share theirs, so the last few are kept and given again (the same object)."""
-    known = _DICTIONARIES.get(region)
-    if known is not None and len(known) == count:
-        return known
-    offsets = pa.py_buffer(region[: 4 * (count + 1)])
-    values = pa.Array.from_buffers(
-        pa.string(), count, [None, offsets, pa.py_buffer(region[4 * (count + 1) :])]
-    )
-    values.validate(full=True)
+@functools.lru_cache(maxsize=16)
+def _lengths(items: int) -> struct.Struct:
+    """The metadata's key and value lengths of a copy with ``items`` items."""
+    return struct.Struct(f"<{2 * items}I")
+
+
+def _dictionaries(regions: bytes, sizes: tuple[tuple[int, int], ...]) -> dict[str, pa.Array]:
+    """Each category column's dictionary from their bytes (each: offsets, then UTF-8; its
+    count and UTF-8 bytes in ``sizes``), checked; the days of one report share theirs, so
+    the last few are kept by their bytes and given again (the same arrays)."""
+    key = (regions, sizes)
+    known = _DICTIONARIES.get(key)
+    if known is not None:
+        return dict(known)
+    out, at = {}, 0
+    for name, (count, nbytes) in zip(CATEGORIES, sizes, strict=True):
+        offsets = pa.py_buffer(regions[at : at + 4 * (count + 1)])
+        at += 4 * (count + 1)
+        values = pa.Array.from_buffers(
+            pa.string(), count, [None, offsets, pa.py_buffer(regions[at : at + nbytes])]
+        )
+        values.validate(full=True)
+        out[name] = values
+        at += nbytes
     if len(_DICTIONARIES) >= 16:
         _DICTIONARIES.clear()
-    _DICTIONARIES[region] = values
-    return values
+    _DICTIONARIES[key] = out
+    return dict(out)
 
 
 def _more(fd: int, first: bytes, end: int) -> bytes:
