@@ -11,6 +11,7 @@ import random
 import select
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -94,6 +95,17 @@ def test_split_runs_both_halves_at_once_in_order() -> None:
 def test_split_keeps_small_work_on_the_calling_thread() -> None:
     ids = parallel.split(lambda _: threading.get_ident(), [1, 2, 3], [10, 10, 10])
     assert ids == [threading.get_ident()] * 3
+
+
+def test_split_runs_on_the_caller_when_no_thread_can_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At interpreter shutdown an executor takes no new work: the read runs on the caller."""
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()
+    monkeypatch.setattr(parallel, "_worker", lambda: closed)
+    ids = parallel.split(lambda _: threading.get_ident(), [1, 2], [parallel.PARALLEL_BYTES] * 2)
+    assert ids == [threading.get_ident()] * 2
 
 
 @pytest.mark.parametrize("failing", ["caller", "worker"])

@@ -53,7 +53,8 @@ def _forget_worker() -> None:
     _POOL, _POOL_LOCK = None, threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_worker)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_worker)
 
 
 def split(function: Callable[[T], R], items: Sequence[T], weights: Sequence[int]) -> list[R]:
@@ -74,7 +75,10 @@ def split(function: Callable[[T], R], items: Sequence[T], weights: Sequence[int]
     while at < len(items) - 1 and 2 * (running + weights[at]) <= total:
         running += weights[at]
         at += 1
-    later = _worker().submit(lambda: [function(item) for item in items[at:]])
+    try:
+        later = _worker().submit(lambda: [function(item) for item in items[at:]])
+    except RuntimeError:  # the interpreter is shutting down: no new thread
+        return [function(item) for item in items]
     try:
         first = [function(item) for item in items[:at]]
     except BaseException:
