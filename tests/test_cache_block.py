@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+import fouryousee_data.cache._block as block_module
 import fouryousee_data.cache._store as store
 from fouryousee_data.cache import READ_COPY_NAME, PlaylogCache
 from fouryousee_data.cache._readcopy import seal, sections
@@ -149,4 +150,18 @@ def test_a_long_range_keeps_few_copies_open(
     monkeypatch.setattr(store, "MAX_OPEN_COPIES", 2)
     loaded = cache.load(DAYS)
     assert open_copies == [2] and loaded.from_parquet == []
+    pd.testing.assert_frame_equal(loaded.frame(), expected)
+
+
+def test_a_large_range_starts_at_a_huge_page_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range of 4 MB or more is read into columns that start at a 2 MiB boundary (huge
+    pages for all of it when the memory is fresh from the kernel); the same frame."""
+    cache = filled(tmp_path, 3)
+    expected = cache.load(DAYS).frame()
+    monkeypatch.setattr(block_module, "_ALIGN_FROM", 0)  # as if this range were that large
+    loaded = cache.load(DAYS)
+    assert loaded.block is not None
+    assert min(v.ctypes.data for v in loaded.block.columns.values()) % (2 << 20) == 0
     pd.testing.assert_frame_equal(loaded.frame(), expected)
