@@ -881,17 +881,20 @@ typedef struct {
     Last last[N_DICTS];
     Pending next[N_DICTS];    /* the value read on this row */
     Pending pending[N_DICTS]; /* the previous row's, looked up at the end of this row */
+    int n_pending;
     DateCache date;
 } Out;
 
 #define DEFER INT32_MIN /* a value_code: the value in out->next, looked up at the next row's end */
 
+#define CACHED_ENTRIES 8192 /* a table this small (256 KiB) stays in cache: no deferring */
+
 /* The code (see Out) of a value of a dictionary column, n bytes at p in the
  * block, or DEFER (always with finish_row at the end of the row).
  *
- * Looking a value up in the read's dictionary (65,000 IPs: a 4 MB table) mostly
- * misses the cache: so its entry is fetched now, and the lookup is done at the
- * end of the next row (finish_row), when the entry has arrived. */
+ * Looking a value up in a large read's dictionary (65,000 IPs: a 4 MB table)
+ * mostly misses the cache: so its entry is fetched now, and the lookup is done
+ * at the end of the next row (finish_row), when the entry has arrived. */
 static inline int32_t value_code(Out *out, int column, const char *p, Py_ssize_t n) {
     Last *last = &out->last[column];
     if (last->ptr && last->len == n && same_bytes(last->ptr, p, n))
@@ -899,8 +902,16 @@ static inline int32_t value_code(Out *out, int column, const char *p, Py_ssize_t
     Key k = key_of(p, n);
     uint64_t h = hash_of(p, n, k);
     const Table *t = out->shared[column] ? LOAD_ACQUIRE(&out->shared[column]->table) : NULL;
-    if (t)
+    if (t && t->mask < CACHED_ENTRIES) {
+        uint32_t slot;
+        int32_t code = table_find(t, p, n, h, k, &slot);
+        if (code >= 0) {
+            *last = (Last){p, n, code};
+            return code;
+        }
+    } else if (t) {
         PREFETCH(&t->entries[(uint32_t)h & t->mask]);
+    }
     out->next[column] = (Pending){p, n, k, h, t, 0};
     *last = (Last){p, n, DEFER};
     return DEFER;
@@ -934,9 +945,8 @@ static inline int32_t resolve(Out *out, int column, const Pending *q) {
     return code;
 }
 
-/* At the end of a row: the previous row's pending values looked up, and the
- * codes of this row (value_code's) written or left pending: 1, -1 on memory error. */
-static inline int finish_row(Out *out, Py_ssize_t row, const int32_t *codes) {
+/* finish_row with a value pending or to defer. */
+static int finish_deferred(Out *out, Py_ssize_t row, const int32_t *codes) {
     for (int c = 0; c < N_DICTS; c++) {
         Pending *q = &out->pending[c];
         int32_t code = codes[c];
@@ -950,14 +960,29 @@ static inline int finish_row(Out *out, Py_ssize_t row, const int32_t *codes) {
             if (code == DEFER && out->next[c].ptr == q->ptr)
                 code = found; /* the same value again on this row */
             q->ptr = NULL;
+            out->n_pending--;
         }
         if (code == DEFER) {
             *q = out->next[c];
             q->row = row;
+            out->n_pending++;
         } else {
             out->codes[c][row] = code;
         }
     }
+    return 1;
+}
+
+/* At the end of a row: the previous row's pending values looked up, and the
+ * codes of this row (value_code's) written or left pending: 1, -1 on memory error. */
+static inline int finish_row(Out *out, Py_ssize_t row, const int32_t *codes) {
+    int deferring = out->n_pending;
+    for (int c = 0; c < N_DICTS; c++)
+        deferring |= codes[c] == DEFER;
+    if (deferring)
+        return finish_deferred(out, row, codes);
+    for (int c = 0; c < N_DICTS; c++) /* the usual row: every code known */
+        out->codes[c][row] = codes[c];
     return 1;
 }
 
