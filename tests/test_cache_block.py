@@ -165,3 +165,17 @@ def test_a_large_range_starts_at_a_huge_page_boundary(
     assert loaded.block is not None
     assert min(v.ctypes.data for v in loaded.block.columns.values()) % (2 << 20) == 0
     pd.testing.assert_frame_equal(loaded.frame(), expected)
+
+
+def test_days_of_one_report_share_their_categories_dtype_across_reads(tmp_path: Path) -> None:
+    """The days of one report share their dictionaries: two reads give frames whose
+    categorical dtypes are the same object (pandas checks categories once), equal frames."""
+    rng = random.Random(8)
+    cache = PlaylogCache(tmp_path, FP)
+    rows = [r for day in DAYS for r in day_rows(day, 30, rng, ips=4)]
+    cache.store_days(pa.Table.from_pylist(rows, PLAYLOG_SCHEMA), DAYS, report=REPORT)
+    first, second = cache.load(DAYS).frame(), cache.load(DAYS).frame()
+    for name in ("account", "media_type", "ip"):
+        assert first[name].dtype is second[name].dtype
+    pd.testing.assert_frame_equal(first, second)
+    pd.testing.assert_frame_equal(first, by_parts(cache))

@@ -20,6 +20,7 @@ on demand from the same arrays, each with its own dictionary, as the day was wri
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,11 +57,11 @@ _NO_VALUES = pa.array([], pa.string())
 #: faults instead of ~550, ~1-2 ms less.
 _HUGE_PAGE = 2 << 20
 _ALIGN_FROM = 4 << 20
-#: The pandas dtype of the last few categories made into frames, by the identity of
-#: their Arrow array (kept here, so not reused): the days of one report share their
-#: dictionaries (``_readcopy`` gives the same array again), and pandas' dtype checks
-#: its categories (hashes them) when made, ~0.1-0.3 ms a column.
-_CATEGORICAL: dict[int, tuple[pa.Array, pd.CategoricalDtype]] = {}
+#: The pandas dtype of categories made into frames, by the identity of their Arrow array,
+#: while that array lives (``_readcopy`` keeps the last few dictionaries and gives the same
+#: arrays again: the days of one report share theirs): pandas' dtype checks its categories
+#: (hashes them) when made, ~0.1-0.3 ms a column, ~10 ms at 65,000 IPs.
+_CATEGORICAL: dict[int, tuple[weakref.ref[pa.Array], pd.CategoricalDtype]] = {}
 
 
 @dataclass
@@ -379,13 +380,15 @@ def _union(dictionaries: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray | No
 
 def _categorical(categories: pa.Array) -> pd.CategoricalDtype:
     """The pandas dtype of ``categories`` (made once for the same array object)."""
-    known = _CATEGORICAL.get(id(categories))
-    if known is not None and known[0] is categories:
+    key = id(categories)
+    known = _CATEGORICAL.get(key)
+    if known is not None and known[0]() is categories:
         return known[1]
     dtype = pd.CategoricalDtype(categories_index(categories))
     if len(_CATEGORICAL) >= 32:
         _CATEGORICAL.clear()
-    _CATEGORICAL[id(categories)] = (categories, dtype)
+    alive = weakref.ref(categories, lambda _: _CATEGORICAL.pop(key, None))
+    _CATEGORICAL[key] = (alive, dtype)
     return dtype
 
 
