@@ -17,6 +17,10 @@ values it did not hold yet; the main thread, in file order, adds those
 result with the read's codes. Python sees only the final dictionaries, so
 the per-row Python work no longer grows with cardinality.
 
+The usual line (the seven keys, compact, no escape) is read with SIMD where the
+CPU has AVX-512BW or AVX2 (chosen at import; :data:`SIMD_LEVELS`,
+:func:`use_simd`), any other line by the portable C path, which decides.
+
 The extension is optional: ``pip install`` builds it when a C compiler is
 there (``ext-modules`` in ``pyproject.toml``); without it :data:`BUILT` is
 False and every block starts on Arrow's reader.

@@ -39,6 +39,10 @@
  *              small ones (values pointing into the parts or the seams, which
  *              the Block keeps).
  *
+ * simd([level]) -> str                           (GIL held)
+ *   the SIMD level scan uses ("avx512", "avx2" or "none": the portable path),
+ *   set first when given; at import the best the CPU runs (see fast_line).
+ *
  * Dictionaries()                                 (one per read, main thread only)
  *   .merge(block, start, played_at, player_id, media_id, account, type, ip)
  *       copies rows start.. of a Block into the buffers (int64, two int32s,
@@ -1146,16 +1150,20 @@ static void init_key_table(void) {
     }
 }
 
-static inline int tz64(uint64_t x) { return x ? __builtin_ctzll(x) : 64; }
+/* What every CPU with AVX2 has: the helpers below are inlined into both SIMD paths,
+ * compiled with tzcnt (64 for 0, no branch) and popcnt. */
+#define FAST __attribute__((always_inline, target("bmi,bmi2,popcnt"))) static inline
+
+FAST int tz64(uint64_t x) { return (int)_tzcnt_u64(x); }
 
 /* Ones below bit n (n may be past 63 or below 0). */
-static inline uint64_t below(int n) {
+FAST uint64_t below(int n) {
     return n >= 64 ? ~(uint64_t)0 : n <= 0 ? 0 : ((uint64_t)1 << n) - 1;
 }
 
 /* A JSON int32 at p without sign: 1 to 7 digits, no leading zero, then a byte
  * that is not a digit; NULL for anything else (then read_int32 decides). */
-static inline const char *swar_int(const char *p, int32_t *out) {
+FAST const char *swar_int(const char *p, int32_t *out) {
     uint64_t w, t, other;
     memcpy(&w, p, 8);
     t = w ^ (ONES * '0'); /* digits now 0-9 */
@@ -1176,9 +1184,8 @@ static inline const char *swar_int(const char *p, int32_t *out) {
  * a copy of the block's last bytes, padded): as scan_line (1: a row written,
  * *length the line's up to its '\n'; -1: memory error), or 0: not this fast
  * path's line. */
-static inline __attribute__((always_inline)) int fast_line(const char *p, const char *origin,
-                                                           const Masks *m, Out *out,
-                                                           Py_ssize_t row, int *length) {
+FAST int fast_line(const char *p, const char *origin, const Masks *m, Out *out, Py_ssize_t row,
+                   int *length) {
     int len = tz64(m->newline[0]); /* the line's '\n' */
     len = len == 64 ? 64 + tz64(m->newline[1]) : len;
     len = len == 128 ? 128 + tz64(m->newline[2]) : len;
