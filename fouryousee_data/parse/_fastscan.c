@@ -864,15 +864,22 @@ static inline int known_key(const char *p, const char **after) {
 
 /* ------------------------------------------------------------ one line */
 
-/* A value of a dictionary column to look up (see dict_string). */
+/* A value of a dictionary column to look up (see value_code). */
 typedef struct {
-    const char *ptr; /* NULL: none */
+    const char *ptr;
     Py_ssize_t len;
     Key key;
     uint64_t hash;
     const Table *table; /* the read's table it was prefetched from; NULL: none */
     Py_ssize_t row;
 } Pending;
+
+#define BATCH 16 /* values looked up together: their entries fetched meanwhile */
+
+typedef struct {
+    Pending items[BATCH];
+    int n;
+} Batch;
 
 /* The previous row's value of a dictionary column (values repeat row after row). */
 typedef struct {
@@ -890,13 +897,11 @@ typedef struct {
     Dict dicts[N_DICTS];            /* the block's own */
     const Shared *shared[N_DICTS]; /* the read's, looked up first; NULL: none */
     Last last[N_DICTS];
-    Pending next[N_DICTS];    /* the value read on this row */
-    Pending pending[N_DICTS]; /* the previous row's, looked up at the end of this row */
-    int n_pending;
+    Batch batch[N_DICTS]; /* values to look up, in row order; items[n]: this row's */
     DateCache date;
 } Out;
 
-#define DEFER INT32_MIN /* a value_code: the value in out->next, looked up at the next row's end */
+#define DEFER INT32_MIN /* a value_code: looked up later (in its column's batch) */
 
 #define CACHED_ENTRIES 8192 /* a table this small (256 KiB) stays in cache: no deferring */
 
@@ -905,11 +910,15 @@ typedef struct {
  *
  * Looking a value up in a large read's dictionary (65,000 IPs: a 4 MB table)
  * mostly misses the cache: so its entry is fetched now, and the lookup is done
- * at the end of the next row (finish_row), when the entry has arrived. */
+ * with those of the next rows (BATCH of them: finish_row), when it has arrived. */
 static ALWAYS_INLINE int32_t value_code(Out *out, int column, const char *p, Py_ssize_t n) {
     Last *last = &out->last[column];
-    if (last->ptr && last->len == n && same_bytes(last->ptr, p, n))
-        return last->code; /* the previous row's value again (DEFER: out->next still has it) */
+    Batch *b = &out->batch[column];
+    if (last->ptr && last->len == n && same_bytes(last->ptr, p, n)) {
+        if (last->code == DEFER) /* the previous row's value, still to look up: again */
+            b->items[b->n] = b->items[b->n - 1];
+        return last->code; /* the previous row's value again */
+    }
     Key k = key_of(p, n);
     uint64_t h = hash_of(p, n, k);
     const Table *t = out->shared[column] ? LOAD_ACQUIRE(&out->shared[column]->table) : NULL;
@@ -923,7 +932,7 @@ static ALWAYS_INLINE int32_t value_code(Out *out, int column, const char *p, Py_
     } else if (t) {
         PREFETCH(&t->entries[(uint32_t)h & t->mask]);
     }
-    out->next[column] = (Pending){p, n, k, h, t, 0};
+    b->items[b->n] = (Pending){p, n, k, h, t, 0};
     *last = (Last){p, n, DEFER};
     return DEFER;
 }
@@ -933,7 +942,7 @@ static ALWAYS_INLINE int32_t value_code(Out *out, int column, const char *p, Py_
 static inline const char *dict_string(const char *p, const char *end, Out *out, int column,
                                       int32_t *code) {
     const Last *last = &out->last[column];
-    if (last->ptr && end - p > last->len && p[last->len] == '"' &&
+    if (last->ptr && last->code != DEFER && end - p > last->len && p[last->len] == '"' &&
         same_bytes(last->ptr, p, last->len)) {
         *code = last->code; /* the previous row's value again, its end found at once */
         return p + last->len + 1;
@@ -945,70 +954,52 @@ static inline const char *dict_string(const char *p, const char *end, Out *out, 
     return close + 1;
 }
 
-/* A pending value's code (see Out); DEFER on memory error. */
-static inline int32_t resolve(Out *out, int column, const Pending *q) {
-    uint32_t slot = 0;
-    int32_t code = q->table ? table_find(q->table, q->ptr, q->len, q->hash, q->key, &slot) : -1;
-    if (code < 0) {
-        int32_t i = dict_index(&out->dicts[column], q->ptr, q->len, q->hash);
-        code = i < 0 ? DEFER : -2 - i;
-    }
-    return code;
-}
-
-/* finish_row with a value pending or to defer. */
-static int finish_deferred(Out *out, Py_ssize_t row, const int32_t *codes) {
-    for (int c = 0; c < N_DICTS; c++) {
-        Pending *q = &out->pending[c];
-        int32_t code = codes[c];
-        if (q->ptr) {
-            int32_t found = resolve(out, c, q);
-            if (found == DEFER)
+/* A column's batch looked up, codes written (in row order: a value the read's
+ * dictionary does not hold goes to the block's own in order of first
+ * appearance): 1, -1 on memory error. */
+static int look_up_batch(Out *out, int column) {
+    Batch *b = &out->batch[column];
+    int32_t code = -1;
+    for (int i = 0; i < b->n; i++) {
+        const Pending *q = &b->items[i];
+        uint32_t slot = 0;
+        code = q->table ? table_find(q->table, q->ptr, q->len, q->hash, q->key, &slot) : -1;
+        if (code < 0) {
+            int32_t local = dict_index(&out->dicts[column], q->ptr, q->len, q->hash);
+            if (local < 0)
                 return -1;
-            out->codes[c][q->row] = found;
-            if (out->last[c].ptr == q->ptr)
-                out->last[c].code = found; /* the same value on the next rows */
-            if (code == DEFER && out->next[c].ptr == q->ptr)
-                code = found; /* the same value again on this row */
-            q->ptr = NULL;
-            out->n_pending--;
+            code = -2 - local;
         }
-        if (code == DEFER) {
-            *q = out->next[c];
-            q->row = row;
-            out->n_pending++;
-        } else {
-            out->codes[c][row] = code;
-        }
+        out->codes[column][q->row] = code;
     }
+    Last *last = &out->last[column];
+    if (b->n && last->ptr == b->items[b->n - 1].ptr)
+        last->code = code; /* the same value on the next rows */
+    b->n = 0;
     return 1;
 }
 
-/* At the end of a row: the previous row's pending values looked up, and the
- * codes of this row (value_code's) written or left pending: 1, -1 on memory error. */
+/* At the end of a row: its codes (value_code's) written, or the values queued
+ * in their column's batch, looked up once it is full: 1, -1 on memory error. */
 static ALWAYS_INLINE int finish_row(Out *out, Py_ssize_t row, const int32_t *codes) {
-    int deferring = out->n_pending;
-    for (int c = 0; c < N_DICTS; c++)
-        deferring |= codes[c] == DEFER;
-    if (deferring)
-        return finish_deferred(out, row, codes);
-    for (int c = 0; c < N_DICTS; c++) /* the usual row: every code known */
-        out->codes[c][row] = codes[c];
+    for (int c = 0; c < N_DICTS; c++) {
+        if (codes[c] != DEFER) {
+            out->codes[c][row] = codes[c];
+            continue;
+        }
+        Batch *b = &out->batch[c];
+        b->items[b->n++].row = row;
+        if (b->n == BATCH && look_up_batch(out, c) < 0)
+            return -1;
+    }
     return 1;
 }
 
-/* The last row's pending values looked up (at the end of a block): 1, -1. */
+/* The values still queued looked up (at the end of a block): 1, -1. */
 static int finish_rows(Out *out) {
-    for (int c = 0; c < N_DICTS; c++) {
-        Pending *q = &out->pending[c];
-        if (q->ptr) {
-            int32_t found = resolve(out, c, q);
-            if (found == DEFER)
-                return -1;
-            out->codes[c][q->row] = found;
-            q->ptr = NULL;
-        }
-    }
+    for (int c = 0; c < N_DICTS; c++)
+        if (look_up_batch(out, c) < 0)
+            return -1;
     return 1;
 }
 
