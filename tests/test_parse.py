@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -466,6 +467,22 @@ def test_the_frame_is_an_ordinary_writable_frame() -> None:
     df.iloc[1, 0] = pd.Timestamp("2020-01-01")
     assert df["player_id"].tolist() == [9, 5] and df["media_id"].tolist() == [49, 49]
     assert df["played_at"].tolist()[1] == pd.Timestamp("2020-01-01")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork: POSIX only")
+def test_the_frame_is_not_shared_with_a_forked_child() -> None:
+    # The frame's columns are the parser's memory mappings: private ones (a shared
+    # one would let a forked worker's writes show in its parent's frame).
+    df = read_playlogs(gzip.compress(lines(line(), line(playerId=5))))
+    pid = os.fork()
+    if pid == 0:  # the child: write, leave at once (no pytest teardown)
+        df.iloc[0, df.columns.get_loc("player_id")] = 77
+        df.iloc[1, 0] = pd.Timestamp("2020-01-01")
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert df["player_id"].tolist() == [4, 5]
+    assert df["played_at"].tolist()[1] != pd.Timestamp("2020-01-01")
 
 
 # --------------------------------------------------------------------------- the stream pieces

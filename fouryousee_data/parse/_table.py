@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import mmap
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,9 @@ log = logging.getLogger("fouryousee_data.parse")
 
 #: Rows per slab of the result (virtual memory only until written): see Slabs.
 _SLAB_ROWS = 8 * 1024 * 1024
+_HUGE_PAGE = 2 * 1024 * 1024
+_MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", None)  # Linux only
+_MAP_PRIVATE = getattr(mmap, "MAP_PRIVATE", None)  # not on Windows
 
 
 class TableBuilder:
@@ -252,12 +256,30 @@ def code_type(n_values: int) -> np.dtype[Any]:
 
 
 def _lazy_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
-    """``np.empty(n, dtype)`` in its own anonymous mapping, committed page by page.
+    """``np.empty(n, dtype)`` in its own private anonymous mapping, committed as rows
+    are written.
 
-    Not ``np.empty``: numpy asks for transparent huge pages on large arrays,
-    which commits memory 2 MiB at a time per column.
+    From 2 MiB on, in transparent huge pages (``MADV_HUGEPAGE``, where the kernel has
+    them; Python's default, a shared mapping, would not get them), the array aligned to
+    2 MiB: a 5 M-row frame then costs ~50 page faults instead of ~25,000 (~0.1 s of
+    system time), for at most 2 MiB per column more than its rows.
     """
-    return np.frombuffer(mmap.mmap(-1, max(n, 1) * dtype.itemsize), dtype, n)
+    size = max(n, 1) * dtype.itemsize
+    if size < _HUGE_PAGE:
+        return np.frombuffer(_anonymous(size), dtype, n)
+    area = _anonymous(size + _HUGE_PAGE)  # virtual: only written pages count
+    if _MADV_HUGEPAGE is not None:
+        with suppress(OSError):  # no THP: 4 KiB pages
+            area.madvise(_MADV_HUGEPAGE)
+    start = np.frombuffer(area, np.uint8, 1).ctypes.data
+    return np.frombuffer(area, dtype, n, offset=-start % _HUGE_PAGE)
+
+
+def _anonymous(size: int) -> mmap.mmap:
+    """Private anonymous memory (not shared with a forked child), zeroed on first touch."""
+    if _MAP_PRIVATE is None:  # Windows: mmap has no flags
+        return mmap.mmap(-1, size)
+    return mmap.mmap(-1, size, flags=_MAP_PRIVATE)
 
 
 class PythonDictionaries:
