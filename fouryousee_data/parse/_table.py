@@ -249,10 +249,14 @@ class _Handover(Slabs):
 def code_type(n_values: int) -> np.dtype[Any]:
     """The codes of a dictionary of ``n_values`` as pandas keeps them in a Categorical
     (``pandas.core.dtypes.cast.coerce_indexer_dtype``): int8 below 127 values, ..."""
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_values < np.iinfo(dtype).max:
-            return np.dtype(dtype)
+    for limit, dtype in _CODE_TYPES:
+        if n_values < limit:
+            return dtype
     return np.dtype(np.int64)
+
+
+#: (largest value, dtype) of the narrow code types (np.iinfo per block costs ~20 us).
+_CODE_TYPES = [(int(np.iinfo(t).max), np.dtype(t)) for t in (np.int8, np.int16, np.int32)]
 
 
 def _lazy_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
