@@ -232,6 +232,32 @@ def test_every_engine_gives_the_same_frame(engine: Engine) -> None:
     pd.testing.assert_frame_equal(df, read_playlogs(data))
 
 
+@pytest.mark.parametrize(
+    ("cpus", "engine", "most"), [(2, "auto", 1), (2, "arrow", 2), (4, "auto", 3)]
+)
+def test_worker_threads_leave_the_reader_a_core_with_the_c_scanner(
+    monkeypatch: pytest.MonkeyPatch, cpus: int, engine: Engine, most: int
+) -> None:
+    # The C scanner's blocks cost about what gunzipping them does: one worker fewer
+    # than CPUs (the reader thread keeps one); Arrow's blocks cost more: one per CPU.
+    monkeypatch.setattr(_stream, "BLOCK_SIZE", 300)
+    monkeypatch.setattr(_stream, "PIECE_SIZE", 100)
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    if not BUILT:
+        most = min(cpus, 4)
+    rows = [{**ROW, "playerId": i, "ip": f"10.0.0.{i % 7}"} for i in range(300)]
+    data = gzip.compress(lines(*(json.dumps(r).encode() for r in rows)))
+    seen: set[str] = set()
+
+    def progress(n_bytes: int, n_rows: int) -> None:
+        seen.update(t.name for t in threading.enumerate() if "fouryousee-parser" in t.name)
+
+    table = read_table(data, engine=engine, on_progress=progress)
+    assert 1 <= len(seen) <= most
+    assert table.equals(read_table(data, engine="careful"))
+    assert_rows(fy.schema.to_pandas(table), rows)
+
+
 def test_engine_careful_takes_every_block_line_by_line(caplog: pytest.LogCaptureFixture) -> None:
     data = lines(line(), line(playerId=5))
     with caplog.at_level(logging.DEBUG, logger="fouryousee_data.parse"):

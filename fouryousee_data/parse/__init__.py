@@ -219,7 +219,11 @@ def _parse(
         builder = TableBuilder(max_line, dictionaries, narrow)
     else:
         builder = BatchEmitter(max_line, dictionaries, emit)
-    with opened(source) as fileobj, Reader(fileobj, max_decompressed) as reader, Parsers() as pool:
+    with (
+        opened(source) as fileobj,
+        Reader(fileobj, max_decompressed) as reader,
+        Parsers(parse_block.workers) as pool,
+    ):
         for parsed, n_source in pool.map(blocks(reader, max_line), parse_block):
             n_rows = builder.add(parsed)
             if on_progress is not None:

@@ -56,6 +56,15 @@ class BlockParser:
         self._max_line = max_line
         self._dicts: CDictionaries | None = None
 
+    @property
+    def workers(self) -> int:
+        """Worker threads for this engine: one per CPU, at most ``_MAX_PARSERS``; one CPU
+        fewer with the C scanner, whose blocks cost about what gunzipping them does: the
+        reader thread, the critical path, then keeps a core (on 2 cores one worker read
+        5 M rows ~10% faster than two, side by side; see docs/benchmarks.md)."""
+        cpus = os.cpu_count() or 1
+        return max(1, min(_MAX_PARSERS, cpus - 1 if self._c else cpus))
+
     def dictionaries(self) -> Dictionaries:
         """New dictionaries for the read (one per parser): in C with the C scanner (it
         looks values up there and merges its blocks there), else in Python (so
@@ -89,13 +98,14 @@ class Parsers:
     """Parses blocks in worker threads, in parallel; results come back in order.
 
     Arrow's JSON reader, the C scanner and numpy release the GIL, so the
-    workers use every core while the main thread stores results and the
-    reader thread gunzips. At most ``2 * workers`` blocks are in flight; on
-    exit (also on an error) the pending ones are cancelled and the workers joined.
+    workers use the cores while the main thread stores results and the
+    reader thread gunzips (how many: :attr:`BlockParser.workers`). At most
+    ``2 * workers`` blocks are in flight; on exit (also on an error) the pending
+    ones are cancelled and the workers joined.
     """
 
-    def __init__(self) -> None:
-        self._workers = max(1, min(_MAX_PARSERS, os.cpu_count() or 1))
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="fouryousee-parser")
 
     def __enter__(self) -> Parsers:
