@@ -2,8 +2,8 @@
 
 The hot path every download goes through. The pipeline, per source::
 
-    reader thread:   source.read() -> gunzip, member after member --bounded queue-->
-    main thread:     cut the text into ~1 MiB blocks of whole lines
+    reader thread:   source.read() -> gunzip, member after member -> cut the text
+                     into ~1 MiB blocks of whole lines --bounded queue-->
     worker threads:  parse blocks in parallel -> typed columns per block, strings
                      as codes into the block's own small dictionaries
     main thread:     in file order: the block's values merged into one dictionary
@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fouryousee_data.parse._engine import ENGINES, BlockParser, Engine, Parsers
-from fouryousee_data.parse._stream import Reader, Source, blocks, opened
+from fouryousee_data.parse._stream import Reader, Source, opened
 from fouryousee_data.parse._table import BatchEmitter, TableBuilder
 from fouryousee_data.timerange import check_tz
 
@@ -221,10 +221,10 @@ def _parse(
         builder = BatchEmitter(max_line, dictionaries, emit)
     with (
         opened(source) as fileobj,
-        Reader(fileobj, max_decompressed) as reader,
+        Reader(fileobj, max_decompressed, max_line) as reader,
         Parsers(parse_block.workers) as pool,
     ):
-        for parsed, n_source in pool.map(blocks(reader, max_line), parse_block):
+        for parsed, n_source in pool.map(reader, parse_block):
             n_rows = builder.add(parsed)
             if on_progress is not None:
                 on_progress(n_source, n_rows)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, get_args
 
@@ -115,7 +115,7 @@ class Parsers:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def map(
-        self, blocks: Iterator[tuple[list[Any], int]], parse: Callable[[list[Any]], Parsed]
+        self, blocks: Iterable[tuple[list[Any], int]], parse: Callable[[list[Any]], Parsed]
     ) -> Iterator[tuple[Parsed, int]]:
         """``(parse(block), n)`` for each ``(block, n)``, in order."""
         in_flight: deque[tuple[Future[Parsed], int]] = deque()

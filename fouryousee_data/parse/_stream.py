@@ -4,8 +4,12 @@ Small pieces on a stream, each with ``decode()`` (and ``flush()`` where it
 holds bytes back), as httpx's decoders::
 
     reader thread:  source.read() -> GzipDecoder | IdentityDecoder -> size ceiling
-                    --bounded queue-->
-    main thread:    BomStripper -> StartCheck -> LineBlocks -> (block, n_source_bytes)
+                    -> BomStripper -> StartCheck -> LineBlocks
+                    --bounded queue of (block, n_source_bytes)-->  the consumer
+
+The blocks are cut in the reader thread, so that a block, not each of its
+~4 pieces, crosses the queue: fewer hand-offs between threads (each a wake-up
+and a few Python objects on both sides).
 
 A block is a list of pieces (the last one cut after its last line), never
 joined here: the C scanner reads the pieces where they are (a copy of ~1 MiB
@@ -62,7 +66,7 @@ BLOCK_SIZE = 1024 * 1024
 PIECE_SIZE = 256 * 1024
 
 _READ_SIZE = 256 * 1024  # bytes asked from the source per read()
-_QUEUE_ITEMS = 4  # pieces in flight between the reader thread and the parser
+_QUEUE_ITEMS = 2  # blocks in flight between the reader thread and the consumer
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 # isal's stub declares ``error`` as an instance, not the exception class it is.
@@ -156,16 +160,18 @@ class _Stopped(Exception):
 
 
 class Reader:
-    """Reads and decodes the source in a thread; iterating gives NDJSON text pieces.
+    """Reads, decodes and cuts the source in a thread; iterating gives its blocks.
 
-    Iterating gives ``(piece, n_source_bytes)``. Errors of the thread (the
-    source's own, unchanged, or :class:`CorruptReportError`) are re-raised in
-    the consumer. On exit the thread is always stopped and joined.
+    Iterating gives ``(block, n_source_bytes)`` as :func:`blocks` does. Errors of
+    the thread (the source's own, unchanged, or :class:`CorruptReportError`) are
+    re-raised in the consumer where the blocks before them end. On exit the thread
+    is always stopped and joined.
     """
 
-    def __init__(self, fileobj: Readable, max_decompressed: int) -> None:
+    def __init__(self, fileobj: Readable, max_decompressed: int, max_line: int) -> None:
         self._file = fileobj
         self._max = max_decompressed
+        self._max_line = max_line
         self._total = 0  # decompressed bytes so far
         self._n_read = 0  # source bytes read, not yet reported
         self._queue: queue.Queue[tuple[str, Any, int]] = queue.Queue(_QUEUE_ITEMS)
@@ -183,16 +189,15 @@ class Reader:
                 self._queue.get(timeout=0.05)
         self._thread.join()
 
-    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+    def __iter__(self) -> Iterator[tuple[list[bytes | memoryview], int]]:
         while True:
             kind, value, n_source = self._queue.get()
-            if kind == "error":
+            if kind == "data":
+                yield value, n_source
+            elif kind == "error":
                 raise value
-            if kind == "end":
-                if n_source:
-                    yield b"", n_source
+            else:
                 return
-            yield value, n_source
 
     # -- the thread
 
@@ -206,15 +211,23 @@ class Reader:
                 self._put("error", exc, 0)
 
     def _produce(self) -> None:
+        for block, n_source in blocks(self._pieces(), self._max_line):
+            self._put("data", block, n_source)
+        self._put("end", None, 0)
+
+    def _pieces(self) -> Iterator[tuple[bytes, int]]:
+        """The text pieces, as ``(piece, n_source_bytes)``; the last may be empty when
+        source bytes are left to report."""
         data = self._head()
         decoder: Decoder = GzipDecoder() if data[:2] == _GZIP_MAGIC else IdentityDecoder()
         while data:
             for piece in decoder.decode(data):
-                self._put_text(piece)
+                yield self._counted(piece)
             data = self._read()
         for piece in decoder.flush():
-            self._put_text(piece)
-        self._put("end", None, self._n_read)
+            yield self._counted(piece)
+        if self._n_read:
+            yield b"", self._n_read
 
     def _head(self) -> bytes:
         """At least the 2 bytes that tell gzip from text (fewer only at the end)."""
@@ -233,7 +246,8 @@ class Reader:
         self._n_read += len(data)
         return bytes(data)
 
-    def _put_text(self, piece: bytes) -> None:
+    def _counted(self, piece: bytes) -> tuple[bytes, int]:
+        """The piece and the source bytes read since the last one, under the size ceiling."""
         self._total += len(piece)
         if self._total > self._max:
             raise CorruptReportError(
@@ -241,7 +255,7 @@ class Reader:
                 "(max_decompressed_bytes): refusing a possible gzip bomb"
             )
         n_read, self._n_read = self._n_read, 0
-        self._put("data", piece, n_read)
+        return piece, n_read
 
     def _put(self, kind: str, value: Any, n_source: int) -> None:
         while not self._stop.is_set():
