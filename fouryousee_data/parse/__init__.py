@@ -221,10 +221,10 @@ def _parse(
         builder = BatchEmitter(max_line, dictionaries, emit)
     with (
         opened(source) as fileobj,
-        Reader(fileobj, max_decompressed, max_line) as reader,
-        Parsers(parse_block.workers) as pool,
+        Parsers(parse_block.workers, parse_block) as pool,
+        Reader(fileobj, max_decompressed, max_line, pool.help) as reader,
     ):
-        for parsed, n_source in pool.map(reader, parse_block):
+        for parsed, n_source in pool.map(reader):
             n_rows = builder.add(parsed)
             if on_progress is not None:
                 on_progress(n_source, n_rows)

@@ -15,9 +15,9 @@ engine gives the same rows and the same errors; only the speed differs.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, get_args
 
 from fouryousee_data.parse._arrow import read_block
@@ -99,31 +99,101 @@ class Parsers:
 
     Arrow's JSON reader, the C scanner and numpy release the GIL, so the
     workers use the cores while the main thread stores results and the
-    reader thread gunzips (how many: :attr:`BlockParser.workers`). At most
-    ``2 * workers`` blocks are in flight; on exit (also on an error) the pending
-    ones are cancelled and the workers joined.
+    reader thread gunzips (how many: :attr:`BlockParser.workers`). A thread that
+    would otherwise wait, the reader with its queue full, parses the oldest block
+    no worker has started (:meth:`help`): with one worker on 2 cores the two
+    busy threads then share the scanning, and no third one competes for a core.
+    At most ``2 * workers`` blocks are in flight; on exit (also on an error) the
+    waiting ones are dropped and the workers joined.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, parse: Callable[[list[Any]], Parsed]) -> None:
         self._workers = workers
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="fouryousee-parser")
+        self._parse = parse
+        self._lock = threading.Lock()
+        self._posted = threading.Condition(self._lock)  # a job waits, or closed
+        self._waiting: deque[_Job] = deque()  # posted, not started
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"fouryousee-parser_{i}", daemon=True)
+            for i in range(workers)
+        ]
 
     def __enter__(self) -> Parsers:
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._closed = True
+            self._waiting.clear()
+            self._posted.notify_all()
+        for thread in self._threads:
+            thread.join()
 
-    def map(
-        self, blocks: Iterable[tuple[list[Any], int]], parse: Callable[[list[Any]], Parsed]
-    ) -> Iterator[tuple[Parsed, int]]:
+    def map(self, blocks: Iterable[tuple[list[Any], int]]) -> Iterator[tuple[Parsed, int]]:
         """``(parse(block), n)`` for each ``(block, n)``, in order."""
-        in_flight: deque[tuple[Future[Parsed], int]] = deque()
+        in_flight: deque[tuple[_Job, int]] = deque()
         for block, n_source in blocks:
-            in_flight.append((self._pool.submit(parse, block), n_source))
+            job = _Job(block)
+            with self._lock:
+                self._waiting.append(job)
+                self._posted.notify()
+            in_flight.append((job, n_source))
             if len(in_flight) >= 2 * self._workers:
-                future, n = in_flight.popleft()
-                yield future.result(), n
+                job, n = in_flight.popleft()
+                yield job.result(), n
         while in_flight:
-            future, n = in_flight.popleft()
-            yield future.result(), n
+            job, n = in_flight.popleft()
+            yield job.result(), n
+
+    def help(self) -> bool:
+        """Parse the oldest block no worker has started, here; False if there is none."""
+        with self._lock:
+            if not self._waiting:
+                return False
+            job = self._waiting.popleft()
+        job.run(self._parse)
+        return True
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting and not self._closed:
+                    self._posted.wait()
+                if self._closed:
+                    return
+                job = self._waiting.popleft()
+            job.run(self._parse)
+
+
+class _Job:
+    """One block to parse, and then its result or its error (``done`` held until then)."""
+
+    __slots__ = ("_block", "_done", "_error", "_result")
+
+    def __init__(self, block: list[Any]) -> None:
+        self._block: list[Any] | None = block
+        self._result: Parsed | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def run(self, parse: Callable[[list[Any]], Parsed]) -> None:
+        block, self._block = self._block, None
+        try:
+            self._result = parse(block)  # type: ignore[arg-type]
+        except BaseException as exc:  # raised by result(), in the consumer
+            self._error = exc
+        finally:
+            self._done.release()
+
+    def result(self) -> Parsed:
+        """The parsed block, once parsed (the parser's exception raised here)."""
+        with self._done:
+            pass
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result

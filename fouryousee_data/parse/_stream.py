@@ -25,7 +25,7 @@ import io
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Protocol, cast
 
@@ -168,8 +168,15 @@ class Reader:
     is always stopped and joined.
     """
 
-    def __init__(self, fileobj: Readable, max_decompressed: int, max_line: int) -> None:
+    def __init__(
+        self,
+        fileobj: Readable,
+        max_decompressed: int,
+        max_line: int,
+        helper: Callable[[], bool] | None = None,
+    ) -> None:
         self._file = fileobj
+        self._help = helper  # work to do while the queue is full (True: some was done)
         self._max = max_decompressed
         self._max_line = max_line
         self._total = 0  # decompressed bytes so far
@@ -259,6 +266,12 @@ class Reader:
 
     def _put(self, kind: str, value: Any, n_source: int) -> None:
         while not self._stop.is_set():
+            try:
+                self._queue.put((kind, value, n_source), block=False)
+                return
+            except queue.Full:
+                if self._help is not None and self._help():
+                    continue
             try:
                 self._queue.put((kind, value, n_source), timeout=0.1)
                 return
