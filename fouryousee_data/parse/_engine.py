@@ -60,8 +60,9 @@ class BlockParser:
     def workers(self) -> int:
         """Worker threads for this engine: one per CPU, at most ``_MAX_PARSERS``; one CPU
         fewer with the C scanner, whose blocks cost about what gunzipping them does: the
-        reader thread, the critical path, then keeps a core (on 2 cores one worker read
-        5 M rows ~10% faster than two, side by side; see docs/benchmarks.md)."""
+        reader thread then keeps a core (on 2 cores one worker read 5 M rows ~10% faster
+        than two, side by side; see docs/benchmarks.md), and parses blocks itself while
+        its queue is full (:meth:`Parsers.help`)."""
         cpus = os.cpu_count() or 1
         return max(1, min(_MAX_PARSERS, cpus - 1 if self._c else cpus))
 
@@ -108,7 +109,7 @@ class Parsers:
     """
 
     def __init__(self, workers: int, parse: Callable[[list[Any]], Parsed]) -> None:
-        self._workers = workers
+        self._most = 2 * workers  # blocks in flight
         self._parse = parse
         self._lock = threading.Lock()
         self._posted = threading.Condition(self._lock)  # a job waits, or closed
@@ -141,7 +142,7 @@ class Parsers:
                 self._waiting.append(job)
                 self._posted.notify()
             in_flight.append((job, n_source))
-            if len(in_flight) >= 2 * self._workers:
+            if len(in_flight) >= self._most:
                 job, n = in_flight.popleft()
                 yield job.result(), n
         while in_flight:
