@@ -6,7 +6,7 @@ The hot path every download goes through. The pipeline, per source::
                      into ~1 MiB blocks of whole lines --bounded queue-->
     worker threads:  parse blocks in parallel -> typed columns per block, strings
                      as codes into the block's own small dictionaries (the reader
-                     parses the oldest waiting block while its queue is full)
+                     parses a waiting block while its queue is full)
     main thread:     in file order: the block's values merged into one dictionary
                      per string column for the read (in C for the C scanner's
                      blocks), rows written into lazily committed slabs -> table / frame

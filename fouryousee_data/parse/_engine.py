@@ -101,8 +101,8 @@ class Parsers:
     Arrow's JSON reader, the C scanner and numpy release the GIL, so the
     workers use the cores while the main thread stores results and the
     reader thread gunzips (how many: :attr:`BlockParser.workers`). A thread that
-    would otherwise wait, the reader with its queue full, parses the oldest block
-    no worker has started (:meth:`help`): with one worker on 2 cores the two
+    would otherwise wait, the reader with its queue full, parses a block no worker
+    has started (:meth:`help`): with one worker on 2 cores the two
     busy threads then share the scanning, and no third one competes for a core.
     At most ``2 * workers`` blocks are in flight; on exit (also on an error) the
     waiting ones are dropped and the workers joined.
@@ -150,11 +150,14 @@ class Parsers:
             yield job.result(), n
 
     def help(self) -> bool:
-        """Parse the oldest block no worker has started, here; False if there is none."""
+        """Parse a block no worker has started, here; False if there is none.
+
+        The newest one: the workers keep taking the blocks in the order the consumer
+        needs them, which then waits less for the helper's block."""
         with self._lock:
             if not self._waiting:
                 return False
-            job = self._waiting.popleft()
+            job = self._waiting.pop()
         job.run(self._parse)
         return True
 
