@@ -8,6 +8,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from conftest import QUIET_CLUSTER, dask_environment
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -37,6 +39,8 @@ def test_runs_against_the_simulator(
     monkeypatch.delenv("FOURYOUSEE_TOKEN", raising=False)
     monkeypatch.delenv("FOURYOUSEE_API_URL", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")  # no display needed; inline still renders
+    for name, value in dask_environment(QUIET_CLUSTER).items():  # a notebook's LocalCluster:
+        monkeypatch.setenv(name, value)  # no profiler, slower housekeeping (as the suite's)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     output = tmp_path / "output"
     monkeypatch.setenv("FOURYOUSEE_OUTPUT_DIR", str(output))  # the notebook's files land here
