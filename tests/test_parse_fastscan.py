@@ -18,6 +18,8 @@ from fouryousee_data.parse import DEFAULT_MAX_LINE, Engine, _stream, read_table
 from fouryousee_data.parse._block import STORE_TYPES
 from fouryousee_data.parse._fast import BUILT, SIMD_LEVELS, CDictionaries, scan, use_simd
 
+N_KEYS = 7  # the known keys of a usual line
+
 SETTINGS = settings(
     max_examples=60,
     deadline=None,
@@ -451,3 +453,205 @@ def test_lines_of_every_length_around_the_window(simd: str) -> None:
             data = line + b"\n" + b" " * max(after - 1, 0) + (b"\n" if after else b"")
             whole = rows_of([data])
             assert whole is not None and whole[1]["player_id"] == [4], (length, after)
+
+
+def usual(order: tuple[str, ...] = tuple(USUAL), **values: str) -> bytes:
+    """A usual line (the seven keys, compact) in a key order, values from BASE or given."""
+    base = {k.strip('"'): v for k, v in (pair.split(":", 1) for pair in BASE.split(","))}
+    base.update(values)
+    return ("{" + ",".join(f'"{k}":{base[k]}' for k in order) + "}").encode()
+
+
+def scanned(data: bytes) -> Any:
+    """The C scanner's Block for a block of whole lines (None: declined)."""
+    parsed = scan(memoryview(data), DEFAULT_MAX_LINE)
+    return None if parsed is None else parsed.scanned
+
+
+def test_the_simd_path_reads_the_usual_line(simd: str) -> None:
+    # every usual line through the SIMD path (the portable one reads none): key orders,
+    # nulls, '}' ':' '{' inside strings, the longest ints, lines up to the window's end
+    lines = [
+        usual(),
+        usual(tuple(reversed(USUAL))),
+        usual(("ip", "type", "account", "mediaId", "playerId", "time", "date")),
+        usual(account="null", type="null", ip="null"),
+        usual(account='"a}b"', ip='"{:}"', type='"]"'),
+        usual(playerId="99999999", mediaId="0"),
+        usual(playerId="2147483647", mediaId="12345678"),  # 10 digits: read_int32
+        usual(date='"2024-02-29"', time='"23:59:59"'),
+        usual(date='"2024-03-01"', time='"00:00:00"'),
+        usual(account='"' + "a" * (191 - len(usual(account='""'))) + '"'),
+    ]
+    assert len(lines[-1]) == 191
+    data = b"\n".join(lines) + b"\n"
+    block = scanned(data)
+    assert block is not None and block.n_rows == len(lines)
+    assert block.n_fast == (0 if simd == "none" else len(lines))
+    # a comma inside a string, a line of 192 bytes: the portable path
+    for line in (usual(account='"a,b"'), lines[-1][:-2] + b'a"}'):
+        block = scanned(line + b"\n")
+        assert block is not None and (block.n_rows, block.n_fast) == (1, 0)
+
+
+def same_as_portable(*blocks: bytes) -> None:
+    """Each SIMD level reads each block (whole, and each of its lines alone) as the
+    portable path does (rows, or a decline)."""
+    lines = [line + b"\n" for data in blocks for line in data.split(b"\n")[:-1]]
+    chunks = [*blocks, *lines]
+    before = use_simd("none")
+    try:
+        expected = [rows_of([chunk]) for chunk in chunks]
+        for level in SIMD_LEVELS:
+            use_simd(level)
+            assert [rows_of([chunk]) for chunk in chunks] == expected, (level, blocks)
+    finally:
+        use_simd(before)
+
+
+@pytest.mark.parametrize("key", list(USUAL))
+def test_every_byte_of_every_key_is_checked(key: str) -> None:
+    # each byte of `"key":` (and the ',' or '{' before it) changed, in every place of
+    # the line: the SIMD path must decline, as a key it does not know is no key of its
+    lines = []
+    for order in (tuple(USUAL), tuple(reversed(USUAL))):
+        line = usual(order)
+        at = line.index(f'"{key}":'.encode()) - 1
+        for i in range(len(key) + 4):
+            for byte in {b"x", b"\x7f", bytes([line[at + i] ^ 0x20]), b'"', b":", b","}:
+                lines.append(line[: at + i] + byte + line[at + i + 1 :])
+    same_as_portable(b"\n".join(lines) + b"\n")
+
+
+@pytest.mark.parametrize(
+    ("key", "values"),
+    [
+        (
+            "time",
+            [
+                "00:00:00",
+                "23:59:59",
+                "19:59:59",
+                "20:00:00",
+                "24:00:00",
+                "29:00:00",
+                "23:60:00",
+                "23:59:60",
+                "2a:00:00",
+                "12:5a:00",
+                "12:00:0a",
+                "12-00-00",
+                "12:00:00 ",
+                " 12:00:00",
+                "1:00:00",
+                "12:0:00",
+                "12:00:0",
+                "/0:00:00",
+                ":0:00:00",
+                "12:00:00x",
+            ],
+        ),
+        (
+            "date",
+            [
+                "2024-02-29",
+                "2023-02-29",
+                "0001-01-01",
+                "9999-12-31",
+                "2024-00-01",
+                "2024-01-32",
+                "2024-01-1",
+                "2024/01/01",
+                "2024-01-01 ",
+            ],
+        ),
+    ],
+)
+def test_times_and_dates_as_the_portable_path(key: str, values: list[str]) -> None:
+    lines = [usual(**{key: f'"{v}"'}) for v in values] + [usual(**{key: v}) for v in values[:4]]
+    same_as_portable(b"\n".join(lines) + b"\n")
+
+
+def test_ints_as_the_portable_path() -> None:
+    values = [
+        "0",
+        "7",
+        "10",
+        "99",
+        "1234567",
+        "12345678",
+        "99999999",
+        "100000000",
+        "2147483647",
+        "2147483648",
+        "-1",
+        "-0",
+        "00",
+        "01",
+        "+1",
+        "1a",
+        "1.5",
+        "1e5",
+        " 1",
+        "1 ",
+        '"1"',
+        "null",
+        "",
+        "123456789012",
+        "0x1",
+        "1-",
+        "9" * 11,
+    ]
+    lines = [usual(**{key: v}) for key in ("playerId", "mediaId") for v in values]
+    same_as_portable(b"\n".join(lines) + b"\n")
+
+
+def test_every_segment_at_every_offset(simd: str) -> None:
+    # the keys' segments in every place relative to the 64-byte words of the window
+    # (the SIMD path gathers each segment's first 16 bytes from three registers)
+    lines = []
+    for pad in range(0, 128):
+        for shift in (0, 3, 6):
+            order = tuple(USUAL)[shift:] + tuple(USUAL)[:shift]
+            lines.append(usual(order, account='"' + "a" * pad + '"'))
+    data = b"\n".join(lines) + b"\n"
+    block = scanned(data)
+    fits = sum(len(line) < 192 for line in lines)
+    assert block is not None and block.n_fast == (0 if simd == "none" else fits)
+    same_as_portable(data)
+
+
+def test_a_key_twice_and_another_missing() -> None:
+    # seven segments, one key twice (with a value it takes) and another missing: in
+    # every pair, after a valid line of the same layout (what a path could reuse)
+    order = ("date", "time", "playerId", "mediaId", "account", "ip", "type")
+    base = usual(order)
+    segments = [base.split(b",")[i].strip(b"{}") for i in range(N_KEYS)]
+    pairs = []
+    for missing in range(N_KEYS):
+        for twice in range(N_KEYS):
+            if twice != missing:
+                changed = [segments[twice] if i == missing else s for i, s in enumerate(segments)]
+                pairs.append(base + b"\n{" + b",".join(changed) + b"}\n")
+    # the same layout exactly: type's value where the second ip's is
+    pairs.append(
+        usual(order, ip='"0.0.0"') + b"\n" + base.replace(b'"type":"I"', b'"ip":"I"') + b"\n"
+    )
+    same_as_portable(*pairs)
+
+
+def test_what_the_simd_path_leaves_to_the_portable_one(simd: str) -> None:
+    # CRLF line ends, a comma in the last string (lines of every length: its segment
+    # must not pass for the last one), values followed by something
+    lines = [usual() + b"\r" for _ in range(3)]
+    lines += [usual(account='"' + "a" * pad + '"', ip='"1,2"') for pad in range(64)]
+    lines += [usual(account='"' + "a" * pad + '"', ip='",,,"') for pad in range(64)]
+    data = b"\n".join(lines) + b"\n"
+    block = scanned(data)
+    assert block is not None and (block.n_rows, block.n_fast) == (len(lines), 0)
+    same_as_portable(data)
+    values = ['"12:00:00"x', '"12:00:00" ', '"12:00:00""', '"12:00:00"0']
+    same_as_portable(b"\n".join(usual(time=v) for v in values) + b"\n")
+    same_as_portable(
+        b"\n".join(usual(date=v.replace("12:00:00", "2024-01-01")) for v in values) + b"\n"
+    )

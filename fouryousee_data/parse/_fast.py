@@ -38,7 +38,7 @@ from fouryousee_data.parse._block import STRING_COLUMNS, Parsed
 
 log = logging.getLogger("fouryousee_data.parse")
 
-_VERSION = 5  # the interface of _fastscan.c this module speaks (its VERSION)
+_VERSION = 6  # the interface of _fastscan.c this module speaks (its VERSION)
 
 try:  # the C scanner of _fastscan.c, built by pip install; Arrow's reader without it
     import fouryousee_data.parse._fastscan as fastscan

@@ -1083,37 +1083,43 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
 
 /* The usual line (compact, the seven known keys once each, no escape, no
  * control character) read from bitmaps of its bytes instead of byte by byte.
- * 64 bytes at a time (AVX-512BW, or two AVX2 loads) give the positions of its
- * '"', ',' or '}', '\n', '\\' and control characters. Its seven segments
- * `X"key":value` (X ',' or the '{') lie between the ',' and '}' (a string that
- * holds one makes the count wrong: scan_line reads that line); each is read on
- * its own: the key's second byte picks the one known key it can be, checked by
- * two masked 8-byte compares of `"key":`; the values are then read in a fixed
- * order (SWAR digits). No branch depends on the key order (random per line:
- * scan_line mispredicted ~13 a row) and no segment waits for the one before
- * (a walk from one segment to the next was latency-bound). ~30% less CPU than
- * scan_line on the realistic file (docs/benchmarks.md, Session 4).
+ * The WINDOW bytes from the line's start give the positions of its '"', ','
+ * and of the '\\' and control characters (the first of those must be the
+ * line's '\n'). Its seven segments `X"key":value` (X the '{' or a ',') lie
+ * between the ',' (a string that holds one makes the count wrong: scan_line
+ * reads that line), the last one up to the '}' before the '\n'. Each segment's
+ * key is checked on its own, with no branch on which key it is (keys come in
+ * any order; scan_line mispredicted ~13 branches a row on them) and no
+ * segment waiting for the one before (a walk from one segment to the next was
+ * latency-bound):
+ *   - avx2: its second byte picks the one known key it can be, checked by two
+ *     masked 8-byte compares of `"key":` (key_table), one segment after the
+ *     other;
+ *   - avx512 (with VBMI, VBMI2 and GFNI): all seven at once: the segments'
+ *     starts packed into one word (vpcompressb), their first 16 bytes gathered
+ *     from the line's three registers (vpermb), the key looked up by its second
+ *     letter in a table of eight (vpermq) and compared; which segment holds
+ *     which key is a permutation, inverted with two GF(2) matrix products
+ *     (vgf2p8affineqb: transpose, then log2 of one-hot bytes).
+ * Both give the values' positions by key, read then in a fixed order
+ * (line_values: dates through read_date, times and ints with SIMD / SWAR,
+ * read_int32 for what those do not take). ~45% less CPU than scan_line on
+ * the realistic file (docs/benchmarks.md, "The scanner, session 5").
  *
  * It only ever accepts a line scan_line accepts, with the same values; on
  * anything else it answers 0 and scan_line reads the line (so declining rules,
  * errors and line numbers are scan_line's). What it accepts: '{', then exactly
- * seven segments, the first six followed by ',', the last by the '}' before
- * the '\n'; each segment one of the seven keys (each once: so all seven), its
- * value a date, a time, an int32 (no sign, exponent or leading zero: else
- * read_int32 decides), or for account/type/ip a string or null, each checked
- * exactly as scan_line checks it; no '\\' or control character on the line;
- * and as many quotes on the line as keys, dates, times and strings account for
- * (so none inside a string). */
+ * seven segments, the first six followed by ',', the last by the '}' just
+ * before the '\n'; each segment one of the seven keys (each once: so all
+ * seven), its value a date, a time, an int32, or for account/type/ip a string
+ * or null, each read exactly as scan_line reads it (a value must end where its
+ * segment does); no '\\' or control character on the line; and as many quotes
+ * on the line as keys, dates, times and strings account for (so none inside a
+ * string: what is between a string's quotes is plain text, ',' '}' ':' too). */
 
 #if defined(HAVE_SIMD)
 #define WINDOW 192 /* bytes classified per line: a longer line takes scan_line */
-#define SLACK 64   /* and room past the window (8-byte reads near a value's end) */
-
-typedef struct {
-    /* bit i of word k: byte 64k + i is '"', ',' or '}' ("stop"), '\n', '\\' or a
-     * byte below 0x20 ("special") */
-    uint64_t quote[3], stop[3], newline[3], special[3];
-} Masks;
+#define SLACK 64   /* and room past the window (16-byte reads near a value's end) */
 
 /* The known keys by their second byte & 31 (all different): the bytes
  * `"key":` (little-endian, in two words, with the masks of the bytes that
@@ -1125,11 +1131,33 @@ typedef struct {
 
 static KeyEntry key_table[32];
 
-static void init_key_table(void) {
+/* The same by slot for the avx512 path: a segment's bytes 1-8 as a
+ * little-endian word A, its slot is ((A >> 17) ^ (A >> 18)) & 7 (bits of the
+ * key's second letter: the seven keys get seven different slots; slot 7 has
+ * none and never matches), then the bytes of `"key":` and their masks (bytes
+ * 1-8, then 9-16 of the segment), where its value starts in the segment (1 +
+ * the key's bytes), and the slot of each key id (0x80 past the seventh). */
+static struct {
+    uint64_t word[2][8], mask[2][8];
+    uint8_t value_at[16], slot_of[16];
+} slots __attribute__((aligned(64)));
+
+static ALWAYS_INLINE unsigned slot_of_word(uint64_t a) { return (unsigned)((a >> 17) ^ (a >> 18)) & 7; }
+
+/* 0, or -1 if two keys share a slot (then the avx512 path is not offered). */
+static int init_key_table(void) {
     static const char *names[N_KEYS] = {"date", "time", "playerId", "mediaId",
                                         "account", "type", "ip"};
+    unsigned taken = 0;
     for (int i = 0; i < 32; i++) /* the slots no key has: never match */
         key_table[i] = (KeyEntry){{~(uint64_t)0, 0}, {0, 0}, 0, 0};
+    for (int i = 0; i < 8; i++) {
+        slots.word[0][i] = 0;
+        slots.mask[0][i] = 0xFF; /* byte 1 of a segment 0: never (a control character) */
+        slots.word[1][i] = slots.mask[1][i] = 0;
+    }
+    memset(slots.value_at, 0, sizeof(slots.value_at));
+    memset(slots.slot_of, 0x80, sizeof(slots.slot_of));
     for (int id = 0; id < N_KEYS; id++) {
         char text[16] = {0};
         int n = snprintf(text, sizeof(text), "\"%s\":", names[id]);
@@ -1138,129 +1166,253 @@ static void init_key_table(void) {
         memcpy(e->word, text, 16);
         for (int i = 0; i < n; i++)
             e->mask[i / 8] |= (uint64_t)0xFF << (8 * (i % 8));
+        unsigned s = slot_of_word(e->word[0]);
+        taken |= (taken >> s & 1) << 8; /* a slot taken twice */
+        taken |= 1u << s;
+        for (int w = 0; w < 2; w++) {
+            slots.word[w][s] = e->word[w];
+            slots.mask[w][s] = e->mask[w];
+        }
+        slots.value_at[s] = (uint8_t)(1 + n);
+        slots.slot_of[id] = (uint8_t)s;
     }
+    return taken >> 8 ? -1 : 0;
 }
 
 /* What every CPU with AVX2 has: the helpers below are inlined into both SIMD paths,
- * compiled with tzcnt (64 for 0, no branch) and popcnt. */
-#define FAST __attribute__((always_inline, target("bmi,bmi2,popcnt"))) static inline
+ * compiled with tzcnt (64 for 0, no branch), popcnt and SSSE3. */
+#define FAST __attribute__((always_inline, target("bmi,bmi2,popcnt,ssse3"))) static inline
 
 FAST int tz64(uint64_t x) { return (int)_tzcnt_u64(x); }
 
-/* Ones below bit n (n may be past 63 or below 0). */
-FAST uint64_t below(int n) {
-    return n >= 64 ? ~(uint64_t)0 : n <= 0 ? 0 : ((uint64_t)1 << n) - 1;
+/* Ones below bit n, for n in [lo, lo + 64] and up to 255 past it (n < lo: none). */
+FAST uint64_t below(int n, int lo) {
+    return _bzhi_u64(-(uint64_t)(n > lo), (unsigned)(n - lo));
 }
 
-/* A JSON int32 at p without sign: 1 to 7 digits, no leading zero, then a byte
- * that is not a digit; NULL for anything else (then read_int32 decides). */
-FAST const char *swar_int(const char *p, int32_t *out) {
-    uint64_t w, t, other;
-    memcpy(&w, p, 8);
-    t = w ^ (ONES * '0'); /* digits now 0-9 */
-    other = (((t & 0x7F7F7F7F7F7F7F7Fu) + ONES * 0x76) | t) & HIGHS; /* non-digit bytes */
-    int n = tz64(other) >> 3;
-    if (n == 0 || n == 8 || (n > 1 && (t & 0xFF) == 0))
-        return NULL;
-    t = (t << (8 * (8 - n))) & (ONES * 0x0F); /* the digits in the top n bytes, zeros below */
-    t = (t * 2561) >> 8 & 0x00FF00FF00FF00FFu;
-    t = (t * 6553601) >> 16 & 0x0000FFFF0000FFFFu;
-    t = (t * 42949672960001u) >> 32;
-    *out = (int32_t)t;
-    return p + n;
+/* The line's length up to its '\n' from the mask of its '\\' and control
+ * characters (the first must be the '\n'): WINDOW if none. */
+FAST int line_length(uint64_t s0, uint64_t s1, uint64_t s2) {
+    int len = tz64(s0);
+    len = len == 64 ? 64 + tz64(s1) : len;
+    return len == 128 ? 128 + tz64(s2) : len;
 }
 
-/* The line at p, with the masks of the WINDOW bytes from p, and WINDOW + SLACK
- * bytes readable from p; the line is at `origin` in the block (p is origin, or
- * a copy of the block's last bytes, padded): as scan_line (1: a row written,
- * *length the line's up to its '\n'; -1: memory error), or 0: not this fast
- * path's line. */
-FAST int fast_line(const char *p, const char *origin, const Masks *m, Out *out, Py_ssize_t row,
-                   int *length) {
-    int len = tz64(m->newline[0]); /* the line's '\n' */
-    len = len == 64 ? 64 + tz64(m->newline[1]) : len;
-    len = len == 128 ? 128 + tz64(m->newline[2]) : len;
-    uint64_t in[3] = {below(len), below(len - 64), below(len - 128)};
-    if (len == WINDOW || *p != '{' ||
-        ((m->special[0] & in[0]) | (m->special[1] & in[1]) | (m->special[2] & in[2])))
-        return 0;
-    int n_quotes = __builtin_popcountll(m->quote[0] & in[0]) +
-                   __builtin_popcountll(m->quote[1] & in[1]) +
-                   __builtin_popcountll(m->quote[2] & in[2]);
-
-    /* Seven segments `X"key":value`, X ',' or '{', each value up to the next
-     * ',' or '}': where they are from the mask of those (a string holding one
-     * makes the count wrong, or a segment: scan_line reads that line), then
-     * each on its own (no chain from one to the next, no branch on which key:
-     * keys come in any order). */
-    uint64_t stops[3] = {m->stop[0] & in[0], m->stop[1] & in[1], m->stop[2] & in[2]};
-    int counts[3] = {__builtin_popcountll(stops[0]), __builtin_popcountll(stops[1]),
-                     __builtin_popcountll(stops[2])};
-    if (counts[0] + counts[1] + counts[2] != N_KEYS)
-        return 0;
-    int at[1 + 3 * N_KEYS], n = 1; /* 0, then the stops (N_KEYS written per word) */
-    at[0] = 0;
-    for (int k = 0; k < 3; k++) {
-        uint64_t bits = stops[k];
-        for (int j = 0; j < N_KEYS; j++, bits &= bits - 1)
-            at[n + j] = 64 * k + tz64(bits);
-        n += counts[k];
+/* A JSON int32 at p, n bytes to its segment's end: 1 if it is exactly those n
+ * bytes (1 to 8 digits, no leading zero: SWAR; else read_int32 decides), its
+ * value in *out; 0 otherwise. 8 bytes readable at p. */
+FAST int int_of(const char *p, int n, int32_t *out) {
+    if ((unsigned)(n - 1) < 8 && (n == 1 || *p != '0')) {
+        uint64_t w, t;
+        memcpy(&w, p, 8);
+        t = (w ^ (ONES * '0')) << (8 * (8 - n)); /* the n bytes at the top, digits now 0-9 */
+        if (!((((t & 0x7F7F7F7F7F7F7F7Fu) + ONES * 0x76) | t) & HIGHS)) { /* all digits */
+            t = (t * 2561) >> 8 & 0x00FF00FF00FF00FFu;
+            t = (t * 6553601) >> 16 & 0x0000FFFF0000FFFFu;
+            *out = (int32_t)((t * 42949672960001u) >> 32);
+            return 1;
+        }
     }
-    int start[N_KEYS], stop[N_KEYS];
-    unsigned seen = 0, bad = (at[N_KEYS] != len - 1) | (p[len - 1] != '}'); /* the last: '}' */
-    for (int i = 0; i < N_KEYS; i++) {
-        int s = at[i], after = at[i + 1];
-        const KeyEntry *e = &key_table[p[s + 3] & 31];
-        uint64_t w0, w1;
-        memcpy(&w0, p + s + 1, 8);
-        memcpy(&w1, p + s + 9, 8);
-        bad |= ((w0 & e->mask[0]) != e->word[0]) | ((w1 & e->mask[1]) != e->word[1]) |
-               (seen >> e->id & 1) | ((p[after] != ',') & (i < N_KEYS - 1));
-        seen |= 1u << e->id;
-        start[e->id] = s + 1 + e->span;
-        stop[e->id] = after;
-    }
-    if (bad)
-        return 0;
+    return read_int32(p, out) == p + n;
+}
 
-    /* The values, in a fixed order, each exactly its segment's. */
+/* "HH:MM:SS" (quoted, 00:00:00-23:59:59; read_time's rule) at p, n bytes to
+ * its segment's end: 1 and its seconds of the day, or 0. 16 bytes readable. */
+FAST int time_of(const char *p, int n, int64_t *seconds) {
+    __m128i t = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p),
+                             _mm_setr_epi8('"', '0', '0', ':', '0', '0', ':', '0', '0', '"', 0, 0,
+                                           0, 0, 0, 0));
+    /* each byte within its bounds: the quotes and colons 0, the digits 0-9, the
+     * tens of hours 0-2, of minutes and seconds 0-5 */
+    __m128i most = _mm_setr_epi8(0, 2, 9, 0, 5, 9, 0, 5, 9, 0, -1, -1, -1, -1, -1, -1);
+    int in_bounds = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t, most), t)) == 0xFFFF;
+    __m128i hms = _mm_maddubs_epi16(
+        _mm_shuffle_epi8(t, _mm_setr_epi8(1, 2, 4, 5, 7, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)),
+        _mm_setr_epi8(10, 1, 10, 1, 10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)); /* h, m, s */
+    __m128i sum = _mm_madd_epi16(hms, _mm_setr_epi16(3600, 60, 1, 0, 0, 0, 0, 0));
+    *seconds = _mm_cvtsi128_si32(_mm_add_epi32(sum, _mm_srli_si128(sum, 4)));
+    return in_bounds & (n == 10) & ((_mm_cvtsi128_si32(hms) & 0xFFFF) <= 23);
+}
+
+/* The rest of fast_line once the keys are checked: pos[K] and pos[8 + K] are
+ * where key K's value starts and ends (its segment's end); the values read in
+ * a fixed order, each exactly its segment's. */
+FAST int line_values(const char *p, const char *origin, const uint8_t *pos, int n_quotes, int len,
+                     Out *out, Py_ssize_t row, int *length) {
+    int start[N_KEYS], n[N_KEYS]; /* (copied: stores through out may not alias them) */
+    for (int k = 0; k < N_KEYS; k++) {
+        start[k] = pos[k];
+        n[k] = pos[8 + k] - pos[k];
+    }
     int64_t days = 0, seconds = 0;
     int32_t player = 0, media = 0;
-    const char *end = p + WINDOW + SLACK, *got;
-    if (read_date(p + start[K_DATE], end, &days, &out->date) != p + stop[K_DATE] ||
-        read_time(p + start[K_TIME], end, &seconds) != p + stop[K_TIME])
-        return 0;
-    if (!(got = swar_int(p + start[K_PLAYER], &player)))
-        got = read_int32(p + start[K_PLAYER], &player);
-    if (got != p + stop[K_PLAYER])
-        return 0;
-    if (!(got = swar_int(p + start[K_MEDIA], &media)))
-        got = read_int32(p + start[K_MEDIA], &media);
-    if (got != p + stop[K_MEDIA])
+    if (read_date(p + start[K_DATE], p + WINDOW + SLACK, &days, &out->date) !=
+            p + start[K_DATE] + n[K_DATE] ||
+        !time_of(p + start[K_TIME], n[K_TIME], &seconds) ||
+        !int_of(p + start[K_PLAYER], n[K_PLAYER], &player) ||
+        !int_of(p + start[K_MEDIA], n[K_MEDIA], &media))
         return 0;
     /* Strings: a quote at each end; the count of quotes on the line (two a key,
      * two a date or time, two a string) says there is none inside. */
-    int expected = 2 * N_KEYS + 4;
+    int expected = 2 * N_KEYS + 4, bad = 0, string[N_DICTS];
     for (int i = 0; i < N_DICTS; i++) {
         const char *v = p + start[K_ACCOUNT + i];
-        Py_ssize_t n = stop[K_ACCOUNT + i] - start[K_ACCOUNT + i];
-        int string = n >= 2 && *v == '"' && v[n - 1] == '"';
-        expected += 2 * string;
-        bad |= !string & (n != 4 || memcmp(v, "null", 4) != 0);
+        int m = n[K_ACCOUNT + i];
+        string[i] = m >= 2 && *v == '"' && v[m - 1] == '"';
+        expected += 2 * string[i];
+        bad |= !string[i] & (m != 4 || memcmp(v, "null", 4) != 0);
     }
     if (bad || n_quotes != expected)
         return 0;
     int32_t codes[N_DICTS];
-    for (int i = 0; i < N_DICTS; i++) {
-        const char *v = origin + start[K_ACCOUNT + i] + 1; /* values point into the block */
-        Py_ssize_t n = stop[K_ACCOUNT + i] - start[K_ACCOUNT + i] - 2;
-        codes[i] = v[-1] == '"' ? value_code(out, i, v, n) : -1; /* else null */
-    }
+    for (int i = 0; i < N_DICTS; i++) /* values point into the block; else null */
+        codes[i] = string[i] ? value_code(out, i, origin + start[K_ACCOUNT + i] + 1,
+                                          n[K_ACCOUNT + i] - 2)
+                             : -1;
     *length = len;
     out->played_at[row] = days * 86400 + seconds;
     out->player_id[row] = player;
     out->media_id[row] = media;
     return finish_row(out, row, codes);
+}
+
+typedef struct {
+    /* bit i of word k: byte 64k + i is '"', ',', or '\\' or a byte below 0x20 */
+    uint64_t quote[3], comma[3], special[3];
+} Masks;
+
+/* The line at p (avx2), with the masks of the WINDOW bytes from p, and WINDOW +
+ * SLACK bytes readable from p; the line is at `origin` in the block (p is
+ * origin, or a copy of the block's last bytes, padded): as scan_line (1: a row
+ * written, *length the line's up to its '\n'; -1: memory error), or 0: not
+ * this fast path's line. */
+FAST int fast_line(const char *p, const char *origin, const Masks *m, Out *out, Py_ssize_t row,
+                   int *length) {
+    int len = line_length(m->special[0], m->special[1], m->special[2]);
+    if (*p != '{' || len == WINDOW || p[len] != '\n' || p[len - 1] != '}')
+        return 0;
+    uint64_t in[3] = {below(len, 0), below(len, 64), below(len, 128)};
+    int n_quotes = __builtin_popcountll(m->quote[0] & in[0]) +
+                   __builtin_popcountll(m->quote[1] & in[1]) +
+                   __builtin_popcountll(m->quote[2] & in[2]);
+    /* the segments' first bytes: the '{' and the ',' (a string holding one
+     * makes the count wrong, or a segment: scan_line reads that line) */
+    uint64_t starts[3] = {(m->comma[0] & in[0]) | 1, m->comma[1] & in[1], m->comma[2] & in[2]};
+    int counts[3] = {__builtin_popcountll(starts[0]), __builtin_popcountll(starts[1]),
+                     __builtin_popcountll(starts[2])};
+    if (counts[0] + counts[1] + counts[2] != N_KEYS)
+        return 0;
+    int at[3 * N_KEYS + 1], n = 0; /* the starts (N_KEYS written per word), then the '}' */
+    for (int k = 0; k < 3; k++) {
+        uint64_t bits = starts[k];
+        for (int j = 0; j < N_KEYS; j++, bits &= bits - 1)
+            at[n + j] = 64 * k + tz64(bits);
+        n += counts[k];
+    }
+    at[N_KEYS] = len - 1;
+    uint8_t pos[16];
+    unsigned seen = 0, bad = 0;
+    for (int i = 0; i < N_KEYS; i++) {
+        int s = at[i];
+        const KeyEntry *e = &key_table[p[s + 3] & 31];
+        uint64_t w0, w1;
+        memcpy(&w0, p + s + 1, 8);
+        memcpy(&w1, p + s + 9, 8);
+        bad |= ((w0 & e->mask[0]) != e->word[0]) | ((w1 & e->mask[1]) != e->word[1]);
+        seen |= 1u << e->id;
+        pos[e->id] = (uint8_t)(s + 1 + e->span);
+        pos[8 + e->id] = (uint8_t)at[i + 1];
+    }
+    if (bad || seen != (1u << N_KEYS) - 1) /* seven keys, seven segments: each once */
+        return 0;
+    return line_values(p, origin, pos, n_quotes, len, out, row, length);
+}
+
+/* The same with AVX-512 (F, BW, VL, VBMI, VBMI2) and GFNI, all seven keys at once. */
+#define AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,gfni,bmi,bmi2,popcnt"
+
+static const uint8_t IOTA[WINDOW] __attribute__((aligned(64))) = {
+#define I8(k) k, k + 1, k + 2, k + 3, k + 4, k + 5, k + 6, k + 7
+    I8(0),   I8(8),   I8(16),  I8(24),  I8(32),  I8(40),  I8(48),  I8(56),
+    I8(64),  I8(72),  I8(80),  I8(88),  I8(96),  I8(104), I8(112), I8(120),
+    I8(128), I8(136), I8(144), I8(152), I8(160), I8(168), I8(176), I8(184),
+#undef I8
+};
+
+__attribute__((always_inline, target(AVX512_TARGET))) static inline int
+fast_line_avx512(const char *p, const char *origin, Out *out, Py_ssize_t row, int *length) {
+    const __m512i v0 = _mm512_loadu_si512((const void *)p),
+                  v1 = _mm512_loadu_si512((const void *)(p + 64)),
+                  v2 = _mm512_loadu_si512((const void *)(p + 128));
+    const __m512i slash = _mm512_set1_epi8('\\'), space = _mm512_set1_epi8(0x20),
+                  quote = _mm512_set1_epi8('"'), comma = _mm512_set1_epi8(',');
+#define SPECIAL(v) (_mm512_cmpeq_epi8_mask(v, slash) | _mm512_cmplt_epu8_mask(v, space))
+    int len = line_length(SPECIAL(v0), SPECIAL(v1), SPECIAL(v2));
+#undef SPECIAL
+    if (*p != '{' || len == WINDOW || p[len] != '\n' || p[len - 1] != '}')
+        return 0;
+    uint64_t in0 = below(len, 0), in1 = below(len, 64), in2 = below(len, 128);
+    int n_quotes = __builtin_popcountll(_mm512_cmpeq_epi8_mask(v0, quote) & in0) +
+                   __builtin_popcountll(_mm512_cmpeq_epi8_mask(v1, quote) & in1) +
+                   __builtin_popcountll(_mm512_cmpeq_epi8_mask(v2, quote) & in2);
+    /* the segments' first bytes ('{', then the ','), packed: byte j of `at` is
+     * where segment j starts, byte 7 the '}' */
+    uint64_t b0 = (_mm512_cmpeq_epi8_mask(v0, comma) & in0) | 1,
+             b1 = _mm512_cmpeq_epi8_mask(v1, comma) & in1,
+             b2 = _mm512_cmpeq_epi8_mask(v2, comma) & in2;
+    int k0 = __builtin_popcountll(b0), k01 = k0 + __builtin_popcountll(b1);
+    if (k01 + __builtin_popcountll(b2) != N_KEYS)
+        return 0;
+#define PACK(b, k) \
+    _mm_cvtsi128_si64(_mm512_castsi512_si128( \
+        _mm512_maskz_compress_epi8(b, _mm512_load_si512((const void *)(IOTA + 64 * k)))))
+    /* (& 63: a shift of 64 becomes one of 0, when the word shifted is 0 anyway) */
+    uint64_t at = (uint64_t)PACK(b0, 0) | (uint64_t)PACK(b1, 1) << (8 * k0 & 63) |
+                  (uint64_t)PACK(b2, 2) << (8 * k01 & 63) | (uint64_t)(len - 1) << 56;
+#undef PACK
+    /* bytes 1-8 and 9-16 of each segment (lane j: segment j; bytes past 191
+     * read wrong, but a key there is past its segment's end: its value fails) */
+    const __m512i spread = _mm512_set_epi64(
+        0x0707070707070707, 0x0606060606060606, 0x0505050505050505, 0x0404040404040404,
+        0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m512i one_to_8 = _mm512_set1_epi64(0x0807060504030201);
+    __m512i ia = _mm512_add_epi8(_mm512_permutexvar_epi8(spread, _mm512_set1_epi64((long long)at)),
+                                 one_to_8);
+    __m512i ib = _mm512_add_epi8(ia, _mm512_set1_epi8(8));
+#define GATHER(i) \
+    _mm512_mask_permutexvar_epi8(_mm512_permutex2var_epi8(v0, i, v1), _mm512_movepi8_mask(i), i, v2)
+    __m512i a = GATHER(ia), b = GATHER(ib);
+#undef GATHER
+    __m512i slot = _mm512_xor_si512(_mm512_srli_epi64(a, 17), _mm512_srli_epi64(a, 18));
+    /* (x ^ word) & mask, nonzero where a segment's key is not its slot's */
+#define WRONG(x, w)                                                                           \
+    _mm512_test_epi64_mask(                                                               \
+        _mm512_ternarylogic_epi64(                                                        \
+            x, _mm512_permutexvar_epi64(slot, _mm512_load_si512((const void *)slots.word[w])), \
+            _mm512_permutexvar_epi64(slot, _mm512_load_si512((const void *)slots.mask[w])), \
+            0x28),                                                                        \
+        _mm512_set1_epi64(-1))
+    if ((WRONG(a, 0) | WRONG(b, 1)) & 0x7F)
+        return 0;
+#undef WRONG
+    /* which lane holds which slot: one-hot bytes (lane j: 1 << its slot) as an
+     * 8x8 bit matrix, transposed (byte c, bit k: lane 7 - k has slot c), then
+     * each byte's one bit as 7 - k: the lane of slot c. A key twice leaves
+     * another key in no lane: its byte is 0, its lane 7, whose value ends at 0
+     * (the byte shifted in below) and starts past len - 2: a negative length,
+     * which every value reader of line_values refuses (so no check here). */
+    __m128i s8 = _mm_and_si128(_mm512_cvtepi64_epi8(slot), _mm_set1_epi8(7));
+    __m128i onehot = _mm_and_si128(_mm_shuffle_epi8(_mm_set1_epi64x(0x8040201008040201), s8),
+                                   _mm_set_epi64x(0, 0x00FFFFFFFFFFFFFF)); /* lane 7: none */
+    __m128i t = _mm_gf2p8affine_epi64_epi8(_mm_set1_epi64x(0x8040201008040201), onehot, 0);
+    __m128i lane = _mm_gf2p8affine_epi64_epi8(t, _mm_set1_epi64x((long long)0xAACCF00000000000), 7);
+    __m128i by_key = _mm_shuffle_epi8(lane, _mm_load_si128((const __m128i *)slots.slot_of));
+    __m128i at8 = _mm_cvtsi64_si128((long long)at);
+    __m128i start = _mm_add_epi8(at8, _mm_shuffle_epi8(_mm_load_si128((const __m128i *)slots.value_at), s8));
+    uint8_t pos[16];
+    _mm_storeu_si128((__m128i *)pos, _mm_unpacklo_epi64(_mm_shuffle_epi8(start, by_key),
+                                                        _mm_shuffle_epi8(_mm_srli_si128(at8, 1), by_key)));
+    return line_values(p, origin, pos, n_quotes, len, out, row, length);
 }
 #endif /* HAVE_SIMD */
 
@@ -1281,7 +1433,7 @@ typedef struct {
     Py_ssize_t n_parts;
     char **seams; /* lines cut between parts, copied whole (values point there too) */
     Py_ssize_t n_seams;
-    Py_ssize_t n_lines, n_rows;
+    Py_ssize_t n_lines, n_rows, n_fast; /* n_fast: rows a SIMD fast path read */
     void *columns; /* one allocation: played_at, then the int32 columns */
     Out out;
     int32_t *remap[N_DICTS]; /* the read's code of each of the block's own values (merge) */
@@ -1312,9 +1464,14 @@ static PyObject *block_n_rows(BlockObject *self, void *closure) {
     return PyLong_FromSsize_t(self->n_rows);
 }
 
+static PyObject *block_n_fast(BlockObject *self, void *closure) {
+    return PyLong_FromSsize_t(self->n_fast);
+}
+
 static PyGetSetDef block_getset[] = {
     {"n_lines", (getter)block_n_lines, NULL, "lines in the block (blank ones too)", NULL},
     {"n_rows", (getter)block_n_rows, NULL, "rows (non-blank lines)", NULL},
+    {"n_fast", (getter)block_n_fast, NULL, "rows read by the SIMD path (tests)", NULL},
     {NULL},
 };
 
@@ -1353,76 +1510,65 @@ static PyTypeObject BlockType = {
 
 #define SCAN_LINES_ARGS                                                                            \
     const char *line, const char *stop, Out *out, Py_ssize_t capacity, Py_ssize_t max_line,        \
-        Py_ssize_t *n_lines, Py_ssize_t *n_rows
+        Py_ssize_t *n_lines, Py_ssize_t *n_rows, Py_ssize_t *n_fast
 
 #define NO_FAST_LINE(end, status) ((void)0)
 
 static int scan_lines_plain(SCAN_LINES_ARGS) { SCAN_LINES_BODY(NO_FAST_LINE) }
 
 #if defined(HAVE_SIMD)
-/* The masks of the WINDOW bytes at p with AVX-512BW: one 64-byte load per word. */
-__attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) static inline void
-classify_avx512(const char *p, Masks *m) {
-    const __m512i quote = _mm512_set1_epi8('"'), slash = _mm512_set1_epi8('\\'),
-                  newline = _mm512_set1_epi8('\n'), space = _mm512_set1_epi8(0x20),
-                  comma = _mm512_set1_epi8(','), brace = _mm512_set1_epi8('}');
-    for (int k = 0; k < 3; k++) {
-        __m512i v = _mm512_loadu_si512((const void *)(p + 64 * k));
-        m->quote[k] = _mm512_cmpeq_epi8_mask(v, quote);
-        m->stop[k] = _mm512_cmpeq_epi8_mask(v, comma) | _mm512_cmpeq_epi8_mask(v, brace);
-        m->special[k] = _mm512_cmpeq_epi8_mask(v, slash) | _mm512_cmplt_epu8_mask(v, space);
-        m->newline[k] = _mm512_cmpeq_epi8_mask(v, newline);
-    }
-}
-
-/* The same with AVX2: two 32-byte loads per word. */
+/* The masks of the WINDOW bytes at p with AVX2: two 32-byte loads per word. */
 __attribute__((target("avx2,bmi,bmi2,popcnt"))) static inline void classify_avx2(const char *p,
                                                                                Masks *m) {
     const __m256i quote = _mm256_set1_epi8('"'), slash = _mm256_set1_epi8('\\'),
-                  newline = _mm256_set1_epi8('\n'), below_space = _mm256_set1_epi8(0x1F),
-                  comma = _mm256_set1_epi8(','), brace = _mm256_set1_epi8('}');
+                  below_space = _mm256_set1_epi8(0x1F), comma = _mm256_set1_epi8(',');
     for (int k = 0; k < 3; k++) {
-        uint64_t q = 0, c = 0, s = 0, n = 0;
+        uint64_t q = 0, c = 0, s = 0;
         for (int h = 0; h < 2; h++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k + 32 * h));
             __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, below_space), v);
             __m256i special = _mm256_or_si256(_mm256_cmpeq_epi8(v, slash), control);
             q |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)) << 32 * h;
-            __m256i stop = _mm256_or_si256(_mm256_cmpeq_epi8(v, comma), _mm256_cmpeq_epi8(v, brace));
-            c |= (uint64_t)(uint32_t)_mm256_movemask_epi8(stop) << 32 * h;
+            c |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, comma)) << 32 * h;
             s |= (uint64_t)(uint32_t)_mm256_movemask_epi8(special) << 32 * h;
-            n |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, newline)) << 32 * h;
         }
         m->quote[k] = q;
-        m->stop[k] = c;
+        m->comma[k] = c;
         m->special[k] = s;
-        m->newline[k] = n;
     }
 }
 
-/* The line at end through fast_line; near the end of the region (the bytes
+/* The line at end through a fast path; near the end of the region (the bytes
  * after it may not be readable) through a padded copy of what is left. */
-#define SIMD_LINE(CLASSIFY)                                                                        \
+#define SIMD_LINE(FAST_LINE)                                                                       \
     do {                                                                                           \
-        Masks masks;                                                                               \
         int length = 0;                                                                            \
         if (stop - end >= WINDOW + SLACK) {                                                        \
-            CLASSIFY(end, &masks);                                                                 \
-            status = fast_line(end, end, &masks, out, *n_rows, &length);                           \
+            status = FAST_LINE(end, end, out, *n_rows, &length);                                   \
         } else {                                                                                   \
             char tail[WINDOW + SLACK] = {0};                                                       \
             memcpy(tail, end, stop - end);                                                         \
-            CLASSIFY(tail, &masks);                                                                \
-            status = fast_line(tail, end, &masks, out, *n_rows, &length);                          \
+            status = FAST_LINE(tail, end, out, *n_rows, &length);                                  \
         }                                                                                          \
-        if (status == 1)                                                                           \
+        if (status == 1) {                                                                         \
             end += length;                                                                         \
+            ++*n_fast;                                                                             \
+        }                                                                                          \
     } while (0)
-#define AVX512_LINE(end, status) SIMD_LINE(classify_avx512)
-#define AVX2_LINE(end, status) SIMD_LINE(classify_avx2)
 
-__attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) static int
-scan_lines_avx512(SCAN_LINES_ARGS) { SCAN_LINES_BODY(AVX512_LINE) }
+__attribute__((always_inline, target("avx2,bmi,bmi2,popcnt"))) static inline int
+fast_line_avx2(const char *p, const char *origin, Out *out, Py_ssize_t row, int *length) {
+    Masks masks;
+    classify_avx2(p, &masks);
+    return fast_line(p, origin, &masks, out, row, length);
+}
+
+#define AVX512_LINE(end, status) SIMD_LINE(fast_line_avx512)
+#define AVX2_LINE(end, status) SIMD_LINE(fast_line_avx2)
+
+__attribute__((target(AVX512_TARGET))) static int scan_lines_avx512(SCAN_LINES_ARGS) {
+    SCAN_LINES_BODY(AVX512_LINE)
+}
 
 __attribute__((target("avx2,bmi,bmi2,popcnt"))) static int scan_lines_avx2(SCAN_LINES_ARGS) {
     SCAN_LINES_BODY(AVX2_LINE)
@@ -1436,13 +1582,16 @@ static int simd_best, simd_level; /* guarded by the GIL */
 
 static void init_simd(void) {
 #if defined(HAVE_SIMD)
-    init_key_table();
+    int slots_ok = init_key_table() == 0;
     __builtin_cpu_init();
     int bits = __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
                __builtin_cpu_supports("popcnt");
     if (bits && __builtin_cpu_supports("avx2"))
         simd_best = SIMD_AVX2;
-    if (bits && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+    if (bits && slots_ok && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2") &&
+        __builtin_cpu_supports("gfni"))
         simd_best = SIMD_AVX512;
 #endif
     simd_level = simd_best;
@@ -1451,11 +1600,11 @@ static void init_simd(void) {
 static int scan_lines(int simd, SCAN_LINES_ARGS) {
 #if defined(HAVE_SIMD)
     if (simd == SIMD_AVX512)
-        return scan_lines_avx512(line, stop, out, capacity, max_line, n_lines, n_rows);
+        return scan_lines_avx512(line, stop, out, capacity, max_line, n_lines, n_rows, n_fast);
     if (simd == SIMD_AVX2)
-        return scan_lines_avx2(line, stop, out, capacity, max_line, n_lines, n_rows);
+        return scan_lines_avx2(line, stop, out, capacity, max_line, n_lines, n_rows, n_fast);
 #endif
-    return scan_lines_plain(line, stop, out, capacity, max_line, n_lines, n_rows);
+    return scan_lines_plain(line, stop, out, capacity, max_line, n_lines, n_rows, n_fast);
 }
 
 /* A piece of a line not finished in its part. */
@@ -1491,7 +1640,7 @@ static int scan_parts(BlockObject *self, Py_ssize_t capacity, Py_ssize_t max_lin
                 memcpy(seam + at, open[k].p, open[k].len);
             memcpy(seam + at, start, first + 1 - start);
             status = scan_lines(simd, seam, seam + len, out, capacity, max_line, &self->n_lines,
-                                &self->n_rows);
+                                &self->n_rows, &self->n_fast);
             n_open = open_len = 0;
             start = first + 1;
         }
@@ -1500,7 +1649,7 @@ static int scan_parts(BlockObject *self, Py_ssize_t capacity, Py_ssize_t max_lin
             last--;
         if (status == 1 && start < last)
             status = scan_lines(simd, start, last, out, capacity, max_line, &self->n_lines,
-                                &self->n_rows);
+                                &self->n_rows, &self->n_fast);
         if (last < stop) {
             open[n_open++] = (Fragment){last, stop - last};
             open_len += stop - last;
@@ -1534,7 +1683,7 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     self->seams = PyMem_RawMalloc(sizeof(char *) * (n ? n : 1));
     Fragment *open = PyMem_RawMalloc(sizeof(Fragment) * (n ? n : 1));
     self->columns = NULL;
-    self->n_lines = self->n_rows = 0;
+    self->n_lines = self->n_rows = self->n_fast = 0;
     memset(&self->out, 0, sizeof(self->out));
     memset(self->remap, 0, sizeof(self->remap));
     self->owner = self->scanned_for = 0;
@@ -1952,7 +2101,7 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
      * 4: scan(parts, max_line, dictionaries): values looked up in the read's dictionaries;
      * 3: scan(parts); Dictionaries.add/sizes, merge into code columns of 1, 2 or 4 bytes;
      * 2: scan() returns a Block, merged by Dictionaries (1 returned per-block values) */
-    if (PyModule_AddIntConstant(m, "VERSION", 5) < 0 ||
+    if (PyModule_AddIntConstant(m, "VERSION", 6) < 0 ||
         PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0 ||
         PyModule_AddObjectRef(m, "Dictionaries", (PyObject *)&DictsType) < 0) {
         Py_DECREF(m);
