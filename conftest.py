@@ -8,8 +8,10 @@ example runs as a doctest.
 Speed (see docs/internals.md, "The test suite"): ``-n auto`` (pyproject's addopts)
 means two xdist workers per core; tests marked ``slow`` are handed out first, one at
 a time (``--dist loadgroup``), so that the long ones overlap with everything else
-instead of finishing alone at the end; the tests that use the session's servers
-(``dask_cluster``, ``s3_endpoint``) run on one worker, which starts them once.
+instead of finishing alone at the end; the others follow in an order that looks
+random but is the same every run (``spread``), so that the tests that wait do not all
+wait at once; the tests that use the session's servers (``dask_cluster``,
+``s3_endpoint``) run on one worker, which starts them once.
 
 Hypothesis runs derandomized (the ``suite`` profile): every run tries the same
 examples, so a property test cannot pass in one run and fail in the next.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import zlib
 
 import pytest
 from _pytest.doctest import DoctestItem
@@ -72,6 +75,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in keep:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("servers"))
-    # slow tests first (a stable sort: otherwise the collection order); xdist hands the
-    # tests out in this order, so the long ones start early on every worker
-    items[:] = sorted(keep, key=lambda item: item.get_closest_marker("slow") is None)
+    # slow tests first (in the collection order); xdist hands the tests out in this order,
+    # so the long ones start early on every worker; then the others, spread out
+    slow = [item for item in keep if item.get_closest_marker("slow")]
+    rest = [item for item in keep if not item.get_closest_marker("slow")]
+    items[:] = slow + spread(rest)
+
+
+def spread(items: list[pytest.Item]) -> list[pytest.Item]:
+    """``items`` in an order that looks random but is the same every run (and on every
+    xdist worker): by a checksum of the test's id.
+
+    The workers run neighbouring tests at the same time, and the tests that wait rather
+    than compute (the CLI's real 1 s pacing, report polls, subprocesses) sit together in a
+    few files: in the collection order all workers waited at once there, a core idle for
+    ~10-20 s of a run. Spread out, one worker's wait overlaps the others' work.
+    """
+    return sorted(items, key=lambda item: zlib.crc32(item.nodeid.encode()))
