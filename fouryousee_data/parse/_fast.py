@@ -18,7 +18,7 @@ result with the read's codes. Python sees only the final dictionaries, so
 the per-row Python work no longer grows with cardinality.
 
 The usual line (the seven keys, compact, no escape) is read with SIMD where the
-CPU has AVX-512BW or AVX2 (chosen at import; :data:`SIMD_LEVELS`,
+CPU has AVX-512 (VBMI2, GFNI) or AVX2 (chosen at import; :data:`SIMD_LEVELS`,
 :func:`use_simd`), any other line by the portable C path, which decides.
 
 The extension is optional: ``pip install`` builds it when a C compiler is
@@ -59,7 +59,7 @@ __all__ = ["BUILT", "SIMD_LEVELS", "CDictionaries", "scan", "use_simd"]
 BUILT: bool = fastscan is not None
 
 #: The scanner's SIMD levels this CPU runs, best first (a read uses the best):
-#: ``"avx512"`` (AVX-512BW), ``"avx2"``, then ``"none"``, the portable C path. The
+#: ``"avx512"`` (with VBMI2 and GFNI), ``"avx2"``, then ``"none"``, the portable C path. The
 #: SIMD paths read the usual line (the seven keys, compact, no escape) from bitmaps
 #: of its bytes and hand any other line to the portable path: the same rows and
 #: declines either way (tests run every level).

@@ -37,7 +37,8 @@
  *   returns    None where it cannot vouch, else a Block: the rows' columns,
  *              with codes of the read's dictionaries or of the block's own
  *              small ones (values pointing into the parts or the seams, which
- *              the Block keeps).
+ *              the Block keeps); .n_lines, .n_rows, and .n_fast: the rows a
+ *              SIMD path read (for tests).
  *
  * simd([level]) -> str                           (GIL held)
  *   the SIMD level scan uses ("avx512", "avx2" or "none": the portable path),
@@ -74,7 +75,7 @@
 #endif
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_SIMD 1 /* runtime dispatch: AVX-512BW or AVX2 where the CPU has them */
+#define HAVE_SIMD 1 /* runtime dispatch: AVX-512 (VBMI2, GFNI) or AVX2 where the CPU has them */
 #include <immintrin.h>
 #endif
 
