@@ -357,6 +357,26 @@ def test_values_equal_but_for_trailing_zero_bytes_stay_apart() -> None:
     assert table.equals(read_table(b"".join(blocks), engine="careful"))
 
 
+def test_values_at_the_edges_of_a_key_are_found_by_later_blocks() -> None:
+    # a key holds a value of up to 16 bytes as two words (loads that overlap from 9 to
+    # 15 bytes), a longer one by its bytes in the arena: values of every length around
+    # those edges, and values that differ only in their first or last byte, are added by
+    # one block, then looked up in the read's table by the blocks scanned after it
+    stems = [("x" * (n - 1), n) for n in (1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 25)]
+    values = [f"{c}{s}" for s, _ in stems for c in "ab"] + [f"{s}{c}" for s, _ in stems for c in "cd"]
+    values = list(dict.fromkeys(values))
+    rng = random.Random(15)
+    first = b"".join(line(i, v) for i, v in enumerate(values))
+    later = [rng.choice(values) for _ in range(400)]
+    dicts = CDictionaries()
+    assert merged(dicts, first)[0]
+    blocks = [later[i : i + 50] for i in range(0, len(later), 50)]
+    for rows in blocks:  # every value found while scanning: no new one, codes of the first block
+        block = scanned_against(dicts, b"".join(line(i, v) for i, v in enumerate(rows)))
+        assert merged(dicts, b"", block)[1].tolist() == [values.index(v) for v in rows]
+    assert dicts.values("ip") == values
+
+
 def test_many_threads_scan_against_the_dictionaries_the_main_thread_merges_into() -> None:
     # 8 threads scan small blocks against the read's dictionaries while the main
     # thread merges them in file order (tables growing, values new in every block)
