@@ -363,7 +363,9 @@ def test_values_at_the_edges_of_a_key_are_found_by_later_blocks() -> None:
     # those edges, and values that differ only in their first or last byte, are added by
     # one block, then looked up in the read's table by the blocks scanned after it
     stems = [("x" * (n - 1), n) for n in (1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 25)]
-    values = [f"{c}{s}" for s, _ in stems for c in "ab"] + [f"{s}{c}" for s, _ in stems for c in "cd"]
+    values = [f"{c}{s}" for s, _ in stems for c in "ab"] + [
+        f"{s}{c}" for s, _ in stems for c in "cd"
+    ]
     values = list(dict.fromkeys(values))
     rng = random.Random(15)
     first = b"".join(line(i, v) for i, v in enumerate(values))
