@@ -931,7 +931,7 @@ typedef struct {
 /* The code (see Out) of a value of a dictionary column, n bytes at p in the
  * block, or DEFER (always with finish_row at the end of the row).
  *
- * Looking a value up in a large read's dictionary (65,000 IPs: a 4 MB table)
+ * Looking a value up in a large read's dictionary (65,000 IPs: 1.5 MiB of slots and keys)
  * mostly misses the cache: so its entry is fetched now, and the lookup is done
  * with those of the next rows (BATCH of them: finish_row), when it has arrived. */
 static ALWAYS_INLINE int32_t value_code(Out *out, int column, const char *p, Py_ssize_t n) {
