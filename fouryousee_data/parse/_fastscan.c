@@ -1026,6 +1026,16 @@ static int finish_rows(Out *out) {
     return 1;
 }
 
+/* A line's values written as row `row` (what scan_line and the SIMD paths
+ * read): as finish_row. */
+static ALWAYS_INLINE int store_row(Out *out, Py_ssize_t row, int64_t played_at, int32_t player,
+                                   int32_t media, const int32_t *codes) {
+    out->played_at[row] = played_at;
+    out->player_id[row] = player;
+    out->media_id[row] = media;
+    return finish_row(out, row, codes);
+}
+
 /* The line at p (not blank), up to the block's end: 1: a row was written at
  * index row, *line_end is the line's '\n'; 0: cannot vouch; -1: memory error. */
 static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
@@ -1096,10 +1106,7 @@ static int scan_line(const char *p, const char *end, Out *out, Py_ssize_t row,
     if (*p != '\n' || (seen & REQUIRED) != REQUIRED)
         return 0; /* something after the object, or a required key missing */
     *line_end = p;
-    out->played_at[row] = days * 86400 + seconds;
-    out->player_id[row] = player;
-    out->media_id[row] = media;
-    return finish_row(out, row, codes);
+    return store_row(out, row, days * 86400 + seconds, player, media, codes);
 }
 
 /* ------------------------------------------------------------ one line, with SIMD */
@@ -1293,10 +1300,7 @@ FAST int line_values(const char *p, const char *origin, const uint8_t *pos, int 
                                           n[K_ACCOUNT + i] - 2)
                              : -1;
     *length = len;
-    out->played_at[row] = days * 86400 + seconds;
-    out->player_id[row] = player;
-    out->media_id[row] = media;
-    return finish_row(out, row, codes);
+    return store_row(out, row, days * 86400 + seconds, player, media, codes);
 }
 
 typedef struct {
